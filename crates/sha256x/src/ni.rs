@@ -1,0 +1,211 @@
+//! SHA-NI compression of `N` independent SHA-256 states, interleaved round by round.
+//!
+//! This is the only module of the crate (and of the workspace) with `unsafe` code. The rest of the
+//! crate sees only the safe [`pairs`] and [`one_pass`], which check [`available`] themselves;
+//! everything else about the inputs is enforced by the types.
+//!
+//! One SHA-256 stream on SHA-NI is latency-bound: each `sha256rnds2` needs the state the previous
+//! one produced. Running the same step of several unrelated streams back to back lets the core
+//! overlap them, which is where the speed-up comes from.
+
+use core::arch::x86_64::{
+    __m128i, _mm_add_epi32, _mm_alignr_epi8, _mm_blend_epi16, _mm_loadu_si128, _mm_set_epi32,
+    _mm_set_epi64x, _mm_setzero_si128, _mm_sha256msg1_epu32, _mm_sha256msg2_epu32,
+    _mm_sha256rnds2_epu32, _mm_shuffle_epi32, _mm_shuffle_epi8, _mm_storeu_si128,
+};
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// SHA-256 round constants (FIPS 180-4, 4.2.2), one line per four-round step.
+#[rustfmt::skip]
+const K: [u32; 64] = [
+    0x428a_2f98, 0x7137_4491, 0xb5c0_fbcf, 0xe9b5_dba5,
+    0x3956_c25b, 0x59f1_11f1, 0x923f_82a4, 0xab1c_5ed5,
+    0xd807_aa98, 0x1283_5b01, 0x2431_85be, 0x550c_7dc3,
+    0x72be_5d74, 0x80de_b1fe, 0x9bdc_06a7, 0xc19b_f174,
+    0xe49b_69c1, 0xefbe_4786, 0x0fc1_9dc6, 0x240c_a1cc,
+    0x2de9_2c6f, 0x4a74_84aa, 0x5cb0_a9dc, 0x76f9_88da,
+    0x983e_5152, 0xa831_c66d, 0xb003_27c8, 0xbf59_7fc7,
+    0xc6e0_0bf3, 0xd5a7_9147, 0x06ca_6351, 0x1429_2967,
+    0x27b7_0a85, 0x2e1b_2138, 0x4d2c_6dfc, 0x5338_0d13,
+    0x650a_7354, 0x766a_0abb, 0x81c2_c92e, 0x9272_2c85,
+    0xa2bf_e8a1, 0xa81a_664b, 0xc24b_8b70, 0xc76c_51a3,
+    0xd192_e819, 0xd699_0624, 0xf40e_3585, 0x106a_a070,
+    0x19a4_c116, 0x1e37_6c08, 0x2748_774c, 0x34b0_bcb5,
+    0x391c_0cb3, 0x4ed8_aa4a, 0x5b9c_ca4f, 0x682e_6ff3,
+    0x748f_82ee, 0x78a5_636f, 0x84c8_7814, 0x8cc7_0208,
+    0x90be_fffa, 0xa450_6ceb, 0xbef9_a3f7, 0xc671_78f2,
+];
+
+/// 0 = not probed yet, 1 = no SHA-NI, 2 = SHA-NI usable.
+static DETECTED: AtomicU8 = AtomicU8::new(0);
+
+/// Whether this CPU has the instructions [`compress`] needs.
+///
+/// `is_x86_feature_detected!` already caches, but checks four features one by one; this folds them
+/// into a single relaxed load on the hot path. A race between first callers only probes twice.
+#[inline]
+pub(crate) fn available() -> bool {
+    match DETECTED.load(Ordering::Relaxed) {
+        0 => {
+            let yes = std::is_x86_feature_detected!("sha")
+                && std::is_x86_feature_detected!("sse2")
+                && std::is_x86_feature_detected!("ssse3")
+                && std::is_x86_feature_detected!("sse4.1");
+            DETECTED.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
+            yes
+        }
+        v => v == 2,
+    }
+}
+
+/// Compresses the lanes two at a time, or returns `false` (touching nothing) without SHA-NI.
+///
+/// Pairs rather than one pass over all `N` lanes: from three lanes up the working set no longer fits
+/// the sixteen registers SHA instructions can address and spills to the stack, which costs more
+/// than it gains. Consecutive pair passes are independent, so the out-of-order core overlaps them
+/// and the SHA unit stays saturated (measured: 2 x 2 lanes 18.6 ns per block, 1 x 4 lanes 20.7 ns;
+/// see `docs/benchmarks-sha256x.md`).
+#[inline]
+pub(crate) fn pairs<const N: usize>(states: &mut [[u32; 8]; N], blocks: &[[u8; 64]; N]) -> bool {
+    const { assert!(N.is_multiple_of(2), "lanes must come in pairs") };
+    if !available() {
+        return false;
+    }
+    for (s, b) in states.chunks_exact_mut(2).zip(blocks.chunks_exact(2)) {
+        let s: &mut [[u32; 8]; 2] = s.try_into().expect("chunks_exact(2)");
+        let b: &[[u8; 64]; 2] = b.try_into().expect("chunks_exact(2)");
+        // SAFETY: `available` has checked that the CPU has every feature `compress` enables.
+        unsafe { compress(s, b) };
+    }
+    true
+}
+
+/// All `N` lanes in a single interleaved pass, or `false` (touching nothing) without SHA-NI.
+#[inline]
+pub(crate) fn one_pass<const N: usize>(states: &mut [[u32; 8]; N], blocks: &[[u8; 64]; N]) -> bool {
+    if !available() {
+        return false;
+    }
+    // SAFETY: `available` has checked that the CPU has every feature `compress` enables.
+    unsafe { compress(states, blocks) };
+    true
+}
+
+// The steps below are macros rather than helper functions so that every intrinsic call sits inside
+// the single `unsafe` block of `compress`: with a `#[target_feature]` helper, whether the intrinsic
+// calls need their own `unsafe` block differs between the MSRV (1.85) and Rust >= 1.87, and one of
+// the two would then fail `unsafe_op_in_unsafe_fn` or `unused_unsafe`.
+
+/// Four rounds on every lane: `w` holds message words `4i..4i+4` per lane.
+///
+/// All lanes' first `sha256rnds2` go before any lane's second, so independent instructions sit next
+/// to each other instead of relying on the out-of-order window to find them.
+macro_rules! rounds4 {
+    ($abef:ident, $cdgh:ident, $w:ident, $i:expr) => {{
+        let k = _mm_set_epi32(
+            K[4 * $i + 3] as i32,
+            K[4 * $i + 2] as i32,
+            K[4 * $i + 1] as i32,
+            K[4 * $i] as i32,
+        );
+        let mut wk = [_mm_setzero_si128(); N];
+        for l in 0..N {
+            wk[l] = _mm_add_epi32($w[l], k);
+            $cdgh[l] = _mm_sha256rnds2_epu32($cdgh[l], $abef[l], wk[l]);
+        }
+        for l in 0..N {
+            // sha256rnds2 reads the two low words; move the high two down for the next two rounds.
+            let hi = _mm_shuffle_epi32(wk[l], 0x0E);
+            $abef[l] = _mm_sha256rnds2_epu32($abef[l], $cdgh[l], hi);
+        }
+    }};
+}
+
+/// Message schedule for words `4i..4i+4` into `$w4`, then four rounds with them.
+macro_rules! schedule_rounds4 {
+    ($abef:ident, $cdgh:ident, $w0:ident, $w1:ident, $w2:ident, $w3:ident, $w4:ident, $i:expr) => {{
+        for l in 0..N {
+            let t = _mm_add_epi32(
+                _mm_sha256msg1_epu32($w0[l], $w1[l]),
+                _mm_alignr_epi8($w3[l], $w2[l], 4),
+            );
+            $w4[l] = _mm_sha256msg2_epu32(t, $w3[l]);
+        }
+        rounds4!($abef, $cdgh, $w4, $i);
+    }};
+}
+
+/// Compresses `blocks[l]` into `states[l]` for every lane `l`, like `sha2::compress256` per lane.
+///
+/// Any `N` works; 2 is the sweet spot. SHA instructions only address `xmm0`-`xmm15`, so from 3
+/// lanes up the working set spills to the stack, and 2 lanes per pass, several passes back to back,
+/// already keep the SHA unit saturated (figures in the crate documentation).
+///
+/// # Safety
+///
+/// The CPU must support SHA, SSE2, SSSE3 and SSE4.1, e.g. [`available`] returned true.
+#[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
+unsafe fn compress<const N: usize>(states: &mut [[u32; 8]; N], blocks: &[[u8; 64]; N]) {
+    // SAFETY: the caller guarantees the target features, which is all the intrinsics themselves
+    // require. The only memory accesses are unaligned 16-byte loads and stores (`loadu`/`storeu`
+    // need no alignment) at byte offsets 0 and 16 of a `[u32; 8]` (32 bytes) and 0, 16, 32 and 48
+    // of a `[u8; 64]`, all through pointers derived from live references of the right mutability,
+    // so every access is in bounds, and `&mut` rules out any other reference to `states`.
+    unsafe {
+        // Byte-swaps each 32-bit word: SHA-256 reads the message big-endian.
+        let bswap = _mm_set_epi64x(0x0C0D_0E0F_0809_0A0B, 0x0405_0607_0001_0203);
+        let zero = _mm_setzero_si128();
+        let mut abef = [zero; N];
+        let mut cdgh = [zero; N];
+        let (mut w0, mut w1, mut w2, mut w3, mut w4) =
+            ([zero; N], [zero; N], [zero; N], [zero; N], [zero; N]);
+
+        for l in 0..N {
+            // sha256rnds2 wants the state as {A,B,E,F} and {C,D,G,H}, not {A..D}, {E..H}.
+            let s = states[l].as_ptr().cast::<__m128i>();
+            let dcba = _mm_loadu_si128(s);
+            let hgfe = _mm_loadu_si128(s.add(1));
+            let cdab = _mm_shuffle_epi32(dcba, 0xB1);
+            let efgh = _mm_shuffle_epi32(hgfe, 0x1B);
+            abef[l] = _mm_alignr_epi8(cdab, efgh, 8);
+            cdgh[l] = _mm_blend_epi16(efgh, cdab, 0xF0);
+
+            let b = blocks[l].as_ptr().cast::<__m128i>();
+            w0[l] = _mm_shuffle_epi8(_mm_loadu_si128(b), bswap);
+            w1[l] = _mm_shuffle_epi8(_mm_loadu_si128(b.add(1)), bswap);
+            w2[l] = _mm_shuffle_epi8(_mm_loadu_si128(b.add(2)), bswap);
+            w3[l] = _mm_shuffle_epi8(_mm_loadu_si128(b.add(3)), bswap);
+        }
+        let (abef_in, cdgh_in) = (abef, cdgh);
+
+        rounds4!(abef, cdgh, w0, 0);
+        rounds4!(abef, cdgh, w1, 1);
+        rounds4!(abef, cdgh, w2, 2);
+        rounds4!(abef, cdgh, w3, 3);
+        // Five message registers rotate so each schedule step can read the four before it.
+        schedule_rounds4!(abef, cdgh, w0, w1, w2, w3, w4, 4);
+        schedule_rounds4!(abef, cdgh, w1, w2, w3, w4, w0, 5);
+        schedule_rounds4!(abef, cdgh, w2, w3, w4, w0, w1, 6);
+        schedule_rounds4!(abef, cdgh, w3, w4, w0, w1, w2, 7);
+        schedule_rounds4!(abef, cdgh, w4, w0, w1, w2, w3, 8);
+        schedule_rounds4!(abef, cdgh, w0, w1, w2, w3, w4, 9);
+        schedule_rounds4!(abef, cdgh, w1, w2, w3, w4, w0, 10);
+        schedule_rounds4!(abef, cdgh, w2, w3, w4, w0, w1, 11);
+        schedule_rounds4!(abef, cdgh, w3, w4, w0, w1, w2, 12);
+        schedule_rounds4!(abef, cdgh, w4, w0, w1, w2, w3, 13);
+        schedule_rounds4!(abef, cdgh, w0, w1, w2, w3, w4, 14);
+        schedule_rounds4!(abef, cdgh, w1, w2, w3, w4, w0, 15);
+
+        for l in 0..N {
+            let abef = _mm_add_epi32(abef[l], abef_in[l]);
+            let cdgh = _mm_add_epi32(cdgh[l], cdgh_in[l]);
+            let feba = _mm_shuffle_epi32(abef, 0x1B);
+            let dchg = _mm_shuffle_epi32(cdgh, 0xB1);
+            let dcba = _mm_blend_epi16(feba, dchg, 0xF0);
+            let hgef = _mm_alignr_epi8(dchg, feba, 8);
+            let s = states[l].as_mut_ptr().cast::<__m128i>();
+            _mm_storeu_si128(s, dcba);
+            _mm_storeu_si128(s.add(1), hgef);
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! Every backend against `sha2::compress256` lane by lane, plus known answers.
+//!
+//! Unit tests rather than `tests/` so they can reach the portable fallback and the SHA-NI backend
+//! directly, whatever the dispatcher would pick on the machine running them.
+
+use proptest::prelude::*;
+
+use super::*;
+
+const IV: [u32; 8] = [
+    0x6a09_e667,
+    0xbb67_ae85,
+    0x3c6e_f372,
+    0xa54f_f53a,
+    0x510e_527f,
+    0x9b05_688c,
+    0x1f83_d9ab,
+    0x5be0_cd19,
+];
+
+/// The reference: sha2's own single-stream compression, one lane at a time.
+fn reference<const N: usize>(states: &[[u32; 8]; N], blocks: &[[u8; 64]; N]) -> [[u32; 8]; N] {
+    let mut out = *states;
+    for (state, block) in out.iter_mut().zip(blocks) {
+        sha2::compress256(state, &[GenericArray::clone_from_slice(block)]);
+    }
+    out
+}
+
+/// The SHA-NI backend called directly, or `None` on a CPU without it.
+fn ni_direct<const N: usize>(
+    states: &[[u32; 8]; N],
+    blocks: &[[u8; 64]; N],
+) -> Option<[[u32; 8]; N]> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut out = *states;
+        if ni::one_pass(&mut out, blocks) {
+            return Some(out);
+        }
+    }
+    let _ = (states, blocks);
+    None
+}
+
+fn lanes<T: Clone + std::fmt::Debug, const N: usize>(
+    element: impl Strategy<Value = T>,
+) -> impl Strategy<Value = [T; N]> {
+    proptest::array::uniform::<_, N>(element)
+}
+
+fn state() -> impl Strategy<Value = [u32; 8]> {
+    proptest::array::uniform::<_, 8>(any::<u32>())
+}
+
+fn block() -> impl Strategy<Value = [u8; 64]> {
+    proptest::array::uniform::<_, 64>(any::<u8>())
+}
+
+/// Checks every path for `N` lanes against the reference.
+fn check_all<const N: usize>(
+    states: [[u32; 8]; N],
+    blocks: [[u8; 64]; N],
+    public: fn(&mut [[u32; 8]; N], &[[u8; 64]; N]),
+) -> Result<(), TestCaseError> {
+    let want = reference(&states, &blocks);
+
+    let mut got = states;
+    public(&mut got, &blocks);
+    prop_assert_eq!(got, want, "public API");
+
+    let mut got = states;
+    compress_portable(&mut got, &blocks);
+    prop_assert_eq!(got, want, "portable fallback");
+
+    if let Some(got) = ni_direct(&states, &blocks) {
+        prop_assert_eq!(got, want, "SHA-NI backend");
+    }
+    Ok(())
+}
+
+proptest! {
+    #[test]
+    fn x2_matches_sha2(states in lanes::<_, 2>(state()), blocks in lanes::<_, 2>(block())) {
+        check_all(states, blocks, compress256_x2)?;
+    }
+
+    #[test]
+    fn x4_matches_sha2(states in lanes::<_, 4>(state()), blocks in lanes::<_, 4>(block())) {
+        check_all(states, blocks, compress256_x4)?;
+    }
+
+    #[test]
+    fn x8_matches_sha2(states in lanes::<_, 8>(state()), blocks in lanes::<_, 8>(block())) {
+        check_all(states, blocks, compress256_x8)?;
+    }
+
+    /// Lane counts no public function uses, to show the generic backend has no hidden 2/4/8
+    /// assumption.
+    #[test]
+    fn odd_lane_counts_match_sha2(
+        s1 in lanes::<_, 1>(state()), b1 in lanes::<_, 1>(block()),
+        s3 in lanes::<_, 3>(state()), b3 in lanes::<_, 3>(block()),
+        s5 in lanes::<_, 5>(state()), b5 in lanes::<_, 5>(block()),
+    ) {
+        if let Some(got) = ni_direct(&s1, &b1) {
+            prop_assert_eq!(got, reference(&s1, &b1));
+        }
+        if let Some(got) = ni_direct(&s3, &b3) {
+            prop_assert_eq!(got, reference(&s3, &b3));
+        }
+        if let Some(got) = ni_direct(&s5, &b5) {
+            prop_assert_eq!(got, reference(&s5, &b5));
+        }
+    }
+
+    /// Identical inputs in every lane must give identical outputs: catches a lane reading a
+    /// neighbour's data only when the neighbours differ, so pair it with the random tests above.
+    #[test]
+    fn equal_lanes_stay_equal(s in state(), b in block()) {
+        let mut states = [s; 8];
+        compress256_x8(&mut states, &[b; 8]);
+        let want = reference(&[s], &[b])[0];
+        prop_assert!(states.iter().all(|got| *got == want));
+    }
+}
+
+/// FIPS 180-2 padding of a message into whole blocks.
+fn pad(message: &[u8]) -> Vec<[u8; 64]> {
+    let mut bytes = message.to_vec();
+    bytes.push(0x80);
+    while bytes.len() % 64 != 56 {
+        bytes.push(0);
+    }
+    bytes.extend_from_slice(&(message.len() as u64 * 8).to_be_bytes());
+    bytes
+        .chunks_exact(64)
+        .map(|c| c.try_into().unwrap())
+        .collect()
+}
+
+fn hex_state(state: &[u32; 8]) -> String {
+    state.iter().map(|w| format!("{w:08x}")).collect()
+}
+
+/// Hashes four messages of the same block count, one per lane, with `f`.
+fn hash4(messages: [&[u8]; 4], f: fn(&mut [[u32; 8]; 4], &[[u8; 64]; 4])) -> [String; 4] {
+    let padded = messages.map(pad);
+    let mut states = [IV; 4];
+    for i in 0..padded[0].len() {
+        let blocks = padded.each_ref().map(|p| p[i]);
+        f(&mut states, &blocks);
+    }
+    states.map(|s| hex_state(&s))
+}
+
+const ONE_BLOCK: [(&[u8], &str); 4] = [
+    (
+        b"",
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    ),
+    (
+        b"abc",
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+    ),
+    (
+        b"The quick brown fox jumps over the lazy dog",
+        "d7a8fbb307d7809469ca9abcb0082e4f8d5651e46d3cdb762d02d0bf37c9e592",
+    ),
+    // 55 bytes: the longest message whose padding still fits in one block.
+    (
+        b"0123456789012345678901234567890123456789012345678901234",
+        "f34d5a0f80c0cbf84c8c0b90218c22637abd199965249da736a20143c8c9c9d9",
+    ),
+];
+
+const TWO_BLOCK: (&[u8], &str) = (
+    b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+    "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1",
+);
+
+#[test]
+fn known_answers_one_block() {
+    let messages = ONE_BLOCK.map(|(m, _)| m);
+    let want = ONE_BLOCK.map(|(_, d)| d.to_string());
+    assert_eq!(hash4(messages, compress256_x4), want, "public API");
+    assert_eq!(
+        hash4(messages, compress_portable::<4>),
+        want,
+        "portable fallback"
+    );
+}
+
+#[test]
+fn known_answers_two_blocks() {
+    let messages = [TWO_BLOCK.0; 4];
+    let want = [
+        TWO_BLOCK.1.to_string(),
+        TWO_BLOCK.1.to_string(),
+        TWO_BLOCK.1.to_string(),
+        TWO_BLOCK.1.to_string(),
+    ];
+    assert_eq!(hash4(messages, compress256_x4), want, "public API");
+    assert_eq!(
+        hash4(messages, compress_portable::<4>),
+        want,
+        "portable fallback"
+    );
+}
+
+#[test]
+fn known_answers_agree_with_sha2_digest() {
+    use sha2::Digest;
+    for (message, digest) in ONE_BLOCK.iter().chain([&TWO_BLOCK]) {
+        assert_eq!(hex_state_bytes(&sha2::Sha256::digest(message)), *digest);
+    }
+}
+
+fn hex_state_bytes(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn reports_backend() {
+    // Not an assertion: CI machines without SHA-NI are fine. The line shows in `--nocapture` runs
+    // which path the other tests exercised through the public API.
+    println!("SHA-NI backend in use: {}", accelerated());
+    #[cfg(target_arch = "x86_64")]
+    assert_eq!(accelerated(), std::is_x86_feature_detected!("sha"));
+}
