@@ -1,0 +1,201 @@
+//! The matching engine against a straightforward reference implementation and hand-made scan logs.
+
+use proptest::prelude::*;
+use warnkit_protocol::crypto::{Metadata, Rpi, Tek};
+use warnkit_protocol::matching::{
+    DiagnosisKey, Match, MatchOptions, Observation, ObservationIndex,
+};
+
+const DAY: u32 = 2_833_200; // a day-aligned interval (2023-11-14)
+
+fn key(seed: u8, day: u32) -> DiagnosisKey {
+    DiagnosisKey {
+        tek: Tek([seed; 16]),
+        rolling_start: DAY + 144 * day,
+        rolling_period: 144,
+    }
+}
+
+/// A sighting of `key`'s RPI for interval `rpi_interval`, seen at `seen`.
+fn sighting(key: &DiagnosisKey, rpi_interval: u32, seen: u32, rssi: i8, tx: i8) -> Observation {
+    let (rpik, aemk) = key.tek.derive_keys();
+    let rpi = rpik.rpi(rpi_interval);
+    Observation {
+        rpi,
+        interval: seen,
+        rssi,
+        aem: aemk.encrypt(&rpi, &Metadata::v1_0(tx)),
+    }
+}
+
+/// Every key × every interval × every observation, no cleverness.
+fn naive(
+    keys: &[DiagnosisKey],
+    log: &[Observation],
+    options: &MatchOptions,
+) -> Vec<(usize, usize, u8)> {
+    let mut out = Vec::new();
+    for (k, key) in keys.iter().enumerate() {
+        let (rpik, aemk) = key.tek.derive_keys();
+        for i in 0..144 {
+            let n = key.rolling_start + i;
+            let rpi = rpik.rpi(n);
+            for (o, obs) in log.iter().enumerate() {
+                if obs.rpi == rpi && obs.interval.abs_diff(n) <= options.tolerance {
+                    let m = aemk.decrypt(&rpi, obs.aem);
+                    if let Some((lo, hi)) = options.tx_power_bounds {
+                        if m.tx_power < lo || m.tx_power > hi {
+                            continue;
+                        }
+                    }
+                    out.push((
+                        k,
+                        o,
+                        (i16::from(m.tx_power) - i16::from(obs.rssi)).clamp(0, 255) as u8,
+                    ));
+                }
+            }
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+fn summarise(matches: &[Match]) -> Vec<(usize, usize, u8)> {
+    let mut v: Vec<_> = matches
+        .iter()
+        .map(|m| (m.key_index, m.observation_index, m.attenuation))
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+#[test]
+fn finds_sightings_within_tolerance_only() {
+    let k = key(7, 0);
+    let n = DAY + 50;
+    let log = vec![
+        sighting(&k, n, n, -60, 8),          // on time
+        sighting(&k, n, n + 12, -70, 8),     // 2 hours late: still valid
+        sighting(&k, n, n + 13, -70, 8),     // 13 intervals late: outside tolerance
+        sighting(&k, n, n - 12, -50, 8),     // 2 hours early: valid
+        sighting(&k, n, n - 13, -50, 8),     // too early
+        sighting(&k, n + 1, n + 1, 10, 8),   // RSSI above TX power: attenuation floors at 0
+        sighting(&k, n + 2, n + 2, -60, 30), // TX power outside −50..20: garbled metadata
+        sighting(&key(8, 0), n, n, -60, 8),  // another key's RPI
+        Observation {
+            rpi: Rpi([0xab; 16]),
+            interval: n,
+            rssi: -40,
+            aem: [0; 4],
+        },
+    ];
+    let index = ObservationIndex::new(&log);
+    let matches = index.match_keys(&[k], &MatchOptions::default());
+    let found: Vec<usize> = {
+        let mut v: Vec<usize> = matches.iter().map(|m| m.observation_index).collect();
+        v.sort_unstable();
+        v
+    };
+    assert_eq!(found, vec![0, 1, 3, 5]);
+    let first = matches
+        .iter()
+        .find(|m| m.observation_index == 0)
+        .expect("match 0");
+    assert_eq!(
+        (first.tx_power, first.rssi, first.attenuation),
+        (8, -60, 68)
+    );
+    assert_eq!((first.rpi_interval, first.observed_interval), (n, n));
+    assert_eq!(
+        matches
+            .iter()
+            .find(|m| m.observation_index == 5)
+            .expect("match 5")
+            .attenuation,
+        0
+    );
+    // Without TX bounds the garbled sighting is accepted.
+    let loose = MatchOptions {
+        tx_power_bounds: None,
+        ..MatchOptions::default()
+    };
+    assert_eq!(index.match_keys(&[k], &loose).len(), 5);
+}
+
+#[test]
+fn short_rolling_periods_and_unaligned_starts_still_match() {
+    // Keys are matched over 144 intervals from their start whatever their period (reference matcher).
+    let k = DiagnosisKey {
+        tek: Tek([3; 16]),
+        rolling_start: DAY + 81,
+        rolling_period: 1,
+    };
+    let log = vec![sighting(&k, DAY + 81 + 100, DAY + 81 + 100, -50, 0)];
+    let matches = ObservationIndex::new(&log).match_keys(&[k], &MatchOptions::default());
+    assert_eq!(matches.len(), 1);
+    assert_eq!(matches[0].rpi_interval, DAY + 181);
+}
+
+#[test]
+fn empty_inputs() {
+    let index = ObservationIndex::new(&[]);
+    assert!(index.is_empty());
+    assert!(index
+        .match_keys(&[key(1, 0)], &MatchOptions::default())
+        .is_empty());
+    let index = ObservationIndex::new(&[sighting(&key(1, 0), DAY, DAY, -50, 0)]);
+    assert!(index.match_keys(&[], &MatchOptions::default()).is_empty());
+}
+
+#[test]
+fn parallel_and_serial_agree_on_many_keys() {
+    let keys: Vec<DiagnosisKey> = (0..5000u32)
+        .map(|i| DiagnosisKey {
+            tek: Tek((i as u128 * 0x9e37_79b9_7f4a_7c15).to_le_bytes()),
+            rolling_start: DAY + 144 * (i % 14),
+            rolling_period: 144,
+        })
+        .collect();
+    let mut log = Vec::new();
+    for (i, k) in keys.iter().enumerate().step_by(97) {
+        let n = k.rolling_start + (i as u32 % 144);
+        log.push(sighting(k, n, n + (i as u32 % 25) - 12, -55, 4));
+    }
+    let index = ObservationIndex::new(&log);
+    let serial = index.match_keys(
+        &keys,
+        &MatchOptions {
+            parallel: false,
+            ..MatchOptions::default()
+        },
+    );
+    let parallel = index.match_keys(&keys, &MatchOptions::default());
+    assert_eq!(serial.len(), log.len());
+    assert_eq!(serial, parallel);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn agrees_with_the_naive_matcher(
+        seeds in proptest::collection::vec((any::<u8>(), 0u32..3), 1..6),
+        sightings in proptest::collection::vec((any::<prop::sample::Index>(), 0u32..144, -20i32..20, -100i8..0, -60i8..30), 0..20),
+        noise in proptest::collection::vec(any::<[u8; 16]>(), 0..10),
+    ) {
+        let keys: Vec<DiagnosisKey> = seeds.iter().map(|&(s, d)| key(s, d)).collect();
+        let mut log: Vec<Observation> = sightings
+            .iter()
+            .map(|(k, i, skew, rssi, tx)| {
+                let k = keys[k.index(keys.len())];
+                let n = k.rolling_start + i;
+                sighting(&k, n, n.saturating_add_signed(*skew), *rssi, *tx)
+            })
+            .collect();
+        log.extend(noise.iter().map(|r| Observation { rpi: Rpi(*r), interval: DAY + 10, rssi: -50, aem: [0; 4] }));
+        let options = MatchOptions::default();
+        let ours = summarise(&ObservationIndex::new(&log).match_keys(&keys, &options));
+        prop_assert_eq!(ours, naive(&keys, &log, &options));
+    }
+}
