@@ -1,0 +1,455 @@
+//! App configuration messages: the v1 `ApplicationConfiguration` (risk scoring v1) and the v2
+//! `RiskCalculationParameters`, with the original's field numbers and enum values. `From`/`TryFrom`
+//! impls convert them to and from the scoring parameters in [`crate::risk`] (they live in
+//! `risk/proto.rs`, next to the types they fill).
+//!
+//! The v1 message's later field 5 (`appVersion`) is not declared; decoding skips it like any unknown
+//! field.
+
+use std::fmt;
+
+use crate::risk::v1;
+
+/// The v1 app configuration the distribution service publishes under
+/// `configuration/country/{R}/app_config`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ApplicationConfiguration {
+    /// Exposures with a lower product score are ignored by the framework's summary scores.
+    #[prost(int32, tag = "1")]
+    pub min_risk_score: i32,
+    /// Combined-risk-score classes.
+    #[prost(message, optional, tag = "2")]
+    pub risk_score_classes: Option<RiskScoreClassification>,
+    /// The framework's per-category scores and weights.
+    #[prost(message, optional, tag = "3")]
+    pub exposure_config: Option<RiskScoreParameters>,
+    /// Attenuation buckets, their weights, offset and normalisation.
+    #[prost(message, optional, tag = "4")]
+    pub attenuation_duration: Option<AttenuationDuration>,
+}
+
+/// A list of risk-score classes.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RiskScoreClassification {
+    /// The classes.
+    #[prost(message, repeated, tag = "1")]
+    pub risk_classes: Vec<RiskScoreClass>,
+}
+
+/// One labelled band of combined risk scores.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RiskScoreClass {
+    /// `LOW` or `HIGH`.
+    #[prost(string, tag = "1")]
+    pub label: String,
+    /// Lower bound.
+    #[prost(int32, tag = "2")]
+    pub min: i32,
+    /// Upper bound.
+    #[prost(int32, tag = "3")]
+    pub max: i32,
+    /// A link the app may show.
+    #[prost(string, tag = "4")]
+    pub url: String,
+}
+
+/// A category score, 0 (unspecified) to 8 (highest).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Enumeration)]
+#[repr(i32)]
+pub enum RiskLevel {
+    /// 0.
+    Unspecified = 0,
+    /// 1.
+    Lowest = 1,
+    /// 2.
+    Low = 2,
+    /// 3.
+    LowMedium = 3,
+    /// 4.
+    Medium = 4,
+    /// 5.
+    MediumHigh = 5,
+    /// 6.
+    High = 6,
+    /// 7.
+    VeryHigh = 7,
+    /// 8.
+    Highest = 8,
+}
+
+/// The framework's four score tables and their (unused) weights.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RiskScoreParameters {
+    /// Scores by transmission risk level.
+    #[prost(message, optional, tag = "1")]
+    pub transmission: Option<TransmissionRiskParameters>,
+    /// Weight of the transmission category.
+    #[prost(double, tag = "2")]
+    pub transmission_weight: f64,
+    /// Scores by duration bucket.
+    #[prost(message, optional, tag = "3")]
+    pub duration: Option<DurationRiskParameters>,
+    /// Weight of the duration category.
+    #[prost(double, tag = "4")]
+    pub duration_weight: f64,
+    /// Scores by days-since-exposure bucket.
+    #[prost(message, optional, tag = "5")]
+    pub days_since_last_exposure: Option<DaysSinceLastExposureRiskParameters>,
+    /// Weight of the days category.
+    #[prost(double, tag = "6")]
+    pub days_weight: f64,
+    /// Scores by attenuation bucket.
+    #[prost(message, optional, tag = "7")]
+    pub attenuation: Option<AttenuationRiskParameters>,
+    /// Weight of the attenuation category.
+    #[prost(double, tag = "8")]
+    pub attenuation_weight: f64,
+}
+
+/// Scores by transmission risk level 1..=8.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TransmissionRiskParameters {
+    /// Level 1.
+    #[prost(enumeration = "RiskLevel", tag = "1")]
+    pub app_defined_1: i32,
+    /// Level 2.
+    #[prost(enumeration = "RiskLevel", tag = "2")]
+    pub app_defined_2: i32,
+    /// Level 3.
+    #[prost(enumeration = "RiskLevel", tag = "3")]
+    pub app_defined_3: i32,
+    /// Level 4.
+    #[prost(enumeration = "RiskLevel", tag = "4")]
+    pub app_defined_4: i32,
+    /// Level 5.
+    #[prost(enumeration = "RiskLevel", tag = "5")]
+    pub app_defined_5: i32,
+    /// Level 6.
+    #[prost(enumeration = "RiskLevel", tag = "6")]
+    pub app_defined_6: i32,
+    /// Level 7.
+    #[prost(enumeration = "RiskLevel", tag = "7")]
+    pub app_defined_7: i32,
+    /// Level 8.
+    #[prost(enumeration = "RiskLevel", tag = "8")]
+    pub app_defined_8: i32,
+}
+
+/// Scores by exposure duration.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct DurationRiskParameters {
+    /// 0 minutes.
+    #[prost(enumeration = "RiskLevel", tag = "1")]
+    pub eq_0_min: i32,
+    /// Up to 5 minutes.
+    #[prost(enumeration = "RiskLevel", tag = "2")]
+    pub gt_0_le_5_min: i32,
+    /// Up to 10 minutes.
+    #[prost(enumeration = "RiskLevel", tag = "3")]
+    pub gt_5_le_10_min: i32,
+    /// Up to 15 minutes.
+    #[prost(enumeration = "RiskLevel", tag = "4")]
+    pub gt_10_le_15_min: i32,
+    /// Up to 20 minutes.
+    #[prost(enumeration = "RiskLevel", tag = "5")]
+    pub gt_15_le_20_min: i32,
+    /// Up to 25 minutes.
+    #[prost(enumeration = "RiskLevel", tag = "6")]
+    pub gt_20_le_25_min: i32,
+    /// Up to 30 minutes.
+    #[prost(enumeration = "RiskLevel", tag = "7")]
+    pub gt_25_le_30_min: i32,
+    /// Over 30 minutes.
+    #[prost(enumeration = "RiskLevel", tag = "8")]
+    pub gt_30_min: i32,
+}
+
+/// Scores by days since the exposure.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct DaysSinceLastExposureRiskParameters {
+    /// 14 days or more.
+    #[prost(enumeration = "RiskLevel", tag = "1")]
+    pub ge_14_days: i32,
+    /// 12 or 13 days.
+    #[prost(enumeration = "RiskLevel", tag = "2")]
+    pub ge_12_lt_14_days: i32,
+    /// 10 or 11 days.
+    #[prost(enumeration = "RiskLevel", tag = "3")]
+    pub ge_10_lt_12_days: i32,
+    /// 8 or 9 days.
+    #[prost(enumeration = "RiskLevel", tag = "4")]
+    pub ge_8_lt_10_days: i32,
+    /// 6 or 7 days.
+    #[prost(enumeration = "RiskLevel", tag = "5")]
+    pub ge_6_lt_8_days: i32,
+    /// 4 or 5 days.
+    #[prost(enumeration = "RiskLevel", tag = "6")]
+    pub ge_4_lt_6_days: i32,
+    /// 2 or 3 days.
+    #[prost(enumeration = "RiskLevel", tag = "7")]
+    pub ge_2_lt_4_days: i32,
+    /// 0 or 1 day.
+    #[prost(enumeration = "RiskLevel", tag = "8")]
+    pub ge_0_lt_2_days: i32,
+}
+
+/// Scores by mean attenuation.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct AttenuationRiskParameters {
+    /// Above 73 dB.
+    #[prost(enumeration = "RiskLevel", tag = "1")]
+    pub gt_73_dbm: i32,
+    /// 64..=73 dB.
+    #[prost(enumeration = "RiskLevel", tag = "2")]
+    pub gt_63_le_73_dbm: i32,
+    /// 52..=63 dB.
+    #[prost(enumeration = "RiskLevel", tag = "3")]
+    pub gt_51_le_63_dbm: i32,
+    /// 34..=51 dB.
+    #[prost(enumeration = "RiskLevel", tag = "4")]
+    pub gt_33_le_51_dbm: i32,
+    /// 28..=33 dB.
+    #[prost(enumeration = "RiskLevel", tag = "5")]
+    pub gt_27_le_33_dbm: i32,
+    /// 16..=27 dB.
+    #[prost(enumeration = "RiskLevel", tag = "6")]
+    pub gt_15_le_27_dbm: i32,
+    /// 11..=15 dB.
+    #[prost(enumeration = "RiskLevel", tag = "7")]
+    pub gt_10_le_15_dbm: i32,
+    /// 10 dB or less.
+    #[prost(enumeration = "RiskLevel", tag = "8")]
+    pub le_10_dbm: i32,
+}
+
+/// Attenuation buckets, weights, offset and normalisation divisor.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct AttenuationDuration {
+    /// Where the buckets split.
+    #[prost(message, optional, tag = "1")]
+    pub thresholds: Option<Thresholds>,
+    /// The buckets' weights.
+    #[prost(message, optional, tag = "2")]
+    pub weights: Option<Weights>,
+    /// Added to the weighted minutes.
+    #[prost(int32, tag = "3")]
+    pub default_bucket_offset: i32,
+    /// Divides the maximum risk score.
+    #[prost(int32, tag = "4")]
+    pub risk_score_normalization_divisor: i32,
+}
+
+/// The two attenuation thresholds in dB.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Thresholds {
+    /// Lower threshold.
+    #[prost(int32, tag = "1")]
+    pub lower: i32,
+    /// Upper threshold.
+    #[prost(int32, tag = "2")]
+    pub upper: i32,
+}
+
+/// The three bucket weights.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Weights {
+    /// Below the lower threshold.
+    #[prost(double, tag = "1")]
+    pub low: f64,
+    /// Between the thresholds.
+    #[prost(double, tag = "2")]
+    pub mid: f64,
+    /// At or above the upper threshold.
+    #[prost(double, tag = "3")]
+    pub high: f64,
+}
+
+/// The v2 risk calculation parameters (part of the v2 app configurations).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RiskCalculationParameters {
+    /// Minutes-at-attenuation filters.
+    #[prost(message, repeated, tag = "1")]
+    pub minutes_at_attenuation_filters: Vec<MinutesAtAttenuationFilter>,
+    /// Transmission-risk-level filters.
+    #[prost(message, repeated, tag = "2")]
+    pub trl_filters: Vec<TrlFilter>,
+    /// Weights by minimum attenuation.
+    #[prost(message, repeated, tag = "3")]
+    pub minutes_at_attenuation_weights: Vec<MinutesAtAttenuationWeight>,
+    /// Per-window normalized time → risk level.
+    #[prost(message, repeated, tag = "4")]
+    pub normalized_time_per_ew_to_risk_level_mapping: Vec<NormalizedTimeToRiskLevelMapping>,
+    /// Per-day normalized time → risk level.
+    #[prost(message, repeated, tag = "5")]
+    pub normalized_time_per_day_to_risk_level_mapping: Vec<NormalizedTimeToRiskLevelMapping>,
+    /// Transmission risk level decoding.
+    #[prost(message, optional, tag = "6")]
+    pub trl_encoding: Option<TransmissionRiskLevelEncoding>,
+    /// Deprecated: value = level × this.
+    #[prost(double, tag = "7")]
+    pub transmission_risk_level_multiplier: f64,
+    /// Level → value.
+    #[prost(message, repeated, tag = "8")]
+    pub transmission_risk_value_mapping: Vec<TransmissionRiskValueMapping>,
+    /// Windows older than this many days are ignored (0: not set).
+    #[prost(uint32, tag = "9")]
+    pub max_encounter_age_in_days: u32,
+}
+
+/// A numeric range.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Range {
+    /// Lower end.
+    #[prost(double, tag = "1")]
+    pub min: f64,
+    /// Whether the lower end is excluded.
+    #[prost(bool, tag = "2")]
+    pub min_exclusive: bool,
+    /// Upper end.
+    #[prost(double, tag = "3")]
+    pub max: f64,
+    /// Whether the upper end is excluded.
+    #[prost(bool, tag = "4")]
+    pub max_exclusive: bool,
+}
+
+/// Drops windows by minutes spent at an attenuation.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct MinutesAtAttenuationFilter {
+    /// Which scans count.
+    #[prost(message, optional, tag = "1")]
+    pub attenuation_range: Option<Range>,
+    /// Drop when the minutes lie here.
+    #[prost(message, optional, tag = "2")]
+    pub drop_if_minutes_in_range: Option<Range>,
+}
+
+/// Drops windows by transmission risk level.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TrlFilter {
+    /// Drop when the level lies here.
+    #[prost(message, optional, tag = "1")]
+    pub drop_if_trl_in_range: Option<Range>,
+}
+
+/// A weight by minimum attenuation.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct MinutesAtAttenuationWeight {
+    /// Scans whose minimum attenuation lies here.
+    #[prost(message, optional, tag = "1")]
+    pub attenuation_range: Option<Range>,
+    /// Their weight.
+    #[prost(double, tag = "2")]
+    pub weight: f64,
+}
+
+/// Normalized time → risk level.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct NormalizedTimeToRiskLevelMapping {
+    /// The normalized times.
+    #[prost(message, optional, tag = "1")]
+    pub normalized_time_range: Option<Range>,
+    /// Their risk level.
+    #[prost(
+        enumeration = "normalized_time_to_risk_level_mapping::RiskLevel",
+        tag = "2"
+    )]
+    pub risk_level: i32,
+}
+
+/// Types nested in [`NormalizedTimeToRiskLevelMapping`].
+pub mod normalized_time_to_risk_level_mapping {
+    /// A v2 risk level.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Enumeration)]
+    #[repr(i32)]
+    pub enum RiskLevel {
+        /// Not set.
+        Unspecified = 0,
+        /// Low.
+        Low = 1,
+        /// High.
+        High = 2,
+    }
+}
+
+/// Offsets that decode the transmission risk level.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TransmissionRiskLevelEncoding {
+    /// For STANDARD infectiousness.
+    #[prost(int32, tag = "1")]
+    pub infectiousness_offset_standard: i32,
+    /// For HIGH infectiousness.
+    #[prost(int32, tag = "2")]
+    pub infectiousness_offset_high: i32,
+    /// For RECURSIVE.
+    #[prost(int32, tag = "3")]
+    pub report_type_offset_recursive: i32,
+    /// For SELF_REPORT.
+    #[prost(int32, tag = "4")]
+    pub report_type_offset_self_report: i32,
+    /// For CONFIRMED_CLINICAL_DIAGNOSIS.
+    #[prost(int32, tag = "5")]
+    pub report_type_offset_confirmed_clinical_diagnosis: i32,
+    /// For CONFIRMED_TEST.
+    #[prost(int32, tag = "6")]
+    pub report_type_offset_confirmed_test: i32,
+}
+
+/// Transmission risk level → value.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TransmissionRiskValueMapping {
+    /// The level.
+    #[prost(int32, tag = "1")]
+    pub transmission_risk_level: i32,
+    /// Its value.
+    #[prost(double, tag = "2")]
+    pub transmission_risk_value: f64,
+}
+
+/// Why an app configuration message could not become scoring parameters.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum AppConfigError {
+    /// A required sub-message is absent.
+    MissingField(&'static str),
+    /// A number does not fit the field's range.
+    OutOfRange {
+        /// The field.
+        field: &'static str,
+        /// The value received.
+        value: i64,
+    },
+    /// The values fit their fields but not together.
+    Invalid(v1::V1Error),
+}
+
+impl fmt::Display for AppConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::MissingField(field) => write!(f, "app configuration lacks {field}"),
+            Self::OutOfRange { field, value } => {
+                write!(
+                    f,
+                    "app configuration field {field} is out of range: {value}"
+                )
+            }
+            Self::Invalid(e) => write!(f, "invalid app configuration: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for AppConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Invalid(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl ApplicationConfiguration {
+    /// The v1 configuration the original server shipped last (reference §4.2, "Final" column).
+    pub fn final_shipped() -> Self {
+        Self::from(&v1::V1Parameters::final_shipped())
+    }
+}
