@@ -1,0 +1,15 @@
+//! The subcommands of `warnkit`, one module each.
+
+pub mod bench;
+pub mod bench_submission;
+pub mod capacity;
+pub mod config;
+pub mod distribute;
+pub mod en;
+pub mod export;
+pub mod keygen;
+pub mod lab;
+pub mod risk;
+pub mod serve;
+pub mod sim;
+pub mod teletan;

@@ -1,0 +1,92 @@
+//! `warnkit`: one binary for every role of the exposure-notification system.
+//!
+//! Each subcommand lives in its own module under `cmd/`; this file only wires them together and turns
+//! errors into one clear line and a non-zero exit code.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+mod config;
+
+/// An open exposure-notification system: backend services, the phone's protocol, simulation.
+#[derive(Debug, Parser)]
+#[command(name = "warnkit", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Exposure Notification crypto: derive RPIs and AEMs from a TEK.
+    #[command(subcommand)]
+    En(cmd::en::EnCommand),
+    /// Export archives: inspect, verify and build signed diagnosis-key files.
+    #[command(subcommand)]
+    Export(cmd::export::ExportCommand),
+    /// Run the distribution job once: publish signed key files, indexes and the app configuration.
+    Distribute(cmd::distribute::DistributeArgs),
+    /// Generate a P-256 signing key pair for export files.
+    Keygen(cmd::keygen::KeygenArgs),
+    /// Score exposures with risk scoring v1 or v2.
+    #[command(subcommand)]
+    Risk(cmd::risk::RiskCommand),
+    /// Benchmarks of the protocol core.
+    #[command(subcommand)]
+    Bench(cmd::bench::BenchCommand),
+    /// Simulation: BLE detection limits and risk-configuration what-ifs, with plots.
+    #[command(subcommand)]
+    Sim(cmd::sim::SimCommand),
+    /// Capacity planning: traffic and request rates of key downloads, from real signed archives.
+    Capacity(cmd::capacity::CapacityArgs),
+    /// Run the backend services (verification, test results, ...) in one process.
+    Serve(cmd::serve::ServeArgs),
+    /// Print the effective configuration (defaults, file, WARNKIT_* environment, flags).
+    Config(cmd::config::ConfigCommandArgs),
+    /// Lab API keys, and posting a test result as a lab would.
+    #[command(subcommand)]
+    Lab(cmd::lab::LabCommand),
+    /// Issue a teleTAN from the command line.
+    #[command(subcommand)]
+    Teletan(cmd::teletan::TeletanCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::En(c) => cmd::en::run(c),
+        Command::Export(c) => cmd::export::run(c),
+        Command::Keygen(a) => cmd::keygen::run(a),
+        Command::Distribute(a) => cmd::distribute::run(a),
+        Command::Risk(c) => cmd::risk::run(c),
+        Command::Bench(c) => cmd::bench::run(c),
+        Command::Sim(c) => cmd::sim::run(c),
+        Command::Capacity(a) => cmd::capacity::run(a),
+        Command::Serve(a) => cmd::serve::run(a),
+        Command::Config(a) => cmd::config::run(a),
+        Command::Lab(c) => cmd::lab::run(c),
+        Command::Teletan(c) => cmd::teletan::run(c),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            // One line: the whole cause chain, joined, so scripts can grep it.
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}
