@@ -1,0 +1,320 @@
+//! `warnkit capacity`: the seeds' bandwidth and request estimate, recomputed from real signed export
+//! archives built for the given load, plus the request rate over a day under the jittered download
+//! schedule.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use p256::ecdsa::SigningKey;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use warnkit_protocol::export::{encode_bin, write_archive, Archive, Limits, Signer};
+use warnkit_protocol::proto::{ReportType, TemporaryExposureKey, TemporaryExposureKeyExport};
+use warnkit_sim::load::{jittered_day, mean_and_peak, unjittered_day, DAY_S};
+use warnkit_sim::plot::{render, Chart, Legend, Series};
+
+/// Start of the simulated day (2020-06-16 00:00 UTC, the original's launch day); only sizes depend on it.
+const DAY_START_UNIX: u64 = 1_592_265_600;
+/// Transmission risk levels by key age in days (0 = the day of the upload), a profile of the kind the
+/// original app assigned, peaking around symptom onset.
+const TRL_BY_AGE: [i32; 14] = [5, 6, 8, 8, 8, 5, 3, 1, 1, 1, 1, 1, 1, 1];
+
+/// Arguments of `warnkit capacity`. The defaults are the seeds' inputs.
+#[derive(Debug, Args)]
+pub struct CapacityArgs {
+    /// Active clients downloading every chunk (the seeds compute with 30 million, while sizing for up to
+    /// 60 million users).
+    #[arg(long, default_value_t = 30_000_000)]
+    users: u64,
+    /// New positive cases uploading keys per day.
+    #[arg(long, default_value_t = 2_000)]
+    cases_per_day: u64,
+    /// Keys per upload (one per day of the last 14).
+    #[arg(long, default_value_t = 14)]
+    keys_per_case: u64,
+    /// Transmission overhead as a fraction of the payload (headers, handshakes, failed downloads; 1 = 100 %).
+    #[arg(long, default_value_t = 1.0)]
+    overhead: f64,
+    /// Files (and download runs) per day; 24 = hourly.
+    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=86_400))]
+    chunks_per_day: u32,
+    /// Seconds over which clients would start if they did not jitter (for the comparison peak).
+    #[arg(long, default_value_t = 60)]
+    unjittered_spread: u32,
+    /// Seed of the random keys, signing key and schedule.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Write the requests-per-second plot (PNG and SVG) into this directory.
+    #[arg(long)]
+    plots: Option<PathBuf>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The capacity figures.
+#[derive(Debug, Serialize)]
+struct Report {
+    users: u64,
+    cases_per_day: u64,
+    keys_per_day: u64,
+    overhead: f64,
+    chunks_per_day: u32,
+    seed: u64,
+    /// Sum of the day's signed archive sizes: what one client downloads before overhead.
+    archive_bytes_per_day: u64,
+    /// Archive bytes per key (zip, header, signature and protobuf framing included).
+    archive_bytes_per_key: f64,
+    /// `export.bin` bytes per key before compression (header and framing included, signature not).
+    uncompressed_bytes_per_key: f64,
+    /// The smallest and largest archive of the day.
+    archive_bytes_min: u64,
+    archive_bytes_max: u64,
+    bytes_per_client_per_day: f64,
+    bytes_per_day: f64,
+    /// `bytes_per_day` in TB (10^12) and TiB (2^40): the seeds' "42.8 TB" is TiB.
+    terabytes_per_day: f64,
+    tebibytes_per_day: f64,
+    requests_per_day: u64,
+    requests_per_second: f64,
+    peak_requests_per_second: u64,
+    peak_requests_per_second_without_jitter: u64,
+    /// The seconds over which unjittered clients start, for the comparison peak.
+    unjittered_spread_s: u32,
+}
+
+/// Runs `capacity`.
+pub fn run(args: CapacityArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        args.overhead >= 0.0 && args.overhead.is_finite(),
+        "--overhead must be a non-negative number"
+    );
+    let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
+    let signer = Signer::new(SigningKey::random(&mut rng), "capacity", "v1");
+    let keys_per_day = args.cases_per_day * args.keys_per_case;
+    let chunks = u64::from(args.chunks_per_day);
+    let bar = super::sim::progress(chunks + 2, "capacity", args.json);
+
+    let mut sizes = Vec::with_capacity(args.chunks_per_day as usize);
+    let mut bin_bytes = 0u64;
+    for k in 0..chunks {
+        // Spread the day's keys over the chunks as evenly as whole keys allow.
+        let n = (k + 1) * keys_per_day / chunks - k * keys_per_day / chunks;
+        let (archive, bin_len) =
+            build_archive(&signer, k, chunks, n, args.keys_per_case, &mut rng)?;
+        bin_bytes += bin_len;
+        if k == 0 {
+            // Prove the files are real: they parse and verify like a phone would check them.
+            let parsed =
+                Archive::read(&archive, &Limits::default()).context("reading back an archive")?;
+            parsed
+                .verify(&[signer.verifying_key()])
+                .context("verifying an archive")?;
+            anyhow::ensure!(parsed.export.keys.len() as u64 == n, "archive lost keys");
+        }
+        sizes.push(archive.len() as u64);
+        bar.inc(1);
+    }
+    let archive_bytes_per_day: u64 = sizes.iter().sum();
+    let bytes_per_client_per_day = archive_bytes_per_day as f64 * (1.0 + args.overhead);
+    let bytes_per_day = bytes_per_client_per_day * args.users as f64;
+    let requests_per_day = args.users * chunks;
+
+    let day = jittered_day(args.users, args.chunks_per_day, &mut rng);
+    bar.inc(1);
+    let (_, peak) = mean_and_peak(&day);
+    let burst = unjittered_day(
+        args.users,
+        args.chunks_per_day,
+        args.unjittered_spread,
+        &mut rng,
+    );
+    let (_, burst_peak) = mean_and_peak(&burst);
+    bar.finish_and_clear();
+
+    let report = Report {
+        users: args.users,
+        cases_per_day: args.cases_per_day,
+        keys_per_day,
+        overhead: args.overhead,
+        chunks_per_day: args.chunks_per_day,
+        seed: args.seed,
+        archive_bytes_per_day,
+        archive_bytes_per_key: if keys_per_day == 0 {
+            0.0
+        } else {
+            archive_bytes_per_day as f64 / keys_per_day as f64
+        },
+        uncompressed_bytes_per_key: if keys_per_day == 0 {
+            0.0
+        } else {
+            bin_bytes as f64 / keys_per_day as f64
+        },
+        archive_bytes_min: sizes.iter().copied().min().unwrap_or(0),
+        archive_bytes_max: sizes.iter().copied().max().unwrap_or(0),
+        bytes_per_client_per_day,
+        bytes_per_day,
+        terabytes_per_day: bytes_per_day / 1e12,
+        tebibytes_per_day: bytes_per_day / (1u64 << 40) as f64,
+        requests_per_day,
+        requests_per_second: requests_per_day as f64 / DAY_S as f64,
+        peak_requests_per_second: peak,
+        peak_requests_per_second_without_jitter: burst_peak,
+        unjittered_spread_s: args.unjittered_spread,
+    };
+    if let Some(dir) = &args.plots {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        for f in render(
+            &requests_chart(&day, &report),
+            &dir.join("capacity-requests-per-second"),
+        )? {
+            if !args.json {
+                eprintln!("wrote {}", f.display());
+            }
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&report);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One chunk's signed archive holding `n` random keys from `n / keys_per_case` uploads, and the size of
+/// its uncompressed `export.bin`.
+fn build_archive(
+    signer: &Signer,
+    chunk: u64,
+    chunks: u64,
+    n: u64,
+    keys_per_case: u64,
+    rng: &mut ChaCha8Rng,
+) -> anyhow::Result<(Vec<u8>, u64)> {
+    let start = DAY_START_UNIX + chunk * DAY_S / chunks;
+    let end = DAY_START_UNIX + (chunk + 1) * DAY_S / chunks;
+    let today_interval = i32::try_from(DAY_START_UNIX / 600).context("interval number overflow")?;
+    let keys = (0..n)
+        .map(|i| {
+            let age = (i % keys_per_case.max(1)) as usize;
+            let mut key_data = vec![0u8; 16];
+            rng.fill(key_data.as_mut_slice());
+            TemporaryExposureKey {
+                key_data: Some(key_data),
+                transmission_risk_level: Some(TRL_BY_AGE[age % TRL_BY_AGE.len()]),
+                rolling_start_interval_number: Some(today_interval - 144 * age as i32),
+                rolling_period: Some(144),
+                report_type: Some(ReportType::ConfirmedTest as i32),
+                days_since_onset_of_symptoms: Some(2 - age as i32),
+            }
+        })
+        .collect();
+    let export = TemporaryExposureKeyExport {
+        start_timestamp: Some(start),
+        end_timestamp: Some(end),
+        region: Some("DE".to_owned()),
+        batch_num: Some(1),
+        batch_size: Some(1),
+        keys,
+        ..Default::default()
+    };
+    let bin_len = encode_bin(&export).len() as u64;
+    Ok((
+        write_archive(export, std::slice::from_ref(signer))?,
+        bin_len,
+    ))
+}
+
+fn requests_chart(day: &[u64], report: &Report) -> Chart {
+    // 86 400 points would make a multi-megabyte SVG; per minute, the mean and the busiest second suffice.
+    let minutes: Vec<(f64, f64, f64)> = day
+        .chunks(60)
+        .enumerate()
+        .map(|(m, secs)| {
+            let mean = secs.iter().sum::<u64>() as f64 / secs.len() as f64;
+            let peak = secs.iter().copied().max().unwrap_or(0) as f64;
+            (m as f64 / 60.0, mean, peak)
+        })
+        .collect();
+    let top = minutes.iter().map(|m| m.2).fold(0.0, f64::max).max(8_500.0) * 1.04;
+    let bottom = minutes
+        .iter()
+        .map(|m| m.1)
+        .fold(f64::INFINITY, f64::min)
+        .min(8_500.0)
+        * 0.9;
+    let users = if report.users >= 1_000_000 {
+        format!("{} million", report.users as f64 / 1e6)
+    } else {
+        report.users.to_string()
+    };
+    Chart {
+        title: format!(
+            "Requests per second over a day: {users} clients, {} downloads a day, jittered",
+            report.chunks_per_day
+        ),
+        x_label: "hour of the day (UTC)".into(),
+        y_label: "requests per second".into(),
+        x_range: 0.0..24.0,
+        y_range: bottom..top,
+        series: vec![
+            Series::line(
+                "busiest second of each minute",
+                minutes.iter().map(|m| (m.0, m.2)).collect(),
+            ),
+            Series::line(
+                "mean of each minute",
+                minutes.iter().map(|m| (m.0, m.1)).collect(),
+            ),
+            Series::reference(
+                "seeds' estimate: 8,500 per second",
+                vec![(0.0, 8_500.0), (24.0, 8_500.0)],
+            ),
+        ],
+        legend: Legend::LowerRight,
+    }
+}
+
+fn print_report(r: &Report) {
+    println!(
+        "{} clients, {} cases/day × {} keys, {} chunks/day, overhead {:.0} %",
+        r.users,
+        r.cases_per_day,
+        r.keys_per_day / r.cases_per_day.max(1),
+        r.chunks_per_day,
+        r.overhead * 100.0
+    );
+    println!(
+        "signed archives per day      {:>14} bytes ({:.1} bytes/key compressed, {:.1} uncompressed; files {}–{} bytes)",
+        r.archive_bytes_per_day,
+        r.archive_bytes_per_key,
+        r.uncompressed_bytes_per_key,
+        r.archive_bytes_min,
+        r.archive_bytes_max
+    );
+    println!(
+        "bytes per client per day     {:>14.0} ({:.2} MB)",
+        r.bytes_per_client_per_day,
+        r.bytes_per_client_per_day / 1e6
+    );
+    println!(
+        "bytes per day                {:>14.4e} ({:.1} TB = {:.1} TiB)",
+        r.bytes_per_day, r.terabytes_per_day, r.tebibytes_per_day
+    );
+    println!("requests per day             {:>14}", r.requests_per_day);
+    println!(
+        "requests per second (mean)   {:>14.0}",
+        r.requests_per_second
+    );
+    println!(
+        "peak requests per second     {:>14} (jittered schedule)",
+        r.peak_requests_per_second
+    );
+    println!(
+        "peak without jitter          {:>14} (all clients within the first {} s of a chunk)",
+        r.peak_requests_per_second_without_jitter, r.unjittered_spread_s
+    );
+}
