@@ -1,0 +1,156 @@
+//! A small Prometheus registry: request counters and latency histograms per route and status, plus named
+//! counters that services bump for their own events. Rendered in the text exposition format.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// Upper bounds (seconds) of the latency histogram buckets.
+const BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+#[derive(Debug, Default, Clone)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    requests: BTreeMap<(String, u16), Histogram>,
+    counters: BTreeMap<&'static str, (&'static str, u64)>,
+}
+
+/// The metrics of one service; cheap to clone (shared).
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    service: &'static str,
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl Metrics {
+    /// An empty registry for `service` (used as the `service` label).
+    pub fn new(service: &'static str) -> Self {
+        Self {
+            service,
+            inner: Arc::default(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding this lock cannot leave the maps inconsistent (single inserts and adds), so
+        // a poisoned lock is still safe to use.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records one finished request on `route` (the route template, never the raw path).
+    pub fn observe_request(&self, route: &str, status: u16, elapsed: Duration) {
+        let secs = elapsed.as_secs_f64();
+        let mut inner = self.lock();
+        let h = inner
+            .requests
+            .entry((route.to_owned(), status))
+            .or_default();
+        h.count += 1;
+        h.sum += secs;
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if secs <= *bound {
+                h.counts[i] += 1;
+            }
+        }
+    }
+
+    /// Adds `n` to the counter `name` (must be a valid metric name ending in `_total`).
+    pub fn add(&self, name: &'static str, help: &'static str, n: u64) {
+        self.lock().counters.entry(name).or_insert((help, 0)).1 += n;
+    }
+
+    /// The current value of counter `name` (0 if never touched).
+    pub fn counter(&self, name: &str) -> u64 {
+        self.lock().counters.get(name).map_or(0, |c| c.1)
+    }
+
+    /// Renders everything in the Prometheus text format (version 0.0.4).
+    pub fn render(&self) -> String {
+        let inner = self.lock();
+        let svc = self.service;
+        let mut out = String::new();
+        // Writing to a String cannot fail, hence the ignored results.
+        let _ = writeln!(out, "# HELP http_requests_total Finished HTTP requests.\n# TYPE http_requests_total counter");
+        for ((route, status), h) in &inner.requests {
+            let _ = writeln!(
+                out,
+                "http_requests_total{{service=\"{svc}\",route=\"{}\",status=\"{status}\"}} {}",
+                escape(route),
+                h.count
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP http_request_duration_seconds Request latency.\n# TYPE http_request_duration_seconds histogram"
+        );
+        for ((route, status), h) in &inner.requests {
+            let labels = format!(
+                "service=\"{svc}\",route=\"{}\",status=\"{status}\"",
+                escape(route)
+            );
+            for (bound, count) in BUCKETS.iter().zip(h.counts) {
+                let _ = writeln!(
+                    out,
+                    "http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                out,
+                "http_request_duration_seconds_sum{{{labels}}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "http_request_duration_seconds_count{{{labels}}} {}",
+                h.count
+            );
+        }
+        for (name, (help, value)) in &inner.counters {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name}{{service=\"{svc}\"}} {value}"
+            );
+        }
+        out
+    }
+}
+
+fn escape(label: &str) -> String {
+    label
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_prometheus_text() {
+        let m = Metrics::new("svc");
+        m.observe_request("/a", 200, Duration::from_millis(3));
+        m.observe_request("/a", 200, Duration::from_millis(30));
+        m.add("things_total", "Things.", 2);
+        let text = m.render();
+        assert!(text.contains("http_requests_total{service=\"svc\",route=\"/a\",status=\"200\"} 2"));
+        assert!(text.contains("le=\"0.005\"} 1"));
+        assert!(text.contains("le=\"+Inf\"} 2"));
+        assert!(text.contains("things_total{service=\"svc\"} 2"));
+        assert_eq!(m.counter("things_total"), 2);
+    }
+}

@@ -1,0 +1,309 @@
+//! Test harness shared by the service crates: a fresh database per test, on SQLite and on a real PostgreSQL.
+//!
+//! PostgreSQL is found in this order: `WARNKIT_TEST_PG_URL`, then 127.0.0.1:5432 as user `postgres` or
+//! `root`, then a throwaway cluster started from the machine's `initdb`/`pg_ctl` (stopped when the test
+//! process exits). Each test gets its own database with a random name, dropped when its handle drops.
+//! With `CI=true`, no PostgreSQL is a test failure; otherwise tests skip with a loud line on stderr.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::str::FromStr;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection};
+pub use warnkit_store::DbTarget;
+
+/// The engines a shared test suite runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// A temporary SQLite file.
+    Sqlite,
+    /// A fresh database on a real PostgreSQL server.
+    Postgres,
+}
+
+/// A database for one test; dropping it removes the data (SQLite directory or PostgreSQL database).
+#[derive(Debug)]
+pub struct TestDb {
+    engine: Engine,
+    dir: tempfile::TempDir,
+    pg: Option<PgDatabase>,
+}
+
+impl TestDb {
+    /// A fresh database on `engine`, or `None` when PostgreSQL is unavailable outside CI (after a loud line).
+    ///
+    /// # Panics
+    /// When PostgreSQL is unavailable and `CI=true`: CI must never pass by skipping.
+    pub fn new(engine: Engine) -> Option<TestDb> {
+        let dir = tempfile::Builder::new()
+            .prefix("warnkit-test-")
+            .tempdir()
+            .expect("creating a temporary directory for a test");
+        let pg = match engine {
+            Engine::Sqlite => None,
+            Engine::Postgres => Some(PgDatabase::create()?),
+        };
+        Some(TestDb { engine, dir, pg })
+    }
+
+    /// Which engine this database is on.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// A scratch directory that lives as long as this handle (data dir for services under test).
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Where service `name` keeps its data: `<dir>/<name>.sqlite`, or schema `name` in the test database.
+    pub fn target(&self, name: &str) -> DbTarget {
+        match &self.pg {
+            None => DbTarget::SqliteFile(self.dir.path().join(format!("{name}.sqlite"))),
+            Some(pg) => DbTarget::Postgres {
+                url: pg.url.clone(),
+                schema: name.to_owned(),
+            },
+        }
+    }
+
+    /// The PostgreSQL URL of this test's database, if on PostgreSQL.
+    pub fn postgres_url(&self) -> Option<&str> {
+        self.pg.as_ref().map(|pg| pg.url.as_str())
+    }
+}
+
+/// A database with a random name on the test PostgreSQL server, dropped (forcefully) on drop.
+#[derive(Debug)]
+pub struct PgDatabase {
+    /// URL of the database itself.
+    pub url: String,
+    name: String,
+    server: String,
+}
+
+impl PgDatabase {
+    /// Creates a fresh database; `None` (after a loud line) when no PostgreSQL is available outside CI.
+    ///
+    /// # Panics
+    /// When PostgreSQL is unavailable and `CI=true`, or when the server refuses `CREATE DATABASE`.
+    pub fn create() -> Option<PgDatabase> {
+        let server = match postgres_server() {
+            Ok(server) => server,
+            Err(why) => {
+                if std::env::var("CI").is_ok_and(|v| v == "true") {
+                    panic!("CI=true and no PostgreSQL for the tests: {why}");
+                }
+                eprintln!(
+                    "!!!!! SKIPPING a PostgreSQL test: no PostgreSQL available ({why}) !!!!!"
+                );
+                return None;
+            }
+        };
+        let name = format!("warnkit_test_{:016x}", rand::thread_rng().gen::<u64>());
+        let sql = format!("CREATE DATABASE \"{name}\"");
+        admin(server, &sql).unwrap_or_else(|e| panic!("creating test database {name}: {e}"));
+        let url = with_database(server, &name);
+        Some(PgDatabase {
+            url,
+            name,
+            server: server.clone(),
+        })
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
+        if let Err(e) = admin(&self.server, &sql) {
+            eprintln!("warning: could not drop test database {}: {e}", self.name);
+        }
+    }
+}
+
+/// Runs one statement against the server's `postgres` database, on a thread of its own so that it works
+/// from inside an async test as well as from `Drop`.
+fn admin(server: &str, sql: &str) -> Result<(), String> {
+    let (server, sql) = (server.to_owned(), sql.to_owned());
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        rt.block_on(async {
+            let opts = PgConnectOptions::from_str(&server).map_err(|e| e.to_string())?;
+            let mut conn = opts.connect().await.map_err(|e| e.to_string())?;
+            sqlx::query(&sql)
+                .execute(&mut conn)
+                .await
+                .map_err(|e| e.to_string())?;
+            conn.close().await.map_err(|e| e.to_string())
+        })
+    })
+    .join()
+    .map_err(|_| "admin thread panicked".to_owned())?
+}
+
+fn with_database(server: &str, name: &str) -> String {
+    let base = server.rsplit_once('/').map_or(server, |(base, _)| base);
+    format!("{base}/{name}")
+}
+
+/// The URL of a PostgreSQL server's `postgres` database, found once per test process.
+pub fn postgres_server() -> Result<&'static String, String> {
+    static SERVER: OnceLock<Result<String, String>> = OnceLock::new();
+    SERVER
+        .get_or_init(find_server)
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+fn find_server() -> Result<String, String> {
+    let mut candidates = Vec::new();
+    if let Ok(url) = std::env::var("WARNKIT_TEST_PG_URL") {
+        candidates.push(url);
+    }
+    if std::env::var("WARNKIT_TEST_PG_THROWAWAY").is_err() {
+        candidates.push("postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        candidates.push("postgres://root@127.0.0.1:5432/postgres".to_owned());
+    }
+    let mut errors = Vec::new();
+    for url in candidates {
+        match admin(&url, "SELECT 1") {
+            Ok(()) => return Ok(url),
+            Err(e) => errors.push(e),
+        }
+    }
+    start_throwaway_cluster().map_err(|e| {
+        errors.push(e);
+        errors.join("; ")
+    })
+}
+
+/// Starts a private cluster from the machine's PostgreSQL programs, on a free port, with a watchdog shell that
+/// stops it and deletes its directory once this test process has exited.
+fn start_throwaway_cluster() -> Result<String, String> {
+    let bin = find_pg_bin().ok_or("no /usr/lib/postgresql/*/bin/initdb on this machine")?;
+    let dir = tempfile::Builder::new()
+        .prefix("warnkit-pg-")
+        .tempdir()
+        .map_err(|e| e.to_string())?
+        .keep();
+    let as_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    // PostgreSQL refuses to run as root, so the cluster belongs to the `postgres` user.
+    let run_as = if as_root {
+        "runuser -u postgres -- "
+    } else {
+        ""
+    };
+    if as_root {
+        sh(&format!("chown postgres {}", dir.display()))?;
+    }
+    let data = dir.join("data");
+    sh(&format!(
+        "{run_as}{}/initdb -D {} -A trust -U postgres --no-sync >/dev/null",
+        bin.display(),
+        data.display()
+    ))?;
+    let port = free_port()?;
+    let pid = std::process::id();
+    let script = format!(
+        "{run_as}{bin}/pg_ctl -D {data} -l {dir}/log -o '-p {port} -k {dir} -c listen_addresses=127.0.0.1 \
+         -c fsync=off' -w start >/dev/null || exit 1; \
+         while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
+         {run_as}{bin}/pg_ctl -D {data} -m immediate stop >/dev/null; rm -rf {dir}",
+        bin = bin.display(),
+        data = data.display(),
+        dir = dir.display(),
+    );
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("starting the throwaway cluster: {e}"))?;
+    let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match admin(&url, "SELECT 1") {
+            Ok(()) => {
+                eprintln!(
+                    "note: tests use a throwaway PostgreSQL cluster in {} on port {port}",
+                    dir.display()
+                );
+                return Ok(url);
+            }
+            Err(e) if Instant::now() > deadline => {
+                return Err(format!("throwaway cluster did not start: {e}"))
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(200)),
+        }
+    }
+}
+
+fn find_pg_bin() -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|bin| bin.join("initdb").exists() && bin.join("pg_ctl").exists())
+        .collect();
+    // Newest major version first; directory names are the major versions.
+    dirs.sort_by_key(|p| {
+        let major = p
+            .parent()
+            .and_then(|v| v.file_name())
+            .and_then(|v| v.to_str()?.parse::<u32>().ok());
+        std::cmp::Reverse(major)
+    });
+    dirs.into_iter().next().or_else(|| {
+        // Other distributions put the programs on PATH.
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg("command -v initdb")
+            .output()
+            .ok()?;
+        let path = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim());
+        let bin = path.parent()?.to_owned();
+        bin.join("pg_ctl").exists().then_some(bin)
+    })
+}
+
+fn free_port() -> Result<u16, String> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    Ok(listener.local_addr().map_err(|e| e.to_string())?.port())
+}
+
+fn sh(script: &str) -> Result<(), String> {
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .status()
+        .map_err(|e| e.to_string())?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{script}` failed with {status}"))
+    }
+}
+
+/// Runs `suite` on SQLite and then on PostgreSQL (when available), each time on a fresh database.
+pub async fn on_both<F, Fut>(suite: F)
+where
+    F: Fn(TestDb) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for engine in [Engine::Sqlite, Engine::Postgres] {
+        if let Some(db) = TestDb::new(engine) {
+            suite(db).await;
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! The test-result service: labs upload results keyed by hashed GUID (`POST /api/v1/lab/results`, bearer
+//! API key per lab), the verification service reads them (`POST /api/v1/app/result`, service token), and a
+//! retention job masks results as redeemed after 21 days and deletes them after 60.
+//!
+//! The service never sees a GUID, only its SHA-256, and stores no address or request metadata.
+
+mod api;
+pub mod openapi;
+mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use warnkit_service::server::Shutdown;
+use warnkit_service::{AppResult, Metrics};
+use warnkit_store::Db;
+
+pub use api::{AppResultRequest, AppResultResponse, LabResult, LabResultsRequest};
+
+/// Advisory-lock key of the retention job (PostgreSQL), unique across warnkit's jobs.
+const RETENTION_LOCK: i64 = 0x7763_7472_0001;
+
+/// The embedded schema migrations of this service.
+pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// The service's name: metrics label, SQLite file stem and PostgreSQL schema.
+pub const NAME: &str = "testresult";
+
+/// Result codes as in the original (PCR).
+pub mod code {
+    /// No result yet (or unknown id).
+    pub const PENDING: i64 = 0;
+    /// Negative.
+    pub const NEGATIVE: i64 = 1;
+    /// Positive.
+    pub const POSITIVE: i64 = 2;
+    /// Invalid sample.
+    pub const INVALID: i64 = 3;
+    /// No longer available (retention).
+    pub const REDEEMED: i64 = 4;
+}
+
+/// Configuration of the test-result service (`[testresult]` in the config file).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TestResultConfig {
+    /// Results become "redeemed" (4) this many days after their upload.
+    pub redeem_after_days: u32,
+    /// Results are deleted this many days after their upload.
+    pub delete_after_days: u32,
+    /// Request bodies over this many bytes get 413.
+    pub max_body_bytes: usize,
+    /// Seconds between two runs of the retention job.
+    pub retention_interval_secs: u64,
+}
+
+impl Default for TestResultConfig {
+    fn default() -> Self {
+        Self {
+            redeem_after_days: 21,
+            delete_after_days: 60,
+            max_body_bytes: 10_000,
+            retention_interval_secs: 3600,
+        }
+    }
+}
+
+/// A running test-result service: its database, metrics and settings. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct TestResultService {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    db: Db,
+    config: TestResultConfig,
+    service_token: String,
+    metrics: Metrics,
+}
+
+impl TestResultService {
+    /// A service on an opened and migrated `db`; `service_token` is what the verification service presents.
+    pub fn new(db: Db, config: TestResultConfig, service_token: String) -> Self {
+        let metrics = Metrics::new(NAME);
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                config,
+                service_token,
+                metrics,
+            }),
+        }
+    }
+
+    /// The HTTP API with probes, metrics and `/openapi.json`.
+    pub fn router(&self) -> axum::Router {
+        api::router(self.clone())
+    }
+
+    /// The database this service owns.
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    /// This service's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Creates an API key for `lab_id` and returns it; only its hash is stored, so it is shown once.
+    pub async fn create_lab_key(&self, lab_id: &str) -> AppResult<String> {
+        store::create_lab_key(&self.inner.db, lab_id).await
+    }
+
+    /// Test helper: moves a result's upload time, to exercise retention without waiting weeks.
+    #[doc(hidden)]
+    pub async fn backdate(&self, id: &str, created_at: i64) -> AppResult<()> {
+        store::backdate(&self.inner.db, id, created_at).await
+    }
+
+    /// One run of the retention job at time `now` (epoch seconds): returns (redeemed, deleted) row counts.
+    pub async fn run_retention(&self, now: i64) -> AppResult<(u64, u64)> {
+        let day = 86_400;
+        let redeem_before = now - i64::from(self.inner.config.redeem_after_days) * day;
+        let delete_before = now - i64::from(self.inner.config.delete_after_days) * day;
+        let counts = store::retention(&self.inner.db, now, redeem_before, delete_before).await?;
+        if counts != (0, 0) {
+            tracing::info!(
+                redeemed = counts.0,
+                deleted = counts.1,
+                "test-result retention"
+            );
+        }
+        Ok(counts)
+    }
+
+    /// Runs the retention job every `retention_interval_secs` until `shutdown`.
+    pub async fn retention_loop(self, shutdown: Shutdown) {
+        let period = Duration::from_secs(self.inner.config.retention_interval_secs.max(1));
+        let stop = shutdown.clone().wait();
+        tokio::pin!(stop);
+        loop {
+            // One copy of a scaled-out deployment runs the job; the others skip this round.
+            let job = self.run_retention(warnkit_store::unix_now());
+            let error = match self.inner.db.with_job_lock(RETENTION_LOCK, job).await {
+                Ok(Some(Ok(_)) | None) => None,
+                Ok(Some(Err(e))) => Some(e),
+                Err(e) => Some(e.into()),
+            };
+            if let Some(e) = error {
+                tracing::warn!(error = %e, "test-result retention failed");
+            }
+            tokio::select! {
+                () = &mut stop => return,
+                () = tokio::time::sleep(period) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! The test-result queries, written once for both engines.
+
+use warnkit_service::auth::{random_secret, sha256_hex};
+use warnkit_service::{AppError, AppResult};
+use warnkit_store::{on_pool, unix_now, Db};
+
+use crate::code;
+
+/// A stored result as the verification service sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StoredResult {
+    pub result: i64,
+    pub sc: i64,
+    pub lab_id: String,
+}
+
+/// One validated entry of a lab upload.
+#[derive(Debug, Clone)]
+pub(crate) struct Upload {
+    pub id: String,
+    pub result: i64,
+    pub sc: i64,
+}
+
+pub(crate) async fn create_lab_key(db: &Db, lab_id: &str) -> AppResult<String> {
+    if !valid_lab_id(lab_id) {
+        return Err(AppError::bad_request(
+            "invalid_lab_id",
+            "lab id must be 1-64 characters of A-Z a-z 0-9 . _ -",
+        ));
+    }
+    let key = random_secret("wk_lab_");
+    let hash = sha256_hex(&key);
+    on_pool!(db, |pool| {
+        sqlx::query("INSERT INTO lab_key (key_hash, lab_id, created_at) VALUES ($1, $2, $3)")
+            .bind(&hash)
+            .bind(lab_id)
+            .bind(unix_now())
+            .execute(pool)
+            .await
+            .map(drop)
+    })?;
+    Ok(key)
+}
+
+/// The lab that owns `key`, if the key is known.
+pub(crate) async fn lab_for_key(db: &Db, key: &str) -> AppResult<Option<String>> {
+    let hash = sha256_hex(key);
+    let row: Option<(String,)> = on_pool!(db, |pool| {
+        sqlx::query_as("SELECT lab_id FROM lab_key WHERE key_hash = $1")
+            .bind(&hash)
+            .fetch_optional(pool)
+            .await
+    })?;
+    Ok(row.map(|r| r.0))
+}
+
+/// Lab ids are free-form names chosen by operators, restricted so they are safe in logs and URLs.
+pub(crate) fn valid_lab_id(lab_id: &str) -> bool {
+    (1..=64).contains(&lab_id.len())
+        && lab_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+/// Upserts a lab's results in one transaction. A stored result is kept when it is redeemed (retention has
+/// masked it) or when it belongs to another lab: a lab key can only ever change its own lab's results.
+pub(crate) async fn upsert(db: &Db, lab_id: &str, uploads: &[Upload]) -> AppResult<()> {
+    let now = unix_now();
+    let sql = "INSERT INTO test_result (result_id, result, sc, lab_id, created_at, updated_at) \
+               VALUES ($1, $2, $3, $4, $5, $5) \
+               ON CONFLICT (result_id) DO UPDATE SET result = excluded.result, sc = excluded.sc, \
+               updated_at = excluded.updated_at \
+               WHERE test_result.result <> 4 AND test_result.lab_id = excluded.lab_id";
+    on_pool!(db, |pool| {
+        let mut tx = pool.begin().await?;
+        for u in uploads {
+            sqlx::query(sql)
+                .bind(&u.id)
+                .bind(u.result)
+                .bind(u.sc)
+                .bind(lab_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await
+    })?;
+    Ok(())
+}
+
+/// The stored result for `id`; unknown ids are pending (and nothing is written).
+pub(crate) async fn lookup(db: &Db, id: &str) -> AppResult<StoredResult> {
+    let row: Option<(i64, i64, String)> = on_pool!(db, |pool| {
+        sqlx::query_as("SELECT result, sc, lab_id FROM test_result WHERE result_id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await
+    })?;
+    Ok(match row {
+        Some((result, sc, lab_id)) => StoredResult { result, sc, lab_id },
+        None => StoredResult {
+            result: code::PENDING,
+            sc: unix_now(),
+            lab_id: String::new(),
+        },
+    })
+}
+
+pub(crate) async fn retention(
+    db: &Db,
+    now: i64,
+    redeem_before: i64,
+    delete_before: i64,
+) -> AppResult<(u64, u64)> {
+    let (redeemed, deleted) = on_pool!(db, |pool| {
+        let redeemed = sqlx::query(
+            "UPDATE test_result SET result = 4, updated_at = $1 WHERE created_at < $2 AND result <> 4",
+        )
+        .bind(now)
+        .bind(redeem_before)
+        .execute(pool)
+        .await?
+        .rows_affected();
+        let deleted = sqlx::query("DELETE FROM test_result WHERE created_at < $1")
+            .bind(delete_before)
+            .execute(pool)
+            .await?
+            .rows_affected();
+        Ok::<_, sqlx::Error>((redeemed, deleted))
+    })?;
+    Ok((redeemed, deleted))
+}
+
+pub(crate) async fn backdate(db: &Db, id: &str, created_at: i64) -> AppResult<()> {
+    on_pool!(db, |pool| {
+        sqlx::query("UPDATE test_result SET created_at = $1 WHERE result_id = $2")
+            .bind(created_at)
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(drop)
+    })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_lab_id;
+
+    #[test]
+    fn lab_ids() {
+        assert!(valid_lab_id("lab-1.berlin_x"));
+        assert!(!valid_lab_id(""));
+        assert!(!valid_lab_id("a b"));
+        assert!(!valid_lab_id(&"l".repeat(65)));
+        assert!(valid_lab_id(&"l".repeat(64)));
+    }
+}

@@ -1,0 +1,353 @@
+//! The app-facing API, compatible with the original's apps: `registrationToken`, `testresult`, `tan`.
+
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use warnkit_service::auth::{is_hex, sha256_hex};
+use warnkit_service::{AppError, AppJson, AppResult, ServiceRouter};
+use warnkit_store::unix_now;
+
+use crate::fake::{is_fake, padded_body};
+use crate::store::{self, NewSession, NewTan, Registered, SOURCE_GUID};
+use crate::{teletan, VerificationService};
+
+/// Body size of every successful `registrationToken` answer, real or fake.
+pub const REGISTRATION_RESPONSE_BYTES: usize = 128;
+/// Body size of every successful `testresult` answer, real or fake.
+pub const TESTRESULT_RESPONSE_BYTES: usize = 256;
+/// Body size of every successful `tan` answer, real or fake.
+pub const TAN_RESPONSE_BYTES: usize = 128;
+
+const REGISTER: usize = 0;
+const POLL: usize = 1;
+const TAN: usize = 2;
+
+/// Test results that entitle to a TAN: PCR positive and rapid-test positive.
+const POSITIVE_RESULTS: [i64; 2] = [2, 7];
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+enum KeyType {
+    #[serde(rename = "GUID")]
+    Guid,
+    #[serde(rename = "TELETAN")]
+    Teletan,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RegistrationTokenRequest {
+    key_type: KeyType,
+    key: String,
+    #[serde(default)]
+    key_dob: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TokenRequest {
+    registration_token: String,
+}
+
+pub(crate) fn router(service: VerificationService) -> Router {
+    let api = Router::new()
+        .route("/version/v1/registrationToken", post(registration_token))
+        .route("/version/v1/testresult", post(testresult))
+        .route("/version/v1/tan", post(tan))
+        .with_state(service.clone());
+    ServiceRouter::new(service.inner.external_metrics.clone())
+        .database(service.db().clone())
+        .openapi(crate::openapi::external())
+        .max_body(service.inner.config.max_body_bytes)
+        .finish(api)
+}
+
+/// UUID v4 as the original accepts it: lowercase hex, version 4, variant 8-b (that one may be uppercase).
+pub(crate) fn is_uuid_v4(s: &str) -> bool {
+    let b = s.as_bytes();
+    let lower_hex = |c: &u8| c.is_ascii_digit() || (b'a'..=b'f').contains(c);
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            14 => *c == b'4',
+            19 => b"89abAB".contains(c),
+            _ => lower_hex(c),
+        })
+}
+
+/// `^[XxA-Fa-f0-9][A-Fa-f0-9]{63}$`, lowercased (the date-of-birth hash may start with `x`).
+fn dob_hash(s: &str) -> Option<String> {
+    let first_ok = s
+        .as_bytes()
+        .first()
+        .is_some_and(|c| c.is_ascii_hexdigit() || *c == b'x' || *c == b'X');
+    (first_ok && s.len() == 64 && is_hex(&s[1..], 63)).then(|| s.to_ascii_lowercase())
+}
+
+fn json_response(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+fn fields(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+fn token_response(field: &str, size: usize) -> Response {
+    let body = padded_body(
+        fields(json!({ field: uuid::Uuid::new_v4().to_string() })),
+        size,
+    );
+    json_response(StatusCode::CREATED, body)
+}
+
+async fn fake_delay(service: &VerificationService, endpoint: usize) {
+    service.inner.external_metrics.add(
+        "verification_fake_requests_total",
+        "Fake requests answered.",
+        1,
+    );
+    tokio::time::sleep(service.inner.latency[endpoint].draw()).await;
+}
+
+async fn registration_token(
+    State(service): State<VerificationService>,
+    headers: HeaderMap,
+    AppJson(req): AppJson<RegistrationTokenRequest>,
+) -> AppResult<Response> {
+    let start = Instant::now();
+    // Validate first, identically for fakes and real requests, so errors reveal nothing either.
+    let (guid, dob) = match req.key_type {
+        KeyType::Guid => {
+            if !is_hex(&req.key, 64) {
+                return Err(AppError::bad_request(
+                    "invalid_key",
+                    "key must be 64 hex digits for keyType GUID",
+                ));
+            }
+            let dob = match &req.key_dob {
+                Some(d) => Some(dob_hash(d).ok_or_else(|| {
+                    AppError::bad_request(
+                        "invalid_key_dob",
+                        "keyDob must be 64 hex digits (first may be x)",
+                    )
+                })?),
+                None => None,
+            };
+            (Some(req.key.to_ascii_lowercase()), dob)
+        }
+        KeyType::Teletan => {
+            if !teletan::is_valid(&req.key) {
+                return Err(AppError::bad_request(
+                    "invalid_key",
+                    "key is not a well-formed teleTAN",
+                ));
+            }
+            (None, None)
+        }
+    };
+    if is_fake(&headers) {
+        fake_delay(&service, REGISTER).await;
+        return Ok(token_response(
+            "registrationToken",
+            REGISTRATION_RESPONSE_BYTES,
+        ));
+    }
+    let token = uuid::Uuid::new_v4().to_string();
+    let token_hash = sha256_hex(&token);
+    let now = unix_now();
+    let outcome = match &guid {
+        Some(guid) => {
+            let session = NewSession {
+                token_hash: &token_hash,
+                hashed_guid: Some(guid),
+                hashed_guid_dob: dob.as_deref(),
+                now,
+            };
+            store::register_guid(service.db(), &session).await?
+        }
+        None => {
+            store::register_teletan(service.db(), &token_hash, &sha256_hex(&req.key), now).await?
+        }
+    };
+    match outcome {
+        Registered::Yes => {}
+        Registered::AlreadyUsed => {
+            return Err(AppError::bad_request(
+                "key_already_used",
+                "this key was already used to register",
+            ))
+        }
+        Registered::BadTeletan => {
+            return Err(AppError::bad_request(
+                "invalid_teletan",
+                "teleTAN unknown, expired or already used",
+            ))
+        }
+    }
+    service.inner.external_metrics.add(
+        "verification_registrations_total",
+        "Registrations created.",
+        1,
+    );
+    let body = padded_body(
+        fields(json!({ "registrationToken": token })),
+        REGISTRATION_RESPONSE_BYTES,
+    );
+    service.inner.latency[REGISTER].record(start.elapsed());
+    Ok(json_response(StatusCode::CREATED, body))
+}
+
+fn validated_token(req: &TokenRequest) -> AppResult<String> {
+    if !is_uuid_v4(&req.registration_token) {
+        return Err(AppError::bad_request(
+            "invalid_token",
+            "registrationToken must be a UUID v4",
+        ));
+    }
+    Ok(sha256_hex(&req.registration_token))
+}
+
+fn unknown_token() -> AppError {
+    AppError::bad_request("unknown_token", "registration token unknown or expired")
+}
+
+async fn testresult(
+    State(service): State<VerificationService>,
+    headers: HeaderMap,
+    AppJson(req): AppJson<TokenRequest>,
+) -> AppResult<Response> {
+    let start = Instant::now();
+    let token_hash = validated_token(&req)?;
+    if is_fake(&headers) {
+        fake_delay(&service, POLL).await;
+        let body = padded_body(
+            fields(json!({"testResult": 2, "sc": unix_now()})),
+            TESTRESULT_RESPONSE_BYTES,
+        );
+        return Ok(json_response(StatusCode::OK, body));
+    }
+    let session = store::session(service.db(), &token_hash)
+        .await?
+        .ok_or_else(unknown_token)?;
+    let mut answer = Map::new();
+    if session.source == SOURCE_GUID {
+        let guid = session
+            .hashed_guid
+            .as_deref()
+            .ok_or_else(|| AppError::internal("GUID session without GUID"))?;
+        let result = service.inner.testresult.result(guid).await?;
+        if let (Some(dob), true) = (&session.hashed_guid_dob, service.inner.config.dob_check) {
+            let dob_result = service.inner.testresult.result(dob).await?;
+            if dob_result.test_result != result.test_result {
+                return Err(AppError::forbidden(
+                    "dob_mismatch",
+                    "date of birth does not match the test",
+                ));
+            }
+        }
+        answer.insert("testResult".into(), result.test_result.into());
+        answer.insert("sc".into(), result.sc.into());
+        if let Some(lab) = result.lab_id {
+            answer.insert("labId".into(), lab.into());
+        }
+    } else {
+        // A teleTAN is an officer's confirmation of a positive test.
+        answer.insert("testResult".into(), 2.into());
+        answer.insert("sc".into(), session.created_at.into());
+    }
+    let body = padded_body(answer, TESTRESULT_RESPONSE_BYTES);
+    service.inner.latency[POLL].record(start.elapsed());
+    Ok(json_response(StatusCode::OK, body))
+}
+
+async fn tan(
+    State(service): State<VerificationService>,
+    headers: HeaderMap,
+    AppJson(req): AppJson<TokenRequest>,
+) -> AppResult<Response> {
+    let start = Instant::now();
+    let token_hash = validated_token(&req)?;
+    if is_fake(&headers) {
+        fake_delay(&service, TAN).await;
+        return Ok(token_response("tan", TAN_RESPONSE_BYTES));
+    }
+    let config = &service.inner.config;
+    let session = store::session(service.db(), &token_hash)
+        .await?
+        .ok_or_else(unknown_token)?;
+    let max_tans = i64::from(config.tans_per_registration);
+    let used_up = || AppError::bad_request("tan_limit", "no more TANs for this registration token");
+    if session.tan_count >= max_tans {
+        return Err(used_up());
+    }
+    if session.source == SOURCE_GUID {
+        // Re-checked on every request: a result corrected to negative stops further TANs.
+        let guid = session
+            .hashed_guid
+            .as_deref()
+            .ok_or_else(|| AppError::internal("GUID session without GUID"))?;
+        let result = service.inner.testresult.result(guid).await?;
+        if !POSITIVE_RESULTS.contains(&result.test_result) {
+            return Err(AppError::bad_request(
+                "not_positive",
+                "a TAN needs a positive test result",
+            ));
+        }
+    }
+    let tan = uuid::Uuid::new_v4().to_string();
+    let tan_hash = sha256_hex(&tan);
+    let now = unix_now();
+    let new = NewTan {
+        token_hash: &token_hash,
+        tan_hash: &tan_hash,
+        teletan_type: session.teletan_type.as_deref(),
+        max_tans,
+        now,
+        valid_until: now + i64::from(config.tan_valid_days) * 86_400,
+    };
+    if !store::issue_tan(service.db(), &new).await? {
+        return Err(used_up());
+    }
+    service
+        .inner
+        .external_metrics
+        .add("verification_tans_issued_total", "TANs issued.", 1);
+    let body = padded_body(fields(json!({ "tan": tan })), TAN_RESPONSE_BYTES);
+    service.inner.latency[TAN].record(start.elapsed());
+    Ok(json_response(StatusCode::CREATED, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuid_v4_rules() {
+        assert!(is_uuid_v4("1ea6ce8a-9740-41ea-bb37-0242ac130002"));
+        assert!(is_uuid_v4(&uuid::Uuid::new_v4().to_string()));
+        assert!(!is_uuid_v4("1EA6CE8A-9740-41EA-BB37-0242AC130002"));
+        assert!(!is_uuid_v4("1ea6ce8a-9740-31ea-bb37-0242ac130002"));
+        assert!(!is_uuid_v4("1ea6ce8a-9740-41ea-cb37-0242ac130002"));
+        assert!(!is_uuid_v4("1ea6ce8a974041eabb370242ac130002"));
+    }
+
+    #[test]
+    fn dob_hashes() {
+        let h = "a".repeat(64);
+        assert!(dob_hash(&h).is_some());
+        assert_eq!(
+            dob_hash(&format!("X{}", &h[1..])),
+            Some(format!("x{}", &h[1..]))
+        );
+        assert!(dob_hash(&format!("y{}", &h[1..])).is_none());
+        assert!(dob_hash("ÿ").is_none());
+    }
+}

@@ -1,0 +1,89 @@
+//! The internal API (own listener, service token): TAN verification for the submission service and teleTAN
+//! issuing for the portal.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use warnkit_service::auth::{require_token, sha256_hex};
+use warnkit_service::{AppError, AppJson, AppResult, ServiceRouter};
+use warnkit_store::unix_now;
+
+use crate::api::is_uuid_v4;
+use crate::{store, TeletanType, VerificationService};
+
+/// Header carrying the teleTAN type (`TEST` or `EVENT`), on teleTAN requests and on verified TANs.
+pub const TELETAN_TYPE_HEADER: &str = "x-cwa-teletan-type";
+
+#[derive(Debug, Deserialize)]
+struct TanRequest {
+    tan: String,
+}
+
+pub(crate) fn router(service: VerificationService) -> Router {
+    let api = Router::new()
+        .route("/version/v1/tan/verify", post(verify))
+        .route("/version/v1/tan/teletan", post(teletan))
+        .with_state(service.clone());
+    ServiceRouter::new(service.inner.internal_metrics.clone())
+        .database(service.db().clone())
+        .openapi(crate::openapi::internal())
+        .max_body(service.inner.config.max_body_bytes)
+        .finish(api)
+}
+
+async fn verify(
+    State(service): State<VerificationService>,
+    headers: HeaderMap,
+    AppJson(req): AppJson<TanRequest>,
+) -> AppResult<Response> {
+    require_token(&headers, &service.inner.service_token)?;
+    if !is_uuid_v4(&req.tan) {
+        return Err(AppError::bad_request(
+            "invalid_tan",
+            "tan must be a UUID v4",
+        ));
+    }
+    let consumed = store::consume_tan(service.db(), &sha256_hex(&req.tan), unix_now()).await?;
+    let Some(teletan_type) = consumed else {
+        return Err(AppError::not_found(
+            "unknown_tan",
+            "TAN unknown, used or expired",
+        ));
+    };
+    service.inner.internal_metrics.add(
+        "verification_tans_verified_total",
+        "TANs verified and consumed.",
+        1,
+    );
+    let mut response = StatusCode::OK.into_response();
+    if let Some(value) = teletan_type.and_then(|t| HeaderValue::from_str(&t).ok()) {
+        response.headers_mut().insert(TELETAN_TYPE_HEADER, value);
+    }
+    Ok(response)
+}
+
+async fn teletan(
+    State(service): State<VerificationService>,
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    require_token(&headers, &service.inner.service_token)?;
+    let kind = match headers.get(TELETAN_TYPE_HEADER) {
+        None => TeletanType::Test,
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(TeletanType::parse)
+            .ok_or_else(|| {
+                AppError::bad_request(
+                    "invalid_teletan_type",
+                    "X-CWA-TELETAN-TYPE must be TEST or EVENT",
+                )
+            })?,
+    };
+    let value = service.create_teletan(kind).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "value": value }))).into_response())
+}

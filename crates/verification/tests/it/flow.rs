@@ -1,0 +1,245 @@
+//! The whole path to a TAN, and the rules on the way.
+
+use reqwest::StatusCode;
+use warnkit_service::auth::sha256_hex;
+
+use crate::harness::{new_guid, App};
+use crate::on_both;
+
+async fn whole_flow(app: App) {
+    let guid = new_guid();
+    app.lab_posts(&guid, 2).await;
+    let (status, token) = app.register_guid(&guid).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let token = token.unwrap();
+    let (status, result) = app.poll(&token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(result["testResult"], 2);
+    assert_eq!(result["sc"], 1_700_000_000);
+    assert_eq!(result["labId"], "lab-1");
+
+    let (status, tan) = app.get_tan(&token).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let tan = tan.unwrap();
+    let r = app.verify(&tan).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers().get("x-cwa-teletan-type").is_none());
+    assert_eq!(app.verify(&tan).await.status(), StatusCode::NOT_FOUND);
+
+    // The second TAN (the day-after upload) works; a third is refused.
+    let (status, tan2) = app.get_tan(&token).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(app.verify(&tan2.unwrap()).await.status(), StatusCode::OK);
+    let (status, tan3) = app.get_tan(&token).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(tan3.is_none());
+    // An unknown TAN is 404 too.
+    assert_eq!(
+        app.verify(&uuid::Uuid::new_v4().to_string()).await.status(),
+        StatusCode::NOT_FOUND
+    );
+
+    // The counters saw it.
+    let internal = app.metrics(&app.internal).await;
+    assert!(
+        internal.contains("verification_tans_verified_total{service=\"verification_internal\"} 2"),
+        "{internal}"
+    );
+    assert!(
+        internal.contains("route=\"/version/v1/tan/verify\",status=\"404\"} 2"),
+        "{internal}"
+    );
+    let external = app.metrics(&app.external).await;
+    assert!(
+        external.contains("verification_tans_issued_total{service=\"verification\"} 2"),
+        "{external}"
+    );
+    assert!(
+        external.contains("verification_registrations_total{service=\"verification\"} 1"),
+        "{external}"
+    );
+}
+on_both!(whole_flow);
+
+async fn registers_once(app: App) {
+    let guid = new_guid();
+    assert_eq!(app.register_guid(&guid).await.0, StatusCode::CREATED);
+    assert_eq!(app.register_guid(&guid).await.0, StatusCode::BAD_REQUEST);
+    // Uppercase hex of the same hash is the same key.
+    assert_eq!(
+        app.register("GUID", &sha256_hex(&guid).to_uppercase())
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+
+    let (status, teletan) = app.teletan(None).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let teletan = teletan.unwrap();
+    let (status, token) = app.register("TELETAN", &teletan).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(
+        app.register("TELETAN", &teletan).await.0,
+        StatusCode::BAD_REQUEST
+    );
+
+    // A teleTAN session is positive and gets TANs of type TEST.
+    let token = token.unwrap();
+    let (status, result) = app.poll(&token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(result["testResult"], 2);
+    let tan = app.get_tan(&token).await.1.unwrap();
+    let r = app.verify(&tan).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["x-cwa-teletan-type"], "TEST");
+
+    let event = app.teletan(Some("EVENT")).await.1.unwrap();
+    let token = app.register("TELETAN", &event).await.1.unwrap();
+    let tan = app.get_tan(&token).await.1.unwrap();
+    assert_eq!(
+        app.verify(&tan).await.headers()["x-cwa-teletan-type"],
+        "EVENT"
+    );
+}
+on_both!(registers_once);
+
+async fn only_positive_yields_tan(app: App) {
+    for (result, expected_poll) in [(Some(1), 1), (Some(3), 3), (None, 0)] {
+        let guid = new_guid();
+        if let Some(result) = result {
+            app.lab_posts(&guid, result).await;
+        }
+        let token = app.register_guid(&guid).await.1.unwrap();
+        let (status, polled) = app.poll(&token).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(polled["testResult"], expected_poll);
+        assert_eq!(
+            app.get_tan(&token).await.0,
+            StatusCode::BAD_REQUEST,
+            "result {result:?}"
+        );
+    }
+    // Redeemed (retention) results give no TAN either.
+    let guid = new_guid();
+    app.lab_posts(&guid, 2).await;
+    let token = app.register_guid(&guid).await.1.unwrap();
+    app.trs
+        .backdate(&sha256_hex(&guid), warnkit_store::unix_now() - 30 * 86_400)
+        .await
+        .unwrap();
+    app.trs
+        .run_retention(warnkit_store::unix_now())
+        .await
+        .unwrap();
+    assert_eq!(app.poll(&token).await.1["testResult"], 4);
+    assert_eq!(app.get_tan(&token).await.0, StatusCode::BAD_REQUEST);
+    // A result corrected from positive to negative stops TANs at once.
+    let guid = new_guid();
+    app.lab_posts(&guid, 2).await;
+    let token = app.register_guid(&guid).await.1.unwrap();
+    assert_eq!(app.get_tan(&token).await.0, StatusCode::CREATED);
+    app.lab_posts(&guid, 1).await;
+    assert_eq!(app.get_tan(&token).await.0, StatusCode::BAD_REQUEST);
+    // An unknown registration token.
+    let unknown = uuid::Uuid::new_v4().to_string();
+    assert_eq!(app.get_tan(&unknown).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(app.poll(&unknown).await.0, StatusCode::BAD_REQUEST);
+    // Polling unknown ids stored nothing in the test-result service: a later positive still registers fine.
+}
+on_both!(only_positive_yields_tan);
+
+async fn expired_teletan_refused(app: App) {
+    let teletan = app.teletan(None).await.1.unwrap();
+    app.vs
+        .expire_teletans(warnkit_store::unix_now() - 1)
+        .await
+        .unwrap();
+    let before = app.counts().await;
+    assert_eq!(
+        app.register("TELETAN", &teletan).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        app.counts().await,
+        before,
+        "a failed registration changes nothing"
+    );
+    // A well-formed but never issued teleTAN.
+    let unknown = warnkit_verification::teletan::generate(&mut rand::thread_rng());
+    assert_eq!(
+        app.register("TELETAN", &unknown).await.0,
+        StatusCode::BAD_REQUEST
+    );
+}
+on_both!(expired_teletan_refused);
+
+async fn dob_mismatch_is_403(app: App) {
+    let guid = new_guid();
+    let dob = format!("x{}", &sha256_hex(format!("{guid}01012000"))[1..]);
+    app.lab_posts(&guid, 2).await;
+    let body = serde_json::json!({"keyType": "GUID", "key": sha256_hex(&guid), "keyDob": dob});
+    let r = app
+        .post(
+            &format!("{}/version/v1/registrationToken", app.external),
+            &body,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let token = r.json::<serde_json::Value>().await.unwrap()["registrationToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The lab uploaded only the plain id: the DOB id is pending, so the two disagree.
+    assert_eq!(app.poll(&token).await.0, StatusCode::FORBIDDEN);
+    // The DOB hash is a registration key too.
+    let body = serde_json::json!({"keyType": "GUID", "key": sha256_hex(new_guid()), "keyDob": dob});
+    let r = app
+        .post(
+            &format!("{}/version/v1/registrationToken", app.external),
+            &body,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
+on_both!(dob_mismatch_is_403);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teletan_limit_is_429() {
+    let config = warnkit_verification::VerificationConfig {
+        teletan_limit_per_hour: 3,
+        ..Default::default()
+    };
+    for engine in [
+        warnkit_testkit::Engine::Sqlite,
+        warnkit_testkit::Engine::Postgres,
+    ] {
+        let Some(app) = App::start_with(engine, config.clone()).await else {
+            continue;
+        };
+        for _ in 0..3 {
+            assert_eq!(app.teletan(None).await.0, StatusCode::CREATED);
+        }
+        assert_eq!(app.teletan(None).await.0, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(app.counts().await[3], 3);
+    }
+}
+
+async fn retention_deletes_old_rows(app: App) {
+    let guid = new_guid();
+    app.lab_posts(&guid, 2).await;
+    let token = app.register_guid(&guid).await.1.unwrap();
+    app.get_tan(&token).await.1.unwrap();
+    assert_eq!(
+        app.vs
+            .run_retention(warnkit_store::unix_now())
+            .await
+            .unwrap(),
+        0
+    );
+    let later = warnkit_store::unix_now() + 22 * 86_400;
+    assert!(app.vs.run_retention(later).await.unwrap() >= 3);
+    assert_eq!(app.counts().await, [0, 0, 0, 0]);
+}
+on_both!(retention_deletes_old_rows);

@@ -1,0 +1,225 @@
+//! Starts a test-result and a verification service on ephemeral ports over a fresh database.
+
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{json, Value};
+use warnkit_service::auth::sha256_hex;
+use warnkit_service::server::{serve, shutdown_channel, ShutdownTrigger};
+use warnkit_store::{Db, PoolConfig};
+use warnkit_testkit::{Engine, TestDb};
+use warnkit_testresult::{TestResultConfig, TestResultService};
+use warnkit_verification::{VerificationConfig, VerificationService};
+
+/// Expands one `async fn suite(app: App)` into a test per engine.
+#[macro_export]
+macro_rules! on_both {
+    ($suite:ident) => {
+        mod $suite {
+            use warnkit_testkit::Engine;
+            use $crate::harness::App;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                if let Some(app) = App::start(Engine::Sqlite).await {
+                    super::$suite(app).await;
+                }
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                if let Some(app) = App::start(Engine::Postgres).await {
+                    super::$suite(app).await;
+                }
+            }
+        }
+    };
+}
+
+/// Both services, running.
+pub struct App {
+    pub http: Client,
+    pub vs: VerificationService,
+    pub trs: TestResultService,
+    pub external: String,
+    pub internal: String,
+    pub testresult: String,
+    pub token: String,
+    pub lab_key: String,
+    _stop: ShutdownTrigger,
+    _db: TestDb,
+}
+
+async fn bind() -> (tokio::net::TcpListener, String) {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    (l, url)
+}
+
+impl App {
+    pub async fn start(engine: Engine) -> Option<App> {
+        Self::start_with(engine, VerificationConfig::default()).await
+    }
+
+    pub async fn start_with(engine: Engine, mut config: VerificationConfig) -> Option<App> {
+        let db = TestDb::new(engine)?;
+        let token = "test-service-token".to_owned();
+        let pool = PoolConfig::default();
+        let trs_db = Db::open(
+            &db.target("testresult"),
+            pool,
+            &warnkit_testresult::MIGRATIONS,
+        )
+        .await
+        .unwrap();
+        let vs_db = Db::open(
+            &db.target("verification"),
+            pool,
+            &warnkit_verification::MIGRATIONS,
+        )
+        .await
+        .unwrap();
+        let trs = TestResultService::new(trs_db, TestResultConfig::default(), token.clone());
+        let (trs_l, testresult) = bind().await;
+        let (ext_l, external) = bind().await;
+        let (int_l, internal) = bind().await;
+        config.testresult_url = testresult.clone();
+        let vs = VerificationService::new(vs_db, config, token.clone()).unwrap();
+        let (stop, shutdown) = shutdown_channel();
+        tokio::spawn(serve(trs_l, trs.router(), shutdown.clone()));
+        tokio::spawn(serve(ext_l, vs.external_router(), shutdown.clone()));
+        tokio::spawn(serve(int_l, vs.internal_router(), shutdown));
+        let lab_key = trs.create_lab_key("lab-1").await.unwrap();
+        let http = Client::builder()
+            .pool_max_idle_per_host(256)
+            .build()
+            .unwrap();
+        Some(App {
+            http,
+            vs,
+            trs,
+            external,
+            internal,
+            testresult,
+            token,
+            lab_key,
+            _stop: stop,
+            _db: db,
+        })
+    }
+
+    /// POSTs JSON to `url` with optional extra headers.
+    pub async fn post(&self, url: &str, body: &Value, headers: &[(&str, &str)]) -> Response {
+        let mut req = self.http.post(url).json(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// A lab posts `result` for the GUID (hashed like the phone does).
+    pub async fn lab_posts(&self, guid: &str, result: i64) {
+        let body = json!({"testResults": [{"id": sha256_hex(guid), "result": result, "sc": 1_700_000_000}]});
+        let r = self
+            .post(
+                &format!("{}/api/v1/lab/results", self.testresult),
+                &body,
+                &[("authorization", &self.bearer_lab())],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    }
+
+    pub fn bearer_lab(&self) -> String {
+        format!("Bearer {}", self.lab_key)
+    }
+
+    pub fn bearer(&self) -> String {
+        format!("Bearer {}", self.token)
+    }
+
+    /// Registers a GUID; returns the status and the token (if 201).
+    pub async fn register(&self, key_type: &str, key: &str) -> (StatusCode, Option<String>) {
+        let body = json!({"keyType": key_type, "key": key});
+        let r = self
+            .post(
+                &format!("{}/version/v1/registrationToken", self.external),
+                &body,
+                &[("cwa-fake", "0")],
+            )
+            .await;
+        let status = r.status();
+        let v: Value = r.json().await.unwrap();
+        (status, v["registrationToken"].as_str().map(str::to_owned))
+    }
+
+    pub async fn register_guid(&self, guid: &str) -> (StatusCode, Option<String>) {
+        self.register("GUID", &sha256_hex(guid)).await
+    }
+
+    pub async fn poll(&self, token: &str) -> (StatusCode, Value) {
+        let r = self
+            .post(
+                &format!("{}/version/v1/testresult", self.external),
+                &json!({"registrationToken": token}),
+                &[],
+            )
+            .await;
+        (r.status(), r.json().await.unwrap())
+    }
+
+    pub async fn get_tan(&self, token: &str) -> (StatusCode, Option<String>) {
+        let r = self
+            .post(
+                &format!("{}/version/v1/tan", self.external),
+                &json!({"registrationToken": token}),
+                &[],
+            )
+            .await;
+        let status = r.status();
+        let v: Value = r.json().await.unwrap();
+        (status, v["tan"].as_str().map(str::to_owned))
+    }
+
+    pub async fn verify(&self, tan: &str) -> Response {
+        let body = json!({ "tan": tan });
+        self.post(
+            &format!("{}/version/v1/tan/verify", self.internal),
+            &body,
+            &[("authorization", &self.bearer())],
+        )
+        .await
+    }
+
+    pub async fn teletan(&self, kind: Option<&str>) -> (StatusCode, Option<String>) {
+        let mut req = self
+            .http
+            .post(format!("{}/version/v1/tan/teletan", self.internal))
+            .header("authorization", self.bearer());
+        if let Some(kind) = kind {
+            req = req.header("x-cwa-teletan-type", kind);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status();
+        let v: Value = r.json().await.unwrap();
+        (status, v["value"].as_str().map(str::to_owned))
+    }
+
+    pub async fn metrics(&self, base: &str) -> String {
+        let r = self
+            .http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap();
+        r.text().await.unwrap()
+    }
+
+    pub async fn counts(&self) -> [i64; 4] {
+        self.vs.row_counts().await.unwrap()
+    }
+}
+
+/// A fresh random test GUID in the original's format.
+pub fn new_guid() -> String {
+    let u = uuid::Uuid::new_v4().to_string().to_uppercase();
+    format!("{}-{u}", &u[..6])
+}

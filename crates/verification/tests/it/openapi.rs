@@ -1,0 +1,94 @@
+//! Every path in each `/openapi.json` is routed (and answers with a documented status).
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::harness::App;
+use crate::on_both;
+
+async fn check(app: &App, base: &str, routed: &[&str]) {
+    let doc: Value = app
+        .http
+        .get(format!("{base}/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    let mut documented: Vec<&str> = paths.keys().map(String::as_str).collect();
+    documented.sort_unstable();
+    let mut expected = routed.to_vec();
+    expected.extend(["/health", "/metrics", "/openapi.json", "/ready"]);
+    expected.sort_unstable();
+    assert_eq!(documented, expected, "documented paths of {base}");
+    for (path, ops) in paths {
+        for (method, op) in ops.as_object().unwrap() {
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let r = app
+                .http
+                .request(method, format!("{base}{path}"))
+                .header("content-type", "application/json")
+                .body("{}")
+                .send()
+                .await
+                .unwrap();
+            let status = r.status();
+            assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{path}");
+            let documented = op["responses"].as_object().unwrap();
+            assert!(
+                documented.contains_key(status.as_str()),
+                "{path} answered undocumented {status}"
+            );
+        }
+    }
+}
+
+async fn openapi_matches_routes(app: App) {
+    check(
+        &app,
+        &app.external,
+        &[
+            "/version/v1/registrationToken",
+            "/version/v1/tan",
+            "/version/v1/testresult",
+        ],
+    )
+    .await;
+    check(
+        &app,
+        &app.internal,
+        &["/version/v1/tan/teletan", "/version/v1/tan/verify"],
+    )
+    .await;
+    check(
+        &app,
+        &app.testresult,
+        &["/api/v1/app/result", "/api/v1/lab/results"],
+    )
+    .await;
+    // Probes answer on every listener.
+    for base in [&app.external, &app.internal, &app.testresult] {
+        assert_eq!(
+            app.http
+                .get(format!("{base}/ready"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            StatusCode::OK
+        );
+        let metrics = app
+            .http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(metrics.contains("http_requests_total"), "{metrics}");
+    }
+}
+on_both!(openapi_matches_routes);

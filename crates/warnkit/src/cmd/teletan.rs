@@ -1,0 +1,52 @@
+//! `warnkit teletan`: issue a teleTAN from the command line (operators; officers use the portal).
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use warnkit_store::Db;
+use warnkit_verification::{TeletanType, VerificationService};
+
+use crate::config::{Config, ConfigArgs};
+
+/// `warnkit teletan ...`
+#[derive(Debug, clap::Subcommand)]
+pub enum TeletanCommand {
+    /// Issue a teleTAN (counted against the global hourly limit) and print it.
+    Create(CreateArgs),
+}
+
+/// Arguments of `warnkit teletan create`.
+#[derive(Debug, clap::Args)]
+pub struct CreateArgs {
+    /// TEST (a positive test, valid 1 hour) or EVENT (an event warning, valid 2 days).
+    #[arg(long = "type", default_value = "TEST", value_parser = ["TEST", "EVENT"])]
+    kind: String,
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+/// Runs `warnkit teletan`.
+pub fn run(command: TeletanCommand) -> anyhow::Result<ExitCode> {
+    let TeletanCommand::Create(args) = command;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let config = Config::load(&args.config)?;
+        let target = config.db_target(warnkit_verification::NAME);
+        let db = Db::open(&target, config.pool(), &warnkit_verification::MIGRATIONS)
+            .await
+            .context("opening the verification database")?;
+        let service =
+            VerificationService::new(db.clone(), config.verification.clone(), String::new())
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        let kind = TeletanType::parse(&args.kind).context("type must be TEST or EVENT")?;
+        let teletan = service
+            .create_teletan(kind)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        db.close().await;
+        println!("{teletan}");
+        Ok(ExitCode::SUCCESS)
+    })
+}

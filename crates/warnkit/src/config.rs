@@ -1,0 +1,472 @@
+//! The configuration of `warnkit serve` and the operator commands: built-in defaults, then an optional TOML
+//! file, then `WARNKIT_*` environment variables, then command-line flags (each layer overrides the last).
+//!
+//! Environment names follow the file's keys: `WARNKIT_DATA_DIR`, `WARNKIT_DATABASE_URL`, and for a key in a
+//! section, section and key joined by a double underscore: `WARNKIT_VERIFICATION__TANS_PER_REGISTRATION=1`.
+//! Secrets are not part of this file: the service token comes from `WARNKIT_SERVICE_TOKEN` or a file.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+use warnkit_store::{DbTarget, PoolConfig};
+use warnkit_submission::SubmissionConfig;
+use warnkit_testresult::TestResultConfig;
+use warnkit_verification::VerificationConfig;
+
+/// Prefix of every environment override.
+const ENV_PREFIX: &str = "WARNKIT_";
+/// Environment variables with the prefix that are not configuration keys.
+const NOT_CONFIG: &[&str] = &["WARNKIT_SERVICE_TOKEN", "WARNKIT_CONFIG", "WARNKIT_LOG"];
+
+/// Everything `warnkit serve` can be told; every field has a default that suits one machine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Directory for SQLite files, the service token and `endpoints.json`.
+    pub data_dir: PathBuf,
+    /// A PostgreSQL URL: when set, every service keeps its data there, each in a schema of its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// Most connections per service pool.
+    pub database_max_connections: u32,
+    /// Address every listener binds to.
+    pub host: String,
+    /// When set, the services listen on this port and the following ones, in the contract's order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port_base: Option<u16>,
+    /// File with the service-to-service token; default `DATA_DIR/service-token` (generated if missing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_token_file: Option<PathBuf>,
+    /// Per-service database URLs, overriding `database_url` for one service.
+    pub database_urls: DatabaseUrls,
+    /// Logging.
+    pub log: LogConfig,
+    /// Listen ports (ignored when `port_base` is set).
+    pub ports: Ports,
+    /// The test-result service.
+    pub testresult: TestResultConfig,
+    /// The verification service.
+    pub verification: VerificationConfig,
+    /// The submission service.
+    pub submission: SubmissionConfig,
+    /// The distribution job and its published files.
+    pub distribution: warnkit_distribution::DistributionConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("warnkit-data"),
+            database_url: None,
+            database_max_connections: 16,
+            host: "127.0.0.1".to_owned(),
+            port_base: None,
+            service_token_file: None,
+            database_urls: DatabaseUrls::default(),
+            log: LogConfig::default(),
+            ports: Ports::default(),
+            testresult: TestResultConfig::default(),
+            verification: VerificationConfig::default(),
+            submission: SubmissionConfig::default(),
+            distribution: warnkit_distribution::DistributionConfig::default(),
+        }
+    }
+}
+
+/// A database URL per service: `postgres://...` (the service uses its own schema there) or
+/// `sqlite:PATH`; empty means `database_url`, or `DATA_DIR/<service>.sqlite` when that is unset too.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseUrls {
+    /// The verification service's database.
+    pub verification: String,
+    /// The submission service's database (the key store).
+    pub submission: String,
+    /// The test-result service's database.
+    pub testresult: String,
+}
+
+impl DatabaseUrls {
+    /// The URL set for `service`, if any.
+    pub fn get(&self, service: &str) -> Option<&str> {
+        let url = match service {
+            "verification" => &self.verification,
+            "submission" => &self.submission,
+            "testresult" => &self.testresult,
+            _ => return None,
+        };
+        (!url.is_empty()).then_some(url.as_str())
+    }
+}
+
+/// How logs are written (always to stderr).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// One JSON object per line instead of text.
+    pub json: bool,
+    /// A `tracing` filter, e.g. `info` or `warnkit_verification=debug`; `WARNKIT_LOG` overrides it.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            json: false,
+            level: "info".to_owned(),
+        }
+    }
+}
+
+/// The contract's ports, one per listener.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Ports {
+    /// Published files.
+    pub distribution: u16,
+    /// Key upload.
+    pub submission: u16,
+    /// App-facing verification API.
+    pub verification: u16,
+    /// Test results.
+    pub testresult: u16,
+    /// Officers' portal.
+    pub portal: u16,
+    /// Internal verification API.
+    pub verification_internal: u16,
+}
+
+impl Default for Ports {
+    fn default() -> Self {
+        Self {
+            distribution: 8000,
+            submission: 8001,
+            verification: 8002,
+            testresult: 8003,
+            portal: 8004,
+            verification_internal: 8012,
+        }
+    }
+}
+
+/// Listener names in the contract's port order (internal verification last), for `port_base`.
+pub const LISTENERS: [&str; 6] = [
+    "distribution",
+    "submission",
+    "verification",
+    "testresult",
+    "portal",
+    "verification_internal",
+];
+
+/// The flags every command that reads the configuration shares.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ConfigArgs {
+    /// TOML configuration file (also `WARNKIT_CONFIG`).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory (SQLite files, service token, endpoints.json).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// PostgreSQL URL for every service, each in its own schema (also `WARNKIT_DATABASE_URL`).
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+}
+
+impl Config {
+    /// Defaults, then the file, then the process environment, then `args`.
+    pub fn load(args: &ConfigArgs) -> anyhow::Result<Config> {
+        let file = args
+            .config
+            .clone()
+            .or_else(|| std::env::var_os("WARNKIT_CONFIG").map(PathBuf::from));
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        let mut config = Self::layered(file.as_deref(), &env)?;
+        if let Some(dir) = &args.data_dir {
+            config.data_dir = dir.clone();
+        }
+        if let Some(url) = &args.database_url {
+            config.database_url = Some(url.clone());
+        }
+        Ok(config)
+    }
+
+    /// Defaults, then the file (if any), then the given environment.
+    pub fn layered(file: Option<&Path>, env: &[(String, String)]) -> anyhow::Result<Config> {
+        let mut table =
+            toml::Table::try_from(Config::default()).context("serialising the defaults")?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let from_file: toml::Table = text
+                .parse()
+                .with_context(|| format!("parsing {}", path.display()))?;
+            merge(&mut table, from_file);
+        }
+        for (name, value) in env {
+            let Some(key) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            if NOT_CONFIG.contains(&name.as_str()) || name.starts_with("WARNKIT_TEST_") {
+                continue;
+            }
+            let path: Vec<String> = key
+                .to_ascii_lowercase()
+                .split("__")
+                .map(str::to_owned)
+                .collect();
+            let known = set_from_env(&mut table, &path, value)
+                .with_context(|| format!("environment variable {name}"))?;
+            if !known {
+                // Other tools may share the prefix, so an unknown name is worth a warning, not a refusal.
+                eprintln!("warning: ignoring {name}: not a configuration key");
+            }
+        }
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .context("invalid configuration")?;
+        Ok(config)
+    }
+
+    /// Where service `name` keeps its data.
+    pub fn db_target(&self, name: &str) -> DbTarget {
+        match self
+            .database_urls
+            .get(name)
+            .or(self.database_url.as_deref())
+        {
+            Some(url) if url.starts_with("sqlite:") => {
+                let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
+                DbTarget::SqliteFile(PathBuf::from(path))
+            }
+            Some(url) => DbTarget::Postgres {
+                url: url.to_owned(),
+                schema: name.to_owned(),
+            },
+            None => DbTarget::SqliteFile(self.data_dir.join(format!("{name}.sqlite"))),
+        }
+    }
+
+    /// Pool sizing for every service.
+    pub fn pool(&self) -> PoolConfig {
+        PoolConfig {
+            max_connections: self.database_max_connections,
+            ..PoolConfig::default()
+        }
+    }
+
+    /// The port of listener `name` (one of [`LISTENERS`]).
+    pub fn port(&self, name: &str) -> anyhow::Result<u16> {
+        if let Some(base) = self.port_base {
+            let offset = LISTENERS
+                .iter()
+                .position(|l| *l == name)
+                .context("unknown listener")?;
+            return base
+                .checked_add(offset as u16)
+                .context("port_base too high");
+        }
+        Ok(match name {
+            "distribution" => self.ports.distribution,
+            "submission" => self.ports.submission,
+            "verification" => self.ports.verification,
+            "testresult" => self.ports.testresult,
+            "portal" => self.ports.portal,
+            "verification_internal" => self.ports.verification_internal,
+            other => bail!("unknown listener {other}"),
+        })
+    }
+
+    /// The service token: `WARNKIT_SERVICE_TOKEN`, else the token file (created with a new token if missing).
+    pub fn service_token(&self) -> anyhow::Result<String> {
+        if let Ok(token) = std::env::var("WARNKIT_SERVICE_TOKEN") {
+            return Ok(token);
+        }
+        let path = self
+            .service_token_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("service-token"));
+        match std::fs::read_to_string(&path) {
+            Ok(token) if !token.trim().is_empty() => return Ok(token.trim().to_owned()),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+        let token = warnkit_service::auth::random_secret("wk_svc_");
+        write_private(&path, &token)?;
+        Ok(token)
+    }
+}
+
+/// Writes a secret readable by its owner only, atomically (temporary file, then rename).
+fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let tmp = path.with_extension("tmp");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&tmp)
+        .with_context(|| format!("creating {}", tmp.display()))?;
+    std::io::Write::write_all(&mut file, content.as_bytes())?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+fn merge(base: &mut toml::Table, overlay: toml::Table) {
+    for (key, value) in overlay {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+/// Sets `path` from an environment string, typed like the default it replaces; `false` for unknown keys.
+fn set_from_env(table: &mut toml::Table, path: &[String], raw: &str) -> anyhow::Result<bool> {
+    let (last, sections) = path.split_last().context("empty key")?;
+    let mut current = table;
+    for section in sections {
+        current = match current.get_mut(section) {
+            Some(toml::Value::Table(t)) => t,
+            _ => return Ok(false),
+        };
+    }
+    let value = match current.get(last) {
+        Some(toml::Value::Integer(_)) => {
+            toml::Value::Integer(raw.parse().context("expected an integer")?)
+        }
+        Some(toml::Value::Boolean(_)) => {
+            toml::Value::Boolean(raw.parse().context("expected true or false")?)
+        }
+        Some(toml::Value::Table(_)) => bail!("{last} is a section, not a value"),
+        Some(_) => toml::Value::String(raw.to_owned()),
+        None if sections.is_empty() && matches!(last.as_str(), "port_base") => {
+            toml::Value::Integer(raw.parse().context("expected an integer")?)
+        }
+        None if sections.is_empty()
+            && matches!(last.as_str(), "database_url" | "service_token_file") =>
+        {
+            toml::Value::String(raw.to_owned())
+        }
+        None => return Ok(false),
+    };
+    current.insert(last.clone(), value);
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let c = Config::layered(None, &[]).unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(c.port("verification").unwrap(), 8002);
+        assert_eq!(c.port("verification_internal").unwrap(), 8012);
+        assert_eq!(c.verification.tans_per_registration, 2);
+    }
+
+    #[test]
+    fn file_then_env_override() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("warnkit.toml");
+        std::fs::write(
+            &file,
+            "data_dir = \"/srv/wk\"\n[verification]\ntans_per_registration = 3\n",
+        )
+        .unwrap();
+        let c = Config::layered(
+            Some(&file),
+            &env(&[
+                ("WARNKIT_VERIFICATION__TELETAN_LIMIT_PER_HOUR", "5"),
+                ("WARNKIT_DATABASE_URL", "postgres://x@h/db"),
+                ("WARNKIT_PORT_BASE", "9000"),
+                ("WARNKIT_LOG__JSON", "true"),
+                ("WARNKIT_SERVICE_TOKEN", "secret"),
+                ("WARNKIT_TEST_PG_URL", "ignored"),
+                ("PATH", "/bin"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/srv/wk"));
+        assert_eq!(c.verification.tans_per_registration, 3);
+        assert_eq!(c.verification.teletan_limit_per_hour, 5);
+        assert_eq!(c.database_url.as_deref(), Some("postgres://x@h/db"));
+        let per_service = Config::layered(
+            None,
+            &env(&[
+                ("WARNKIT_DATABASE_URLS__TESTRESULT", "sqlite:/var/tr.sqlite"),
+                ("WARNKIT_DATABASE_URLS__VERIFICATION", "postgres://v@h/vdb"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            per_service.db_target("testresult"),
+            DbTarget::SqliteFile("/var/tr.sqlite".into())
+        );
+        assert_eq!(
+            per_service.db_target("verification"),
+            DbTarget::Postgres {
+                url: "postgres://v@h/vdb".into(),
+                schema: "verification".into()
+            }
+        );
+        assert!(c.log.json);
+        assert_eq!(c.port("distribution").unwrap(), 9000);
+        assert_eq!(c.port("verification_internal").unwrap(), 9005);
+        assert_eq!(
+            c.db_target("verification"),
+            DbTarget::Postgres {
+                url: "postgres://x@h/db".into(),
+                schema: "verification".into()
+            }
+        );
+    }
+
+    #[test]
+    fn bad_overrides_are_errors() {
+        assert_eq!(
+            Config::layered(None, &env(&[("WARNKIT_NOPE", "1")])).unwrap(),
+            Config::default()
+        );
+        assert!(Config::layered(
+            None,
+            &env(&[("WARNKIT_VERIFICATION__TANS_PER_REGISTRATION", "two")])
+        )
+        .is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "[verification]\nunknown_key = 1\n").unwrap();
+        assert!(Config::layered(Some(&file), &[]).is_err());
+    }
+
+    #[test]
+    fn service_token_is_generated_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Config {
+            data_dir: dir.path().to_owned(),
+            ..Config::default()
+        };
+        if std::env::var("WARNKIT_SERVICE_TOKEN").is_ok() {
+            return;
+        }
+        let a = c.service_token().unwrap();
+        assert_eq!(a, c.service_token().unwrap());
+        assert!(a.starts_with("wk_svc_"));
+    }
+}
