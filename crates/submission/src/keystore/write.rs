@@ -1,0 +1,235 @@
+//! Writes: keys encoded into their columns, inserted by one multi-row statement; on SQLite through a single
+//! writer task that commits concurrent uploads together.
+//!
+//! SQLite has one write lock per file. Writers that collide through a pool sleep in its busy handler (up to
+//! 100 ms at a time), and every write through another connection empties each connection's page cache, so
+//! the next write reads its B-tree pages from the file again. One task with one connection avoids both, and
+//! since uploads queue while it writes, it takes everything queued into one transaction (group commit):
+//! the WAL pages the keys share are written once per batch instead of once per upload.
+
+use std::sync::Mutex;
+
+use sqlx::{ConnectOptions, Connection, PgConnection, SqliteConnection};
+use tokio::sync::{mpsc, oneshot};
+use warnkit_store::Db;
+
+use super::{pack, StoredKey};
+
+/// Rows per INSERT statement: 6 binds each stays far below SQLite's 32,766 and PostgreSQL's 65,535 binds.
+const INSERT_CHUNK: usize = 1000;
+/// Rows the SQLite writer commits in one transaction at most.
+const BATCH_ROWS: usize = 4000;
+
+/// A key in its column form.
+pub(super) struct Encoded {
+    key_data: [u8; 16],
+    rolling_start: i64,
+    attrs: i64,
+    submission_hour: i64,
+    origin: String,
+    visited: String,
+}
+
+/// Encodes every key, or refuses the whole batch (nothing is written then).
+pub(super) fn encode(keys: &[StoredKey]) -> Result<Vec<Encoded>, sqlx::Error> {
+    keys.iter()
+        .map(|key| {
+            if key.visited_countries.iter().any(|c| c.contains(',')) {
+                return Err(sqlx::Error::Encode(
+                    "a visited country contains a comma".into(),
+                ));
+            }
+            Ok(Encoded {
+                key_data: key.key_data,
+                rolling_start: i64::from(key.rolling_start),
+                attrs: pack(key)?,
+                submission_hour: key.submission_hour,
+                origin: key.origin.clone(),
+                visited: key.visited_countries.join(","),
+            })
+        })
+        .collect()
+}
+
+/// A multi-row `INSERT ... ON CONFLICT DO NOTHING` of encoded rows, for whichever engine the executor is
+/// (a macro because `QueryBuilder` is typed by the engine).
+macro_rules! insert_statement {
+    ($rows:expr) => {{
+        let mut q = sqlx::QueryBuilder::new(
+            "INSERT INTO diagnosis_key \
+             (key_data, rolling_start, attrs, submission_hour, origin, visited_countries) ",
+        );
+        q.push_values($rows, |mut b, row: &Encoded| {
+            b.push_bind(&row.key_data[..])
+                .push_bind(row.rolling_start)
+                .push_bind(row.attrs)
+                .push_bind(row.submission_hour)
+                .push_bind(row.origin.as_str())
+                .push_bind(row.visited.as_str());
+        });
+        q.push(" ON CONFLICT (key_data) DO NOTHING");
+        q
+    }};
+}
+
+/// The body of [`write_batch`] for one engine's connection (a macro because the query types are typed by
+/// the engine).
+macro_rules! write_batch_on {
+    ($conn:expr, $batch:expr) => {{
+        let (conn, batch) = ($conn, $batch);
+        let total: usize = batch.iter().map(|job| job.rows.len()).sum();
+        if let [job] = batch {
+            if total <= INSERT_CHUNK {
+                let mut q = insert_statement!(&job.rows);
+                return Ok(vec![q.build().execute(&mut *conn).await?.rows_affected()]);
+            }
+        }
+        let all: Vec<&Encoded> = batch.iter().flat_map(|job| &job.rows).collect();
+        let mut tx = conn.begin().await?;
+        let mut inserted = 0;
+        for chunk in all.chunks(INSERT_CHUNK) {
+            let mut q = insert_statement!(chunk.iter().copied());
+            inserted += q.build().execute(&mut *tx).await?.rows_affected();
+        }
+        if inserted == total as u64 {
+            tx.commit().await?;
+            return Ok(batch.iter().map(|job| job.rows.len() as u64).collect());
+        }
+        tx.rollback().await?;
+        let mut tx = conn.begin().await?;
+        let mut counts = Vec::with_capacity(batch.len());
+        for job in batch {
+            let mut inserted = 0;
+            for chunk in job.rows.chunks(INSERT_CHUNK) {
+                let mut q = insert_statement!(chunk);
+                inserted += q.build().execute(&mut *tx).await?.rows_affected();
+            }
+            counts.push(inserted);
+        }
+        tx.commit().await?;
+        Ok(counts)
+    }};
+}
+
+/// The writer's own connection.
+enum Conn {
+    Sqlite(SqliteConnection),
+    Postgres(PgConnection),
+}
+
+impl Conn {
+    async fn open(db: &Db) -> Result<Self, sqlx::Error> {
+        Ok(match db {
+            Db::Sqlite(pool) => Conn::Sqlite(pool.connect_options().connect().await?),
+            // The pool's options carry the schema's `search_path`.
+            Db::Postgres(pool) => Conn::Postgres(pool.connect_options().connect().await?),
+        })
+    }
+}
+
+/// One upload's rows and where to send the number inserted.
+struct Job {
+    rows: Vec<Encoded>,
+    reply: oneshot::Sender<Result<u64, sqlx::Error>>,
+}
+
+/// The writer: a task started on first use (and again if its runtime went away).
+#[derive(Debug)]
+pub(super) struct Writer {
+    db: Db,
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+}
+
+impl Writer {
+    pub(super) fn new(db: Db) -> Self {
+        Self {
+            db,
+            jobs: Mutex::new(None),
+        }
+    }
+
+    /// Inserts `rows` atomically; returns how many were new.
+    pub(super) async fn insert(&self, rows: Vec<Encoded>) -> Result<u64, sqlx::Error> {
+        let (reply, answer) = oneshot::channel();
+        let mut job = Job { rows, reply };
+        // A second try covers a writer task that ended with the runtime it was started on.
+        for _ in 0..2 {
+            match self.sender().send(job).await {
+                Ok(()) => return answer.await.map_err(|_| gone())?,
+                Err(mpsc::error::SendError(back)) => job = back,
+            }
+        }
+        Err(gone())
+    }
+
+    fn sender(&self) -> mpsc::Sender<Job> {
+        // The slot is only ever replaced whole, so a poisoned lock still holds a usable value.
+        let mut slot = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        match slot.as_ref() {
+            Some(tx) if !tx.is_closed() => tx.clone(),
+            _ => {
+                let (tx, rx) = mpsc::channel(1024);
+                tokio::spawn(run(self.db.clone(), rx));
+                *slot = Some(tx.clone());
+                tx
+            }
+        }
+    }
+}
+
+fn gone() -> sqlx::Error {
+    sqlx::Error::WorkerCrashed
+}
+
+/// The writer task: takes one job, then whatever else is queued, and writes them in one transaction.
+async fn run(db: Db, mut jobs: mpsc::Receiver<Job>) {
+    let mut conn: Option<Conn> = None;
+    while let Some(first) = jobs.recv().await {
+        let mut rows = first.rows.len();
+        let mut batch = vec![first];
+        while rows < BATCH_ROWS {
+            let Ok(job) = jobs.try_recv() else { break };
+            rows += job.rows.len();
+            batch.push(job);
+        }
+        let written = match &mut conn {
+            Some(c) => write_batch(c, &batch).await,
+            None => match Conn::open(&db).await {
+                Ok(c) => write_batch(conn.insert(c), &batch).await,
+                Err(e) => Err(e),
+            },
+        };
+        match written {
+            Ok(counts) => {
+                for (job, n) in batch.into_iter().zip(counts) {
+                    // A caller that went away (client disconnected) no longer needs its answer.
+                    let _ = job.reply.send(Ok(n));
+                }
+            }
+            Err(e) => {
+                // The connection's state is unknown after a failure: the next batch opens a fresh one.
+                conn = None;
+                tracing::warn!(error = %e, uploads = batch.len(), "storing keys failed");
+                for job in batch {
+                    let _ = job
+                        .reply
+                        .send(Err(sqlx::Error::Protocol(format!("storing keys: {e}"))));
+                }
+            }
+        }
+    }
+}
+
+/// Writes a batch atomically per upload and returns each upload's count of new keys.
+///
+/// Fast path: all rows in as few statements as possible (each statement is a round trip, on SQLite a hop to
+/// the driver's thread), in one transaction. When that inserts fewer rows than it was given, some key was
+/// already stored (or sent twice in the batch), and only per-upload statements can tell whose; the
+/// transaction is then rolled back and the batch written again one statement per upload. Repeated keys are
+/// rare, so the fast path is the usual one.
+async fn write_batch(conn: &mut Conn, batch: &[Job]) -> Result<Vec<u64>, sqlx::Error> {
+    match conn {
+        Conn::Sqlite(c) => write_batch_on!(c, batch),
+        Conn::Postgres(c) => write_batch_on!(c, batch),
+    }
+}

@@ -1,0 +1,126 @@
+//! The submission service: phones upload their diagnosis keys with a TAN; the payload is validated, the TAN
+//! is checked with the verification service over HTTP, and the keys are stored one row per key with the
+//! hour they arrived in and nothing else about the request.
+//!
+//! Flow of `POST /version/v1/diagnosis-keys`: transport metadata stripped ([`privacy`]) → body read and
+//! decoded → payload validated ([`validation`]) → a fake request waits and answers ([`fake`]) → TAN
+//! checked ([`tan`]) → keys inserted in one transaction ([`keystore`]).
+
+mod api;
+pub mod config;
+pub mod fake;
+pub mod keystore;
+pub mod openapi;
+pub mod privacy;
+pub mod tan;
+pub mod validation;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use warnkit_service::server::Shutdown;
+use warnkit_service::{AppResult, Metrics};
+
+pub use api::SUBMISSION_PATH;
+pub use config::{Clock, SubmissionConfig};
+pub use keystore::{KeyStore, StoredKey, MIGRATOR};
+
+/// The service's name: metrics label, SQLite file stem and PostgreSQL schema.
+pub const NAME: &str = "submission";
+
+/// A running submission service. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct SubmissionService {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: KeyStore,
+    config: SubmissionConfig,
+    tan: tan::TanClient,
+    clock: Clock,
+    metrics: Metrics,
+    latency: fake::Latencies,
+}
+
+impl SubmissionService {
+    /// A service over an opened key store. `service_token` is what this service presents to the
+    /// verification service; `clock` stamps submission hours and bounds rolling starts.
+    pub fn new(
+        store: KeyStore,
+        config: SubmissionConfig,
+        service_token: String,
+        clock: Clock,
+    ) -> AppResult<Self> {
+        let tan = tan::TanClient::new(
+            &config.verification_url,
+            service_token,
+            Duration::from_millis(config.tan_timeout_ms),
+            config.tan_attempts,
+            Duration::from_millis(config.tan_retry_backoff_ms),
+        )?;
+        let latency = fake::Latencies::new(
+            config.fake_delay_samples,
+            Duration::from_millis(config.initial_fake_delay_ms),
+        );
+        let inner = Inner {
+            store,
+            config,
+            tan,
+            clock,
+            metrics: Metrics::new(NAME),
+            latency,
+        };
+        Ok(Self {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The app-facing API (default port 8001), with probes, metrics and the metadata-stripping edge layer.
+    pub fn router(&self) -> axum::Router {
+        api::router(self.clone())
+    }
+
+    /// The key store this service writes to.
+    pub fn store(&self) -> &KeyStore {
+        &self.inner.store
+    }
+
+    /// The clock the service reads.
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    /// The service's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Deletes keys submitted more than `retention_days` ago; returns how many.
+    pub async fn run_retention(&self) -> AppResult<u64> {
+        let days = i64::from(self.inner.config.retention_days);
+        let before = self.inner.clock.hour() - days * 24;
+        let deleted = self.inner.store.delete_submitted_before(before).await?;
+        if deleted > 0 {
+            tracing::info!(deleted, "submission retention");
+        }
+        Ok(deleted)
+    }
+
+    /// Runs the retention job every `retention_interval_secs` until `shutdown`.
+    pub async fn retention_loop(self, shutdown: Shutdown) {
+        let period = Duration::from_secs(self.inner.config.retention_interval_secs.max(1));
+        let stop = shutdown.wait();
+        tokio::pin!(stop);
+        loop {
+            if let Err(e) = self.run_retention().await {
+                tracing::warn!(error = %e, "submission retention failed");
+            }
+            tokio::select! {
+                () = &mut stop => return,
+                () = tokio::time::sleep(period) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! Starts a test-result, a verification and a submission service on ephemeral ports over a fresh database.
+
+use prost::Message;
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{json, Value};
+use warnkit_protocol::proto::{SubmissionPayload, TemporaryExposureKey};
+use warnkit_service::auth::sha256_hex;
+use warnkit_service::server::{serve, shutdown_channel, ShutdownTrigger};
+use warnkit_store::{unix_now, Db, PoolConfig};
+use warnkit_submission::{Clock, KeyStore, SubmissionConfig, SubmissionService, SUBMISSION_PATH};
+use warnkit_testkit::{Engine, TestDb};
+use warnkit_testresult::{TestResultConfig, TestResultService};
+use warnkit_verification::{VerificationConfig, VerificationService};
+
+/// Expands one `async fn suite(app: App)` into a test per engine.
+#[macro_export]
+macro_rules! on_both {
+    ($suite:ident) => {
+        mod $suite {
+            use warnkit_testkit::Engine;
+            use $crate::harness::App;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                if let Some(app) = App::start(Engine::Sqlite).await {
+                    super::$suite(app).await;
+                }
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                if let Some(app) = App::start(Engine::Postgres).await {
+                    super::$suite(app).await;
+                }
+            }
+        }
+    };
+}
+
+/// The three services, running.
+pub struct App {
+    pub http: Client,
+    pub submission: SubmissionService,
+    pub url: String,
+    pub verification: String,
+    pub internal: String,
+    pub testresult: String,
+    pub token: String,
+    lab_key: String,
+    _stop: ShutdownTrigger,
+    pub db: TestDb,
+}
+
+pub async fn bind() -> (tokio::net::TcpListener, String) {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    (l, url)
+}
+
+impl App {
+    pub async fn start(engine: Engine) -> Option<App> {
+        Self::start_with(engine, SubmissionConfig::default()).await
+    }
+
+    /// All three services; `config.verification_url` is replaced by the real one unless it was changed.
+    pub async fn start_with(engine: Engine, mut config: SubmissionConfig) -> Option<App> {
+        let db = TestDb::new(engine)?;
+        let token = "test-service-token".to_owned();
+        let pool = PoolConfig::default();
+        let trs_db = Db::open(
+            &db.target("testresult"),
+            pool,
+            &warnkit_testresult::MIGRATIONS,
+        )
+        .await
+        .unwrap();
+        let vs_db = Db::open(
+            &db.target("verification"),
+            pool,
+            &warnkit_verification::MIGRATIONS,
+        )
+        .await
+        .unwrap();
+        let store = KeyStore::open(&db.target("submission"), pool)
+            .await
+            .unwrap();
+        let trs = TestResultService::new(trs_db, TestResultConfig::default(), token.clone());
+        let (trs_l, testresult) = bind().await;
+        let (ext_l, verification) = bind().await;
+        let (int_l, internal) = bind().await;
+        let (sub_l, url) = bind().await;
+        let vc = VerificationConfig {
+            testresult_url: testresult.clone(),
+            ..VerificationConfig::default()
+        };
+        let vs = VerificationService::new(vs_db, vc, token.clone()).unwrap();
+        if config.verification_url == SubmissionConfig::default().verification_url {
+            config.verification_url = internal.clone();
+        }
+        let clock = Clock::manual(unix_now());
+        let submission = SubmissionService::new(store, config, token.clone(), clock).unwrap();
+        let (stop, shutdown) = shutdown_channel();
+        tokio::spawn(serve(trs_l, trs.router(), shutdown.clone()));
+        tokio::spawn(serve(ext_l, vs.external_router(), shutdown.clone()));
+        tokio::spawn(serve(int_l, vs.internal_router(), shutdown.clone()));
+        tokio::spawn(serve(sub_l, submission.router(), shutdown));
+        let lab_key = trs.create_lab_key("lab-1").await.unwrap();
+        Some(App {
+            http: Client::new(),
+            submission,
+            url,
+            verification,
+            internal,
+            testresult,
+            token,
+            lab_key,
+            _stop: stop,
+            db,
+        })
+    }
+
+    async fn post_json(&self, url: String, body: Value, auth: Option<&str>) -> Value {
+        let mut req = self.http.post(url).json(&body);
+        if let Some(auth) = auth {
+            req = req.header("authorization", format!("Bearer {auth}"));
+        }
+        let r = req.send().await.unwrap();
+        assert!(r.status().is_success(), "{}", r.status());
+        r.json().await.unwrap_or(Value::Null)
+    }
+
+    /// The phone's way to TANs: a lab posts a positive result, the phone registers and asks twice.
+    pub async fn tans(&self) -> [String; 2] {
+        let guid = uuid::Uuid::new_v4().to_string().to_uppercase();
+        let results =
+            json!({"testResults": [{"id": sha256_hex(&guid), "result": 2, "sc": 1_700_000_000}]});
+        self.post_json(
+            format!("{}/api/v1/lab/results", self.testresult),
+            results,
+            Some(&self.lab_key),
+        )
+        .await;
+        let reg = json!({"keyType": "GUID", "key": sha256_hex(&guid)});
+        let v = self
+            .post_json(
+                format!("{}/version/v1/registrationToken", self.verification),
+                reg,
+                None,
+            )
+            .await;
+        let token = v["registrationToken"].as_str().unwrap().to_owned();
+        let mut tans = Vec::new();
+        for _ in 0..2 {
+            let v = self
+                .post_json(
+                    format!("{}/version/v1/tan", self.verification),
+                    json!({ "registrationToken": token }),
+                    None,
+                )
+                .await;
+            tans.push(v["tan"].as_str().unwrap().to_owned());
+        }
+        [tans[0].clone(), tans[1].clone()]
+    }
+
+    /// One TAN.
+    pub async fn tan(&self) -> String {
+        self.tans().await[0].clone()
+    }
+
+    /// POSTs `body` to the upload route with the given headers (content type protobuf unless given).
+    pub async fn upload(&self, body: Vec<u8>, headers: &[(&str, &str)]) -> Response {
+        let mut req = self
+            .http
+            .post(format!("{}{SUBMISSION_PATH}", self.url))
+            .body(body);
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
+            req = req.header("content-type", "application/x-protobuf");
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// Uploads `payload` with `tan` as a real request.
+    pub async fn submit(&self, payload: &SubmissionPayload, tan: &str) -> Response {
+        self.upload(
+            payload.encode_to_vec(),
+            &[("cwa-authorization", tan), ("cwa-fake", "0")],
+        )
+        .await
+    }
+
+    pub async fn stored(&self) -> u64 {
+        self.submission.store().count().await.unwrap()
+    }
+}
+
+/// The first interval of the current UTC day by the service's clock.
+pub fn today(app: &App) -> i32 {
+    (app.submission.clock().now() / 600 / 144 * 144) as i32
+}
+
+/// A valid payload of `n` keys for the days before `today`, with fresh random key data.
+pub fn payload(today: i32, n: i32) -> SubmissionPayload {
+    SubmissionPayload {
+        keys: (0..n)
+            .map(|day| TemporaryExposureKey {
+                key_data: Some(uuid::Uuid::new_v4().as_bytes().to_vec()),
+                transmission_risk_level: Some(1 + day % 8),
+                rolling_start_interval_number: Some(today - 144 * day),
+                rolling_period: Some(144),
+                report_type: Some(1),
+                days_since_onset_of_symptoms: Some(day - 2),
+            })
+            .collect(),
+        request_padding: Some(vec![0; 100]),
+        visited_countries: vec!["FR".into(), "NL".into()],
+        origin: Some("DE".into()),
+        consent_to_federation: Some(true),
+        submission_type: Some(0),
+    }
+}
+
+pub async fn body_json(r: Response) -> (StatusCode, Value) {
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
