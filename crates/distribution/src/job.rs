@@ -1,0 +1,394 @@
+//! One distribution run: read keys, plan, publish archives, then indexes, then delete what expired.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use futures::{StreamExt, TryStreamExt};
+use prost::Message;
+use serde::{Deserialize, Serialize};
+use warnkit_protocol::export::{self, Signer};
+use warnkit_protocol::proto::app_config::ApplicationConfiguration;
+use warnkit_protocol::risk::v1::V1Parameters;
+use warnkit_store::Db;
+use warnkit_submission::keystore::KeyStore;
+
+use crate::layout::{self, Kind};
+use crate::objects::{Objects, StoreConfig};
+use crate::plan::{self, DistKey, PlanConfig, PlannedFile};
+use crate::signing::SigningMaterial;
+
+/// Settings of the distribution job, from the `[distribution]` table of the configuration file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DistributionConfig {
+    /// Region the files are published for.
+    pub region: String,
+    /// Files with fewer real keys are padded with random keys up to this number (0 disables padding).
+    pub min_keys_per_file: usize,
+    /// Days of keys and daily files kept.
+    pub retention_days: i64,
+    /// Days of hourly files kept.
+    pub hourly_retention_days: i64,
+    /// Minutes after a key's rolling period ends before it may be published.
+    pub expiry_minutes: i64,
+    /// Verification key id published with signatures (apps look the public key up by it).
+    pub key_id: String,
+    /// Verification key version published with signatures.
+    pub key_version: String,
+    /// A JSON file of risk v1 parameters (see `warnkit risk v1 --help`) for the app configuration;
+    /// the original's final shipped values when absent.
+    pub risk_parameters: Option<PathBuf>,
+    /// Where published files go; `None` means `DATA_DIR/published`.
+    pub store: Option<StoreConfig>,
+    /// Minutes between scheduled runs inside `warnkit serve`.
+    pub interval_minutes: u64,
+    /// Whether `warnkit serve` runs the job on its schedule; off for an instance that only serves
+    /// files, or when another instance (or cron with `warnkit distribute`) publishes.
+    pub schedule: bool,
+}
+
+impl Default for DistributionConfig {
+    fn default() -> Self {
+        let plan = PlanConfig::default();
+        Self {
+            region: plan.region,
+            min_keys_per_file: plan.min_keys_per_file,
+            retention_days: plan.retention_days,
+            hourly_retention_days: plan.hourly_retention_days,
+            expiry_minutes: plan.expiry_minutes,
+            key_id: "262".into(),
+            key_version: "v1".into(),
+            risk_parameters: None,
+            store: None,
+            interval_minutes: 60,
+            schedule: true,
+        }
+    }
+}
+
+impl DistributionConfig {
+    fn plan_config(&self) -> PlanConfig {
+        PlanConfig {
+            region: self.region.clone(),
+            min_keys_per_file: self.min_keys_per_file,
+            retention_days: self.retention_days,
+            hourly_retention_days: self.hourly_retention_days,
+            expiry_minutes: self.expiry_minutes,
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RunReport {
+    /// False when another copy held the lock and this run did nothing.
+    pub ran: bool,
+    /// Real keys in the published daily files.
+    pub real_keys: usize,
+    /// Padding keys in the published daily files.
+    pub padding_keys: usize,
+    /// Files written (new or changed).
+    pub files_written: usize,
+    /// Files that were already published with the same bytes.
+    pub files_unchanged: usize,
+    /// Expired files removed.
+    pub files_deleted: usize,
+    /// Expired keys deleted from the database.
+    pub keys_deleted: u64,
+    /// Wall-clock seconds of the run.
+    pub seconds: f64,
+    /// Bytes of all published key archives (daily and hourly).
+    pub archive_bytes: usize,
+    /// Keys in all published key archives (daily and hourly, padding included).
+    pub archive_keys: usize,
+}
+
+/// The distribution job with everything it needs.
+#[derive(Debug, Clone)]
+pub struct Distribution {
+    keys: KeyStore,
+    objects: Objects,
+    signing: SigningMaterial,
+    config: DistributionConfig,
+    lock_file: PathBuf,
+}
+
+impl Distribution {
+    /// Assembles a job. `lock_file` serialises runs on one machine; on PostgreSQL an advisory lock
+    /// serialises them across machines too.
+    pub fn new(
+        keys: KeyStore,
+        objects: Objects,
+        signing: SigningMaterial,
+        config: DistributionConfig,
+        lock_file: PathBuf,
+    ) -> Self {
+        Self {
+            keys,
+            objects,
+            signing,
+            config,
+            lock_file,
+        }
+    }
+
+    /// The job for a data directory: published files in `DATA_DIR/published` unless the configuration
+    /// names a store, the signing key in `DATA_DIR/signing/` (generated on first use).
+    pub fn for_data_dir(
+        keys: KeyStore,
+        config: DistributionConfig,
+        data_dir: &std::path::Path,
+    ) -> anyhow::Result<Self> {
+        let store = config.store.clone().unwrap_or(StoreConfig::Local {
+            dir: data_dir.join("published"),
+        });
+        let objects = Objects::open(&store)?;
+        let signing = crate::signing::load_or_create(&data_dir.join("signing"))?;
+        if signing.created {
+            tracing::info!(
+                path = %data_dir.join("signing").join(crate::signing::PUBLIC_KEY_FILE).display(),
+                "generated a new signing key; apps verify archives with this public key:\n{}",
+                signing.public_pem
+            );
+        }
+        Ok(Self::new(
+            keys,
+            objects,
+            signing,
+            config,
+            data_dir.join("distribution.lock"),
+        ))
+    }
+
+    /// The signing key's public half (SPKI PEM).
+    pub fn public_key_pem(&self) -> &str {
+        &self.signing.public_pem
+    }
+
+    /// Runs once now, then at the start of every interval (a few seconds past the hour by default)
+    /// until `shutdown`. Failures are logged and retried at the next interval.
+    pub async fn schedule(
+        self,
+        now: impl Fn() -> i64 + Send + Sync,
+        shutdown: warnkit_service::server::Shutdown,
+    ) {
+        let interval = (self.config.interval_minutes.max(1) * 60) as i64;
+        loop {
+            if let Err(e) = self.run_once(now()).await {
+                tracing::error!(error = %format!("{e:#}"), "distribution run failed");
+            }
+            // Seconds until the next interval boundary, plus a margin so the hour has surely ended.
+            let wait = interval - now().rem_euclid(interval) + 5;
+            tokio::select! {
+                () = tokio::time::sleep(std::time::Duration::from_secs(wait as u64)) => {}
+                () = shutdown.clone().wait() => return,
+            }
+        }
+    }
+
+    /// The store files are published to.
+    pub fn objects(&self) -> &Objects {
+        &self.objects
+    }
+
+    /// Runs once as if the time were `now` (Unix seconds).
+    pub async fn run_once(&self, now: i64) -> anyhow::Result<RunReport> {
+        let started = Instant::now();
+        let Some(_local_lock) = LocalLock::try_acquire(&self.lock_file)? else {
+            tracing::info!("another distribution run holds the lock; skipping");
+            return Ok(RunReport::default());
+        };
+        let Some(pg_lock) = PgLock::try_acquire(self.keys.db()).await? else {
+            tracing::info!("another instance holds the distribution advisory lock; skipping");
+            return Ok(RunReport::default());
+        };
+        let result = self.run_locked(now).await;
+        pg_lock.release().await;
+        let mut report = result?;
+        report.seconds = started.elapsed().as_secs_f64();
+        tracing::info!(
+            real_keys = report.real_keys,
+            padding_keys = report.padding_keys,
+            written = report.files_written,
+            unchanged = report.files_unchanged,
+            deleted = report.files_deleted,
+            keys_deleted = report.keys_deleted,
+            seconds = report.seconds,
+            "distribution run finished"
+        );
+        Ok(report)
+    }
+
+    async fn run_locked(&self, now: i64) -> anyhow::Result<RunReport> {
+        let config = self.config.plan_config();
+        let today = now.div_euclid(86_400);
+        let first_hour = (today - config.retention_days) * 24;
+        let keys_deleted = self
+            .keys
+            .delete_submitted_before(first_hour)
+            .await
+            .context("deleting expired keys")?;
+        let current_hour = now.div_euclid(3600);
+        // Read a day at a time and keep only the compact form: the full rows of a million keys would
+        // take several times the memory the plan needs.
+        let mut keys = Vec::new();
+        for day in (today - config.retention_days)..=today {
+            let to = ((day + 1) * 24).min(current_hour + 1);
+            let rows = self
+                .keys
+                .keys_submitted_between(day * 24, to)
+                .await
+                .context("reading keys")?;
+            keys.extend(rows.iter().map(|k| DistKey::new(k, config.expiry_minutes)));
+        }
+        keys.shrink_to_fit();
+
+        let signer = Signer::new(
+            self.signing.key.clone(),
+            &self.config.key_id,
+            &self.config.key_version,
+        );
+        let extra = vec![
+            PlannedFile {
+                path: layout::app_config(&config.region),
+                kind: Kind::Config,
+                bytes: export::write_signed(
+                    &self.app_config()?.encode_to_vec(),
+                    std::slice::from_ref(&signer),
+                    (None, None),
+                )?,
+            },
+            PlannedFile {
+                path: layout::public_key(),
+                kind: Kind::PublicKey,
+                bytes: self.signing.public_pem.clone().into_bytes(),
+            },
+        ];
+        let secret = self.signing.padding_secret();
+        let plan = tokio::task::spawn_blocking(move || {
+            plan::plan(keys, now, &config, &signer, &secret, extra)
+        })
+        .await
+        .context("planning thread")??;
+
+        let mut report = RunReport {
+            ran: true,
+            real_keys: plan.real_keys,
+            padding_keys: plan.padding_keys,
+            keys_deleted,
+            archive_bytes: plan.archive_bytes,
+            archive_keys: plan.archive_keys,
+            ..RunReport::default()
+        };
+        // Archives first, then the indexes naming them, then the top index: a reader following the
+        // indexes never meets a missing file, even if the run dies half-way.
+        for group in [
+            plan.archives,
+            plan.indexes,
+            plan.top_index.into_iter().collect(),
+        ] {
+            let written: Vec<bool> = futures::stream::iter(group)
+                .map(|f| async move { self.objects.put(&f.path, f.kind, f.bytes).await })
+                .buffer_unordered(8)
+                .try_collect()
+                .await?;
+            report.files_written += written.iter().filter(|w| **w).count();
+            report.files_unchanged += written.iter().filter(|w| !**w).count();
+        }
+        // Only now, with no index naming them any more, expired files go.
+        let prefix = format!("version/v1/diagnosis-keys/country/{}", self.config.region);
+        for path in self.objects.list(&prefix).await? {
+            if !plan.keep.contains(&path) {
+                self.objects.delete(&path).await?;
+                report.files_deleted += 1;
+            }
+        }
+        Ok(report)
+    }
+
+    fn app_config(&self) -> anyhow::Result<ApplicationConfiguration> {
+        let Some(path) = &self.config.risk_parameters else {
+            return Ok(ApplicationConfiguration::final_shipped());
+        };
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let params: V1Parameters = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not risk v1 parameters", path.display()))?;
+        params
+            .validate()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Ok(ApplicationConfiguration::from(&params))
+    }
+}
+
+/// An exclusive lock on a file, released when dropped (the OS releases it if the process dies).
+struct LocalLock(#[allow(dead_code)] std::fs::File);
+
+impl LocalLock {
+    fn try_acquire(path: &std::path::Path) -> anyhow::Result<Option<Self>> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(Self(file))),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(e).with_context(|| format!("locking {}", path.display()))
+            }
+        }
+    }
+}
+
+/// A PostgreSQL session advisory lock held on one pooled connection.
+struct PgLock(Option<sqlx::pool::PoolConnection<sqlx::Postgres>>);
+
+/// "warnkit d" as a number: the advisory lock id of the distribution job.
+const ADVISORY_LOCK_ID: i64 = 0x7761_726e_6b69_7464;
+
+impl PgLock {
+    async fn try_acquire(db: &Db) -> anyhow::Result<Option<Self>> {
+        let Db::Postgres(pool) = db else {
+            return Ok(Some(Self(None)));
+        };
+        let mut conn = pool
+            .acquire()
+            .await
+            .context("connecting for the advisory lock")?;
+        let (got,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
+            .bind(ADVISORY_LOCK_ID)
+            .fetch_one(&mut *conn)
+            .await
+            .context("taking the advisory lock")?;
+        Ok(got.then_some(Self(Some(conn))))
+    }
+
+    async fn release(mut self) {
+        if let Some(mut conn) = self.0.take() {
+            let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(ADVISORY_LOCK_ID)
+                .execute(&mut *conn)
+                .await;
+            if unlocked.is_err() {
+                // Closing the session is the other way to release a session lock.
+                drop(conn.detach());
+            }
+        }
+    }
+}
+
+impl Drop for PgLock {
+    /// A run that was cancelled never reached `release`: close the connection instead of returning it
+    /// to the pool, or the pool would keep the lock alive and block every later run.
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            drop(conn.detach());
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! Where published files live: the original's URL layout under `version/v1/`.
+//!
+//! Every published object is stored as `<url path>/index`, because a URL such as `.../date/2026-11-20`
+//! names both a file (the daily archive) and a directory (`.../date/2026-11-20/hour`). The static
+//! server, like the CDN in front of an S3 bucket, maps a request for `P` to the object `P/index`.
+
+/// What kind of file an object is: decides content type and caching.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// A JSON index (countries, dates, hours): changes every run.
+    Index,
+    /// A signed key archive: immutable once published.
+    Archive,
+    /// The signed app configuration: may change when operators change it.
+    Config,
+    /// The public key that verifies every archive.
+    PublicKey,
+}
+
+impl Kind {
+    /// The `Content-Type` this kind is served with.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Kind::Index => "application/json",
+            Kind::Archive | Kind::Config => "application/zip",
+            Kind::PublicKey => "application/x-pem-file",
+        }
+    }
+
+    /// The `Cache-Control` this kind is served with. Archives never change, so caches keep them; indexes
+    /// and the configuration change with each run, so caches keep them briefly.
+    pub fn cache_control(self) -> &'static str {
+        match self {
+            Kind::Archive => "public, max-age=86400, immutable",
+            Kind::Index => "public, max-age=300",
+            Kind::Config | Kind::PublicKey => "public, max-age=300",
+        }
+    }
+}
+
+/// The name of the object inside each URL "directory".
+pub const INDEX_OBJECT: &str = "index";
+const ROOT: &str = "version/v1";
+
+/// `version/v1/diagnosis-keys/country`: the JSON array of regions.
+pub fn country_index() -> String {
+    format!("{ROOT}/diagnosis-keys/country")
+}
+
+/// `.../country/{R}/date`: the JSON array of published dates.
+pub fn date_index(region: &str) -> String {
+    format!("{ROOT}/diagnosis-keys/country/{region}/date")
+}
+
+/// `.../date/{D}`: the daily archive.
+pub fn daily(region: &str, date: &str) -> String {
+    format!("{ROOT}/diagnosis-keys/country/{region}/date/{date}")
+}
+
+/// `.../date/{D}/hour`: the JSON array of published hours of a date.
+pub fn hour_index(region: &str, date: &str) -> String {
+    format!("{ROOT}/diagnosis-keys/country/{region}/date/{date}/hour")
+}
+
+/// `.../date/{D}/hour/{H}`: the hourly archive.
+pub fn hourly(region: &str, date: &str, hour: u32) -> String {
+    format!("{ROOT}/diagnosis-keys/country/{region}/date/{date}/hour/{hour}")
+}
+
+/// `version/v1/configuration/country/{R}/app_config`: the signed app configuration.
+pub fn app_config(region: &str) -> String {
+    format!("{ROOT}/configuration/country/{region}/app_config")
+}
+
+/// `version/v1/public-key.pem`: the key apps pin to verify archives.
+pub fn public_key() -> String {
+    format!("{ROOT}/public-key.pem")
+}
+
+/// The object a URL path is stored as.
+pub fn object_for(url_path: &str) -> String {
+    format!("{}/{INDEX_OBJECT}", url_path.trim_matches('/'))
+}
+
+/// The kind of a URL path, for serving. `None` for paths outside the layout.
+pub fn kind_of(url_path: &str) -> Option<Kind> {
+    let path = url_path.trim_matches('/');
+    let rest = path.strip_prefix(ROOT)?.strip_prefix('/')?;
+    if rest == "public-key.pem" {
+        return Some(Kind::PublicKey);
+    }
+    if rest.starts_with("configuration/") {
+        return Some(Kind::Config);
+    }
+    let segments: Vec<&str> = rest.split('/').collect();
+    match segments.as_slice() {
+        ["diagnosis-keys", "country"]
+        | ["diagnosis-keys", "country", _, "date"]
+        | ["diagnosis-keys", "country", _, "date", _, "hour"] => Some(Kind::Index),
+        ["diagnosis-keys", "country", _, "date", _]
+        | ["diagnosis-keys", "country", _, "date", _, "hour", _] => Some(Kind::Archive),
+        _ => None,
+    }
+}
+
+/// `YYYY-MM-DD` of a UTC day number (days since 1970-01-01).
+pub fn date_string(day: i64) -> String {
+    let (y, m, d) = civil_from_days(day);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// The UTC day number of `YYYY-MM-DD`, or `None` when it is not a valid date.
+pub fn parse_date(text: &str) -> Option<i64> {
+    let mut parts = text.splitn(3, '-');
+    let y: i64 = parts.next()?.parse().ok()?;
+    let m: u32 = parts.next()?.parse().ok()?;
+    let d: u32 = parts.next()?.parse().ok()?;
+    if text.len() != 10 || !(1..=12).contains(&m) || d == 0 {
+        return None;
+    }
+    let day = days_from_civil(y, m, d);
+    (civil_from_days(day) == (y, m, d)).then_some(day)
+}
+
+/// Unix seconds of an RFC 3339 timestamp such as `2026-11-23T05:10:00Z` or `...+01:00`.
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (date, rest) = text.split_at_checked(10)?;
+    let day = parse_date(date)?;
+    let rest = rest.strip_prefix(['T', 't', ' '])?;
+    let (time, zone) = rest.split_at_checked(8)?;
+    let mut hms = time
+        .split(':')
+        .map(|p| p.parse::<i64>().ok().filter(|_| p.len() == 2));
+    let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
+    if h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    // Fractional seconds are accepted and dropped.
+    let zone = match zone.strip_prefix('.') {
+        Some(frac) => frac.trim_start_matches(|c: char| c.is_ascii_digit()),
+        None => zone,
+    };
+    let offset = match zone {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = match zone.get(..1)? {
+                "+" => 1,
+                "-" => -1,
+                _ => return None,
+            };
+            let (oh, om) = zone.get(1..)?.split_once(':')?;
+            if oh.len() != 2 || om.len() != 2 {
+                return None;
+            }
+            sign * (oh.parse::<i64>().ok()? * 3600 + om.parse::<i64>().ok()? * 60)
+        }
+    };
+    Some(day * 86_400 + h * 3600 + m * 60 + s - offset)
+}
+
+// Howard Hinnant's civil-calendar algorithms: exact for the proleptic Gregorian calendar.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(date_string(0), "1970-01-01");
+        assert_eq!(date_string(18_354), "2020-04-02");
+        assert_eq!(date_string(20_414), "2025-11-22");
+        assert_eq!(parse_date("2020-04-02"), Some(18_354));
+        assert_eq!(parse_date("2024-02-29"), Some(19_782));
+        assert_eq!(parse_date("2023-02-29"), None);
+        assert_eq!(parse_date("2023-13-01"), None);
+        assert_eq!(parse_date("2023-1-01"), None);
+        assert_eq!(parse_date("../etc"), None);
+        for day in [-1000, 0, 59, 365, 18_354, 30_000] {
+            assert_eq!(parse_date(&date_string(day)), Some(day));
+        }
+    }
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_rfc3339("2020-04-02T00:00:00Z"), Some(1_585_785_600));
+        assert_eq!(
+            parse_rfc3339("2020-04-02T02:00:00+02:00"),
+            Some(1_585_785_600)
+        );
+        assert_eq!(
+            parse_rfc3339("2020-04-01T23:00:00.123-01:00"),
+            Some(1_585_785_600)
+        );
+        for bad in [
+            "",
+            "2020-04-02",
+            "2020-04-02T24:00:00Z",
+            "2020-04-02T00:00:00",
+            "2020-04-02T00:00Z",
+            "2020-04-02T00:00:00+2:00",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn kinds() {
+        assert_eq!(kind_of(&country_index()), Some(Kind::Index));
+        assert_eq!(kind_of(&date_index("DE")), Some(Kind::Index));
+        assert_eq!(kind_of(&daily("DE", "2020-04-02")), Some(Kind::Archive));
+        assert_eq!(kind_of(&hour_index("DE", "2020-04-02")), Some(Kind::Index));
+        assert_eq!(
+            kind_of(&hourly("DE", "2020-04-02", 13)),
+            Some(Kind::Archive)
+        );
+        assert_eq!(kind_of(&app_config("DE")), Some(Kind::Config));
+        assert_eq!(kind_of(&public_key()), Some(Kind::PublicKey));
+        assert_eq!(kind_of("version/v1/other"), None);
+        assert_eq!(kind_of("etc/passwd"), None);
+        assert_eq!(
+            object_for("/version/v1/diagnosis-keys/country/"),
+            "version/v1/diagnosis-keys/country/index"
+        );
+    }
+}

@@ -1,0 +1,21 @@
+//! warnkit's distribution: the job that turns stored diagnosis keys into signed hourly and daily
+//! archives, index files and the signed app configuration, and the static server that publishes them.
+//!
+//! - [`layout`]: the published URL layout (compatible with the original).
+//! - [`plan`]: what a run publishes, as a pure function of keys and time.
+//! - [`objects`]: the object store (local directory or S3).
+//! - [`job`]: one run: lock, read, plan, write archives, then indexes, then clean up.
+//! - [`server`]: the static file server with ETags and cache headers.
+//! - [`signing`]: the signing key under `DATA_DIR/signing/`.
+
+pub mod job;
+pub mod layout;
+pub mod objects;
+pub mod plan;
+pub mod server;
+pub mod signing;
+
+pub use job::{Distribution, DistributionConfig, RunReport};
+pub use layout::Kind;
+pub use objects::{Objects, StoreConfig};
+pub use server::StaticFiles;

@@ -1,0 +1,164 @@
+//! The built-in static server on the distribution port: the published files, served like a CDN would.
+//!
+//! Files are cached in memory with their ETag and revalidated with one `stat` per request, so a run of
+//! `warnkit distribute` in another process is picked up at once and a hot file costs no read.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+use warnkit_service::AppError;
+
+use crate::layout;
+use crate::objects::Objects;
+
+#[derive(Clone)]
+struct Cached {
+    modified: Option<SystemTime>,
+    len: u64,
+    bytes: Bytes,
+    etag: HeaderValue,
+}
+
+/// Shared state of the static server.
+#[derive(Clone)]
+pub struct StaticFiles {
+    objects: Objects,
+    cache: Arc<RwLock<HashMap<String, Cached>>>,
+}
+
+impl std::fmt::Debug for StaticFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StaticFiles").finish_non_exhaustive()
+    }
+}
+
+impl StaticFiles {
+    /// Serves what `objects` holds.
+    pub fn new(objects: Objects) -> Self {
+        Self {
+            objects,
+            cache: Arc::default(),
+        }
+    }
+
+    /// The routes: every path under `version/v1/`, GET and HEAD.
+    pub fn router(self) -> Router {
+        Router::new().route("/{*path}", get(serve)).with_state(self)
+    }
+
+    async fn load(&self, url_path: &str) -> Result<Option<Cached>, AppError> {
+        let object = layout::object_for(url_path);
+        let Some(dir) = self.objects.local_dir() else {
+            // On S3 the CDN serves the bucket; this path is for tests and small setups.
+            let bytes = self
+                .objects
+                .get(url_path)
+                .await
+                .map_err(AppError::internal)?;
+            return Ok(bytes.map(|b| cached(b, None)));
+        };
+        let file: PathBuf = dir.join(&object);
+        let meta = match std::fs::metadata(&file) {
+            Ok(m) if m.is_file() => m,
+            _ => return Ok(None),
+        };
+        let modified = meta.modified().ok();
+        if let Some(hit) = self
+            .cache
+            .read()
+            .expect("cache lock poisoned")
+            .get(url_path)
+        {
+            if hit.modified == modified && hit.len == meta.len() {
+                return Ok(Some(hit.clone()));
+            }
+        }
+        let bytes = match tokio::fs::read(&file).await {
+            Ok(b) => Bytes::from(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(AppError::internal(e)),
+        };
+        let entry = Cached {
+            len: bytes.len() as u64,
+            ..cached(bytes, modified)
+        };
+        self.cache
+            .write()
+            .expect("cache lock poisoned")
+            .insert(url_path.to_owned(), entry.clone());
+        Ok(Some(entry))
+    }
+}
+
+fn cached(bytes: Bytes, modified: Option<SystemTime>) -> Cached {
+    let digest = Sha256::digest(&bytes);
+    let etag = HeaderValue::from_str(&format!("\"{}\"", hex::encode(&digest[..16])))
+        .expect("hex in quotes is a valid header value");
+    Cached {
+        modified,
+        len: bytes.len() as u64,
+        bytes,
+        etag,
+    }
+}
+
+async fn serve(
+    State(files): State<StaticFiles>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    // Only paths of the published layout: this also rules out `..`, absolute paths and anything else a
+    // crafted URL could try to reach on disk.
+    let Some(kind) = layout::kind_of(&path).filter(|_| {
+        !path
+            .split('/')
+            .any(|s| s == ".." || s == "." || s.is_empty())
+    }) else {
+        return AppError::not_found("not_found", "no such file").into_response();
+    };
+    let file = match files.load(&path).await {
+        Ok(Some(f)) => f,
+        Ok(None) => return AppError::not_found("not_found", "no such file").into_response(),
+        Err(e) => return e.into_response(),
+    };
+    let common = [
+        (header::ETAG, file.etag.clone()),
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(kind.cache_control()),
+        ),
+    ];
+    if matches_etag(&headers, &file.etag) {
+        return (StatusCode::NOT_MODIFIED, common).into_response();
+    }
+    (
+        common,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(kind.content_type()),
+        )],
+        Body::from(file.bytes),
+    )
+        .into_response()
+}
+
+/// `If-None-Match`: a list of tags or `*`; weak comparison, as RFC 9110 asks for this header.
+fn matches_etag(headers: &HeaderMap, etag: &HeaderValue) -> bool {
+    let ours = etag.as_bytes();
+    headers.get_all(header::IF_NONE_MATCH).iter().any(|value| {
+        value.as_bytes().split(|b| *b == b',').any(|tag| {
+            let tag = tag.trim_ascii();
+            tag == b"*" || tag.strip_prefix(b"W/").unwrap_or(tag) == ours
+        })
+    })
+}

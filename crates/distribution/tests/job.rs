@@ -1,0 +1,256 @@
+//! The distribution job against real databases (SQLite and PostgreSQL) and a real local store:
+//! publishing, idempotent re-runs, retention, interrupted runs, and the lock.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use warnkit_distribution::layout;
+use warnkit_distribution::signing;
+use warnkit_distribution::{Distribution, DistributionConfig, Objects};
+use warnkit_protocol::export::{self, Archive, Limits};
+use warnkit_store::PoolConfig;
+use warnkit_submission::keystore::{KeyStore, StoredKey};
+use warnkit_testkit::{on_both, TestDb};
+
+const DAY: i64 = 20_415;
+const NOW: i64 = (DAY + 1) * 86_400 + 5 * 3600 + 600;
+
+fn key(byte: u8, day: i64, hour: i64) -> StoredKey {
+    StoredKey {
+        key_data: [byte; 16],
+        rolling_start: (day * 144) as u32,
+        rolling_period: 144,
+        transmission_risk_level: 5,
+        report_type: 1,
+        days_since_onset_of_symptoms: Some(1),
+        submission_hour: hour,
+        origin: "DE".into(),
+        visited_countries: vec![],
+        consent_to_federation: false,
+    }
+}
+
+async fn setup(db: &TestDb, config: DistributionConfig) -> (Distribution, KeyStore) {
+    let keys = KeyStore::open(&db.target("submission"), PoolConfig::default())
+        .await
+        .expect("key store");
+    let objects = Objects::local(&db.dir().join("published")).expect("objects");
+    let signing = signing::load_or_create(&db.dir().join("signing")).expect("signing key");
+    let job = Distribution::new(
+        keys.clone(),
+        objects,
+        signing,
+        config,
+        db.dir().join("distribution.lock"),
+    );
+    (job, keys)
+}
+
+/// Follows the indexes from the top like a phone: every file they name must exist and verify.
+async fn check_published(objects: &Objects, public_pem: &str) -> BTreeSet<[u8; 16]> {
+    let public = export::public_key_from_pem(public_pem).expect("public key");
+    let mut seen = BTreeSet::new();
+    let Some(top) = objects.get(&layout::country_index()).await.expect("get") else {
+        return seen;
+    };
+    let regions: Vec<String> = serde_json::from_slice(&top).expect("json");
+    for region in regions {
+        let dates: Vec<String> = serde_json::from_slice(
+            &objects
+                .get(&layout::date_index(&region))
+                .await
+                .expect("get")
+                .expect("date index named by the top index"),
+        )
+        .expect("json");
+        for date in dates {
+            let bytes = objects
+                .get(&layout::daily(&region, &date))
+                .await
+                .expect("get")
+                .unwrap_or_else(|| panic!("daily {date} missing"));
+            let archive = Archive::read(&bytes, &Limits::default()).expect("archive");
+            archive.verify(&[public]).expect("verifies");
+            seen.extend(
+                archive
+                    .export
+                    .keys
+                    .iter()
+                    .map(|k| <[u8; 16]>::try_from(k.key_data()).expect("16")),
+            );
+            if let Some(hours) = objects
+                .get(&layout::hour_index(&region, &date))
+                .await
+                .expect("get")
+            {
+                let hours: Vec<u32> = serde_json::from_slice(&hours).expect("json");
+                for hour in hours {
+                    let bytes = objects
+                        .get(&layout::hourly(&region, &date, hour))
+                        .await
+                        .expect("get")
+                        .unwrap_or_else(|| panic!("hour {date} {hour} missing"));
+                    Archive::read(&bytes, &Limits::default())
+                        .expect("archive")
+                        .verify(&[public])
+                        .expect("verifies");
+                }
+            }
+        }
+    }
+    seen
+}
+
+#[tokio::test]
+async fn publishes_verifiable_files_idempotently() {
+    on_both(|db| async move {
+        let (job, keys) = setup(
+            &db,
+            DistributionConfig {
+                min_keys_per_file: 0,
+                ..DistributionConfig::default()
+            },
+        )
+        .await;
+        keys.insert(&[
+            key(1, DAY - 1, DAY * 24 + 3),
+            key(2, DAY - 2, (DAY - 5) * 24),
+            key(3, DAY + 1, (DAY + 1) * 24 + 1),
+        ])
+        .await
+        .expect("insert");
+        let first = job.run_once(NOW).await.expect("run");
+        assert!(first.ran);
+        assert_eq!(first.real_keys, 2, "today's key must wait");
+        assert!(first.files_written > 14);
+        let public =
+            std::fs::read_to_string(db.dir().join("signing/public-key.pem")).expect("public key");
+        let seen = check_published(job.objects(), &public).await;
+        assert_eq!(seen, BTreeSet::from([[1; 16], [2; 16]]));
+        // The published public key and app configuration are there.
+        assert_eq!(
+            job.objects()
+                .get(&layout::public_key())
+                .await
+                .expect("get")
+                .as_deref(),
+            Some(public.as_bytes())
+        );
+        let config = job
+            .objects()
+            .get(&layout::app_config("DE"))
+            .await
+            .expect("get")
+            .expect("app config");
+        let blob = export::SignedBlob::read(&config, &Limits::default()).expect("signed zip");
+        blob.verify(&[export::public_key_from_pem(&public).expect("key")])
+            .expect("app config verifies");
+
+        let second = job.run_once(NOW).await.expect("run");
+        assert_eq!(
+            second.files_written, 0,
+            "a re-run with nothing new writes nothing"
+        );
+        assert_eq!(second.files_unchanged, first.files_written);
+
+        // Two days later, today's key is out; and eventually everything expires.
+        let later = job.run_once(NOW + 2 * 86_400).await.expect("run");
+        assert!(
+            later.files_deleted > 0,
+            "hourly files beyond their window are removed"
+        );
+        let seen = check_published(job.objects(), &public).await;
+        assert_eq!(seen, BTreeSet::from([[1; 16], [2; 16], [3; 16]]));
+        let expired = job.run_once(NOW + 20 * 86_400).await.expect("run");
+        assert_eq!(expired.keys_deleted, 3);
+        assert_eq!(keys.count().await.expect("count"), 0);
+        assert!(check_published(job.objects(), &public).await.is_empty());
+        let old_daily = layout::daily("DE", &layout::date_string(DAY - 1));
+        assert!(
+            job.objects().get(&old_daily).await.expect("get").is_none(),
+            "expired files are deleted"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_interrupted_run_never_leaves_an_index_naming_a_missing_file() {
+    on_both(|db| async move {
+        let (job, keys) = setup(&db, DistributionConfig::default()).await;
+        let batch: Vec<StoredKey> = (0..200u8)
+            .map(|i| {
+                key(
+                    i,
+                    DAY - 1 - i64::from(i % 5),
+                    (DAY - 1) * 24 + i64::from(i % 20),
+                )
+            })
+            .collect();
+        keys.insert(&batch).await.expect("insert");
+        let public =
+            std::fs::read_to_string(db.dir().join("signing/public-key.pem")).expect("public key");
+        // Cut runs short at growing points, as a crash would; after each, what is published is consistent.
+        for micros in [50u64, 200, 1_000, 3_000, 10_000, 30_000] {
+            let _ = tokio::time::timeout(
+                Duration::from_micros(micros),
+                job.run_once(NOW + micros as i64),
+            )
+            .await;
+            check_published(job.objects(), &public).await;
+        }
+        job.run_once(NOW).await.expect("complete run");
+        let seen = check_published(job.objects(), &public).await;
+        for k in &batch {
+            assert!(
+                seen.contains(&k.key_data),
+                "a key is missing after the complete run"
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn only_one_run_at_a_time() {
+    let db = TestDb::new(warnkit_testkit::Engine::Sqlite).expect("sqlite");
+    let (job, _) = setup(&db, DistributionConfig::default()).await;
+    let lock = std::fs::File::create(db.dir().join("distribution.lock")).expect("lock file");
+    lock.lock().expect("hold the lock");
+    let report = job.run_once(NOW).await.expect("run");
+    assert!(!report.ran, "a held lock must make the run skip");
+    drop(lock);
+    assert!(job.run_once(NOW).await.expect("run").ran);
+}
+
+#[tokio::test]
+async fn postgres_advisory_lock_keeps_out_a_second_instance() {
+    let Some(db) = TestDb::new(warnkit_testkit::Engine::Postgres) else {
+        return;
+    };
+    let (job, keys) = setup(&db, DistributionConfig::default()).await;
+    // A second instance elsewhere: its own lock file, the same database.
+    let other_dir = tempfile::tempdir().expect("tempdir");
+    let other = Distribution::new(
+        keys.clone(),
+        Objects::local(&other_dir.path().join("published")).expect("objects"),
+        signing::load_or_create(&db.dir().join("signing")).expect("key"),
+        DistributionConfig::default(),
+        other_dir.path().join("distribution.lock"),
+    );
+    let warnkit_store::Db::Postgres(pool) = keys.db() else {
+        panic!("postgres")
+    };
+    let mut holder = pool.acquire().await.expect("connection");
+    sqlx::query("SELECT pg_advisory_lock(8602282581828400228)")
+        .execute(&mut *holder)
+        .await
+        .expect("lock");
+    assert!(!job.run_once(NOW).await.expect("run").ran);
+    assert!(!other.run_once(NOW).await.expect("run").ran);
+    sqlx::query("SELECT pg_advisory_unlock(8602282581828400228)")
+        .execute(&mut *holder)
+        .await
+        .expect("unlock");
+    assert!(other.run_once(NOW).await.expect("run").ran);
+}

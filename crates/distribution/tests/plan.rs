@@ -1,0 +1,217 @@
+//! The distribution plan: which keys go into which files, padding, empty periods, determinism.
+
+use std::collections::{BTreeSet, HashMap};
+
+use p256::ecdsa::SigningKey;
+use rand::SeedableRng;
+use warnkit_distribution::layout::{self, Kind};
+use warnkit_distribution::plan::{self, publishable_hour, DistKey, Plan, PlanConfig};
+use warnkit_protocol::export::{Archive, Limits, Signer};
+use warnkit_submission::keystore::StoredKey;
+
+const DAY: i64 = 20_415; // 2025-11-23
+const NOW: i64 = (DAY + 1) * 86_400 + 5 * 3600 + 600; // 2025-11-24 05:10 UTC
+
+fn signer() -> Signer {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    Signer::new(SigningKey::random(&mut rng), "262", "v1")
+}
+
+/// A key of `day` (a full rolling period) submitted at `hour` (Unix hours).
+fn key(byte: u8, day: i64, hour: i64) -> StoredKey {
+    StoredKey {
+        key_data: [byte; 16],
+        rolling_start: (day * 144) as u32,
+        rolling_period: 144,
+        transmission_risk_level: 6,
+        report_type: 1,
+        days_since_onset_of_symptoms: Some(2),
+        submission_hour: hour,
+        origin: "DE".into(),
+        visited_countries: vec![],
+        consent_to_federation: false,
+    }
+}
+
+fn config(min: usize) -> PlanConfig {
+    PlanConfig {
+        min_keys_per_file: min,
+        ..PlanConfig::default()
+    }
+}
+
+fn dist(keys: &[StoredKey]) -> Vec<DistKey> {
+    keys.iter().map(|k| DistKey::new(k, 120)).collect()
+}
+
+fn run(keys: &[StoredKey], now: i64, min: usize) -> Plan {
+    plan::plan(dist(keys), now, &config(min), &signer(), b"secret", vec![]).expect("plan")
+}
+
+fn files(plan: &Plan) -> HashMap<String, Vec<u8>> {
+    plan.archives
+        .iter()
+        .chain(&plan.indexes)
+        .chain(&plan.top_index)
+        .map(|f| (f.path.clone(), f.bytes.clone()))
+        .collect()
+}
+
+fn keys_in(files: &HashMap<String, Vec<u8>>, path: &str) -> Vec<[u8; 16]> {
+    let bytes = files
+        .get(path)
+        .unwrap_or_else(|| panic!("{path} not planned"));
+    let archive = Archive::read(bytes, &Limits::default()).expect("archive");
+    archive.verify(&[signer().verifying_key()]).expect("signed");
+    archive
+        .export
+        .keys
+        .iter()
+        .map(|k| k.key_data().try_into().expect("16 bytes"))
+        .collect()
+}
+
+#[test]
+fn keys_wait_for_their_day_to_end_plus_two_hours() {
+    let yesterday_key = key(1, DAY, DAY * 24 + 10); // uploaded yesterday 10:00 for yesterday
+    assert_eq!(publishable_hour(&yesterday_key, 120), (DAY + 1) * 24 + 2);
+    let older = key(2, DAY - 1, DAY * 24 + 10); // uploaded yesterday for the day before
+    assert_eq!(publishable_hour(&older, 120), DAY * 24 + 10);
+    let short = StoredKey {
+        rolling_period: 1,
+        ..key(3, DAY, DAY * 24 + 1)
+    };
+    // Ends at 00:10, ready at 02:10, so it waits for the 03:00 hour.
+    assert_eq!(publishable_hour(&short, 120), DAY * 24 + 3);
+}
+
+#[test]
+fn each_key_lands_in_exactly_its_hour_and_its_day() {
+    let keys = vec![
+        key(1, DAY, DAY * 24 + 10), // → today 02:00 hourly, not in any daily yet
+        key(2, DAY - 1, DAY * 24 + 10), // → yesterday 10:00 hourly + yesterday's daily
+        key(3, DAY - 1, (DAY + 1) * 24), // uploaded today 00:00 → today's 00 hourly
+        key(4, DAY + 1, (DAY + 1) * 24 + 1), // today's own key: not yet
+    ];
+    let plan = run(&keys, NOW, 0);
+    let f = files(&plan);
+    let yesterday = layout::date_string(DAY);
+    let today = layout::date_string(DAY + 1);
+    assert_eq!(
+        keys_in(&f, &layout::hourly("DE", &yesterday, 10)),
+        vec![[2; 16]]
+    );
+    assert_eq!(keys_in(&f, &layout::daily("DE", &yesterday)), vec![[2; 16]]);
+    assert_eq!(keys_in(&f, &layout::hourly("DE", &today, 0)), vec![[3; 16]]);
+    assert_eq!(keys_in(&f, &layout::hourly("DE", &today, 2)), vec![[1; 16]]);
+    // Today's hours that have ended are listed; the current hour (05) is not.
+    let hours: Vec<u32> =
+        serde_json::from_slice(&f[&layout::hour_index("DE", &today)]).expect("json");
+    assert_eq!(hours, vec![0, 1, 2, 3, 4]);
+    assert!(!f.contains_key(&layout::hourly("DE", &today, 5)));
+    assert!(!f.contains_key(&layout::daily("DE", &today)));
+    // Key 4 is nowhere.
+    let all: BTreeSet<[u8; 16]> = plan
+        .archives
+        .iter()
+        .filter(|a| a.kind == Kind::Archive)
+        .flat_map(|a| keys_in(&f, &a.path))
+        .collect();
+    assert!(!all.contains(&[4; 16]));
+    assert_eq!(
+        plan.real_keys, 1,
+        "only yesterday's daily file holds a real key so far"
+    );
+}
+
+#[test]
+fn dates_cover_the_retention_window_with_empty_files() {
+    let plan = run(&[], NOW, 140);
+    let f = files(&plan);
+    let dates: Vec<String> = serde_json::from_slice(&f[&layout::date_index("DE")]).expect("json");
+    assert_eq!(dates.len(), 14);
+    assert_eq!(dates.first(), Some(&layout::date_string(DAY - 13)));
+    assert_eq!(dates.last(), Some(&layout::date_string(DAY)));
+    for date in &dates {
+        assert!(
+            keys_in(&f, &layout::daily("DE", date)).is_empty(),
+            "{date} must be an empty signed file"
+        );
+    }
+    // Hourly files only for the hourly window (2 days plus today).
+    assert!(f.contains_key(&layout::hourly("DE", &layout::date_string(DAY - 1), 0)));
+    assert!(!f.contains_key(&layout::hourly("DE", &layout::date_string(DAY - 2), 0)));
+    let regions: Vec<String> = serde_json::from_slice(&f[&layout::country_index()]).expect("json");
+    assert_eq!(regions, vec!["DE"]);
+}
+
+#[test]
+fn padding_is_indistinguishable_and_the_daily_file_is_the_union_of_its_hours() {
+    let keys: Vec<StoredKey> = (0..5)
+        .map(|i| key(10 + i, DAY - 2, (DAY - 1) * 24 + 7))
+        .collect();
+    let plan = run(&keys, NOW, 50);
+    let f = files(&plan);
+    let date = layout::date_string(DAY - 1);
+    let hourly = keys_in(&f, &layout::hourly("DE", &date, 7));
+    assert_eq!(hourly.len(), 50);
+    let mut daily = keys_in(&f, &layout::daily("DE", &date));
+    daily.sort_unstable();
+    let mut sorted_hourly = hourly.clone();
+    sorted_hourly.sort_unstable();
+    assert_eq!(
+        daily, sorted_hourly,
+        "the daily file is exactly its hours' keys"
+    );
+    for real in &keys {
+        assert!(hourly.contains(&real.key_data));
+    }
+    assert_eq!((plan.real_keys, plan.padding_keys), (5, 45));
+    // Padding copies real metadata: every key in the file has the real keys' fields.
+    let archive =
+        Archive::read(&f[&layout::hourly("DE", &date, 7)], &Limits::default()).expect("read");
+    for k in &archive.export.keys {
+        assert_eq!(k.transmission_risk_level(), 6);
+        assert_eq!(k.rolling_start_interval_number(), ((DAY - 2) * 144) as i32);
+        assert_eq!(k.rolling_period, None, "144 is left to the default");
+    }
+    // Keys are sorted by key bytes, so an upload's keys are not next to each other in upload order.
+    let order: Vec<[u8; 16]> = archive
+        .export
+        .keys
+        .iter()
+        .map(|k| k.key_data().try_into().expect("16"))
+        .collect();
+    let mut sorted = order.clone();
+    sorted.sort_unstable();
+    assert_eq!(order, sorted);
+}
+
+#[test]
+fn runs_are_deterministic_and_padding_is_stable() {
+    let keys: Vec<StoredKey> = (0..3)
+        .map(|i| key(20 + i, DAY - 3, (DAY - 2) * 24 + 3))
+        .collect();
+    let a = files(&run(&keys, NOW, 30));
+    let b = files(&run(&keys, NOW + 60, 30));
+    assert_eq!(
+        a, b,
+        "the same keys in the same hour must give the same bytes"
+    );
+    let other_secret =
+        plan::plan(dist(&keys), NOW, &config(30), &signer(), b"another", vec![]).expect("plan");
+    let c = files(&other_secret);
+    let path = layout::daily("DE", &layout::date_string(DAY - 2));
+    assert_ne!(a[&path], c[&path], "padding keys come from the secret");
+}
+
+#[test]
+fn keys_past_retention_are_dropped() {
+    let old = key(30, DAY - 20, (DAY - 19) * 24);
+    let plan = run(&[old], NOW, 0);
+    assert_eq!(plan.real_keys, 0);
+    assert!(plan
+        .keep
+        .iter()
+        .all(|p| !p.contains(&layout::date_string(DAY - 19))));
+}
