@@ -1,0 +1,478 @@
+//! The portal's pages and form posts: sign-in (password, then TOTP or its enrolment), the start page,
+//! issuing a teleTAN, sign-out.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use warnkit_service::auth::sha256_hex;
+use warnkit_service::AppError;
+
+use crate::pages::{self, Officer};
+use crate::store::{self, SessionRow};
+use crate::web::{
+    check_csrf, cookie, current_session, form, html, is_tls, random_token, see_other, set_cookie,
+    text, PageError, LOGIN_COOKIE, SESSION_COOKIE,
+};
+use crate::{totp, verify_password, PortalService, Role};
+
+type PageResult = Result<Response, PageError>;
+
+/// A session that still needs its second factor lives this long.
+const PENDING_SESSION_SECS: i64 = 600;
+/// Issuer name shown in authenticator apps.
+const TOTP_ISSUER: &str = "warnkit portal";
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct LoginForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CodeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    code: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+fn officer(s: &SessionRow) -> Officer<'_> {
+    Officer {
+        username: &s.username,
+        role: s.role,
+        csrf: &s.csrf,
+    }
+}
+
+/// Where a session of `stage` belongs.
+fn home_of(stage: &str) -> &'static str {
+    match stage {
+        "active" => "/start",
+        "totp" => "/login/totp",
+        "enrol" => "/totp/enrol",
+        _ => "/login",
+    }
+}
+
+/// `GET /`: to the start page or the sign-in form.
+pub(crate) async fn root(State(s): State<PortalService>, headers: HeaderMap) -> PageResult {
+    let session = current_session(&s, &headers).await?;
+    Ok(see_other(session.map_or("/login", |x| home_of(&x.stage))))
+}
+
+/// `GET /login`: the sign-in form with a fresh double-submit CSRF token.
+pub(crate) async fn login_form(State(s): State<PortalService>, headers: HeaderMap) -> PageResult {
+    if let Some(session) = current_session(&s, &headers).await? {
+        return Ok(see_other(home_of(&session.stage)));
+    }
+    Ok(login_page(&s, &headers, StatusCode::OK, None, ""))
+}
+
+fn login_page(
+    s: &PortalService,
+    headers: &HeaderMap,
+    status: StatusCode,
+    error: Option<&str>,
+    username: &str,
+) -> Response {
+    let token = random_token();
+    let mut response = html(status, pages::login(text(), &token, error, username));
+    let cookie = set_cookie(LOGIN_COOKIE, &token, 3600, is_tls(s, headers));
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    response
+}
+
+/// Refuses while `username` has too many recent failures; the message names the minutes left.
+async fn throttled(
+    s: &PortalService,
+    username: &str,
+    now: i64,
+) -> Result<Option<String>, PageError> {
+    let config = &s.inner.config;
+    let window = config.login_window_secs as i64;
+    let (failures, started) = store::failures(s.db(), username, now - window).await?;
+    if failures < i64::from(config.login_max_failures) {
+        return Ok(None);
+    }
+    let minutes = ((started + window - now).max(1) + 59) / 60;
+    tracing::warn!(target: "audit", user = username, "sign-in throttled");
+    Ok(Some(
+        text()
+            .login_throttled
+            .replace("{minutes}", &minutes.to_string()),
+    ))
+}
+
+/// `POST /login`: checks the password, then starts a session at the right stage.
+pub(crate) async fn login(
+    State(s): State<PortalService>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> PageResult {
+    let f: LoginForm = form(&body)?;
+    check_csrf(&f.csrf, cookie(&headers, LOGIN_COOKIE).unwrap_or_default())?;
+    let now = s.inner.clock.now();
+    let window = s.inner.config.login_window_secs as i64;
+    store::sweep(s.db(), now, now - window).await?;
+    let username = f.username.trim();
+    if username.is_empty() || username.len() > 64 {
+        return Ok(login_page(
+            &s,
+            &headers,
+            StatusCode::UNAUTHORIZED,
+            Some(text().login_failed),
+            "",
+        ));
+    }
+    if let Some(message) = throttled(&s, username, now).await? {
+        return Ok(login_page(
+            &s,
+            &headers,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(&message),
+            username,
+        ));
+    }
+    let user = store::user(s.db(), username).await?;
+    // Unknown names cost a hash check too, so timing does not tell which names exist.
+    let phc = user
+        .as_ref()
+        .map_or(s.inner.dummy_hash.as_str(), |u| u.password_hash.as_str());
+    let password_ok = verify_password(&f.password, phc);
+    let Some(user) = user.filter(|_| password_ok) else {
+        store::record_failure(s.db(), username, now, now - window).await?;
+        tracing::info!(target: "audit", user = username, "sign-in refused: wrong user name or password");
+        return Ok(login_page(
+            &s,
+            &headers,
+            StatusCode::UNAUTHORIZED,
+            Some(text().login_failed),
+            username,
+        ));
+    };
+    store::clear_failures(s.db(), username).await?;
+    let (stage, expires) = match (user.totp_required, user.totp_confirmed) {
+        (false, _) => ("active", now + s.inner.config.session_secs as i64),
+        (true, true) => ("totp", now + PENDING_SESSION_SECS),
+        (true, false) => ("enrol", now + PENDING_SESSION_SECS),
+    };
+    let id = random_token();
+    store::insert_session(
+        s.db(),
+        &sha256_hex(&id),
+        username,
+        stage,
+        &random_token(),
+        now,
+        expires,
+    )
+    .await?;
+    tracing::info!(target: "audit", user = username, role = user.role.as_str(), stage, "signed in");
+    let tls = is_tls(&s, &headers);
+    let mut response = see_other(home_of(stage));
+    let h = response.headers_mut();
+    h.append(
+        header::SET_COOKIE,
+        set_cookie(SESSION_COOKIE, &id, s.inner.config.session_secs, tls),
+    );
+    h.append(header::SET_COOKIE, set_cookie(LOGIN_COOKIE, "", 0, tls));
+    Ok(response)
+}
+
+/// The session if it is at `stage`, else where to send the browser instead.
+async fn at_stage(
+    s: &PortalService,
+    headers: &HeaderMap,
+    stage: &str,
+) -> Result<Result<SessionRow, Response>, PageError> {
+    match current_session(s, headers).await? {
+        Some(session) if session.stage == stage => Ok(Ok(session)),
+        Some(session) => Ok(Err(see_other(home_of(&session.stage)))),
+        None => Ok(Err(see_other("/login"))),
+    }
+}
+
+/// `GET /login/totp`: asks for the one-time code.
+pub(crate) async fn totp_form(State(s): State<PortalService>, headers: HeaderMap) -> PageResult {
+    let session = match at_stage(&s, &headers, "totp").await? {
+        Ok(session) => session,
+        Err(redirect) => return Ok(redirect),
+    };
+    Ok(html(
+        StatusCode::OK,
+        pages::totp(text(), &session.csrf, None),
+    ))
+}
+
+/// Checks a code for the session's officer; on success the session becomes active for its full lifetime.
+async fn second_factor(
+    s: &PortalService,
+    session: &SessionRow,
+    code: &str,
+) -> Result<bool, PageError> {
+    let now = s.inner.clock.now();
+    let window = s.inner.config.login_window_secs as i64;
+    let user = store::user(s.db(), &session.username).await?;
+    let secret = user
+        .as_ref()
+        .and_then(|u| u.totp_secret.clone())
+        .unwrap_or_default();
+    let last = user.map_or(i64::MAX, |u| u.totp_last_step);
+    let accepted = match totp::verify(&secret, code, now, last) {
+        Some(step) => store::accept_totp_step(s.db(), &session.username, step).await?,
+        None => false,
+    };
+    if !accepted {
+        store::record_failure(s.db(), &session.username, now, now - window).await?;
+        tracing::info!(target: "audit", user = %session.username, "one-time code refused");
+        return Ok(false);
+    }
+    store::clear_failures(s.db(), &session.username).await?;
+    let expires = now + s.inner.config.session_secs as i64;
+    store::promote_session(s.db(), &session.id_hash, "active", expires).await?;
+    tracing::info!(target: "audit", user = %session.username, "second factor accepted");
+    Ok(true)
+}
+
+/// `POST /login/totp`.
+pub(crate) async fn totp(
+    State(s): State<PortalService>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> PageResult {
+    let session = match at_stage(&s, &headers, "totp").await? {
+        Ok(session) => session,
+        Err(redirect) => return Ok(redirect),
+    };
+    let f: CodeForm = form(&body)?;
+    check_csrf(&f.csrf, &session.csrf)?;
+    if let Some(message) = throttled(&s, &session.username, s.inner.clock.now()).await? {
+        return Ok(html(
+            StatusCode::TOO_MANY_REQUESTS,
+            pages::totp(text(), &session.csrf, Some(&message)),
+        ));
+    }
+    if second_factor(&s, &session, &f.code).await? {
+        return Ok(see_other("/start"));
+    }
+    Ok(html(
+        StatusCode::UNAUTHORIZED,
+        pages::totp(text(), &session.csrf, Some(text().totp_failed)),
+    ))
+}
+
+/// The enrolment page for the session's officer, creating the secret on first view.
+async fn enrol_page(
+    s: &PortalService,
+    session: &SessionRow,
+    status: StatusCode,
+    error: Option<&str>,
+) -> PageResult {
+    let user = store::user(s.db(), &session.username).await?;
+    let secret = match user.and_then(|u| u.totp_secret) {
+        Some(secret) => secret,
+        None => {
+            let secret = totp::new_secret();
+            store::set_totp_secret(s.db(), &session.username, &secret).await?;
+            secret
+        }
+    };
+    let uri = totp::otpauth_uri(TOTP_ISSUER, &session.username, &secret);
+    let svg = totp::qr_svg(&uri).ok_or_else(|| AppError::internal("QR encoding failed"))?;
+    Ok(html(
+        status,
+        pages::enrol(text(), &session.csrf, &svg, &secret, error),
+    ))
+}
+
+/// `GET /totp/enrol`: the QR code to scan after the first sign-in.
+pub(crate) async fn enrol_form(State(s): State<PortalService>, headers: HeaderMap) -> PageResult {
+    match at_stage(&s, &headers, "enrol").await? {
+        Ok(session) => enrol_page(&s, &session, StatusCode::OK, None).await,
+        Err(redirect) => Ok(redirect),
+    }
+}
+
+/// `POST /totp/enrol`: confirms enrolment with a first valid code.
+pub(crate) async fn enrol(
+    State(s): State<PortalService>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> PageResult {
+    let session = match at_stage(&s, &headers, "enrol").await? {
+        Ok(session) => session,
+        Err(redirect) => return Ok(redirect),
+    };
+    let f: CodeForm = form(&body)?;
+    check_csrf(&f.csrf, &session.csrf)?;
+    if let Some(message) = throttled(&s, &session.username, s.inner.clock.now()).await? {
+        return enrol_page(&s, &session, StatusCode::TOO_MANY_REQUESTS, Some(&message)).await;
+    }
+    if second_factor(&s, &session, &f.code).await? {
+        tracing::info!(target: "audit", user = %session.username, "authenticator enrolled");
+        return Ok(see_other("/start"));
+    }
+    enrol_page(
+        &s,
+        &session,
+        StatusCode::UNAUTHORIZED,
+        Some(text().totp_failed),
+    )
+    .await
+}
+
+/// `GET /start`: the officer's start page.
+pub(crate) async fn start(State(s): State<PortalService>, headers: HeaderMap) -> PageResult {
+    let session = match at_stage(&s, &headers, "active").await? {
+        Ok(session) => session,
+        Err(redirect) => return Ok(redirect),
+    };
+    Ok(start_page(&s, &session, StatusCode::OK, None))
+}
+
+fn start_page(
+    s: &PortalService,
+    session: &SessionRow,
+    status: StatusCode,
+    message: Option<&str>,
+) -> Response {
+    let hours = s.inner.config.session_secs / 3600;
+    html(
+        status,
+        pages::start(text(), officer(session), message, hours),
+    )
+}
+
+/// `POST /teletan`: the hotline role gets a teleTAN from the verification service, at most one per
+/// officer per interval. The teleTAN goes to the page only: never to the log or the database.
+pub(crate) async fn teletan(
+    State(s): State<PortalService>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> PageResult {
+    let session = match at_stage(&s, &headers, "active").await? {
+        Ok(session) => session,
+        Err(redirect) => return Ok(redirect),
+    };
+    let f: CsrfForm = form(&body)?;
+    if let Err(e) = check_csrf(&f.csrf, &session.csrf) {
+        tracing::warn!(target: "audit", user = %session.username, "teleTAN request without a valid CSRF token");
+        return Err(PageError::with_session(e, &session));
+    }
+    if session.role != Role::Hotline {
+        tracing::warn!(target: "audit", user = %session.username, role = session.role.as_str(), "teleTAN refused: role");
+        return Err(PageError::with_session(
+            AppError::forbidden("role", text().forbidden),
+            &session,
+        ));
+    }
+    let config = &s.inner.config;
+    let now = s.inner.clock.now();
+    let interval = config.teletan_interval_secs as i64;
+    let previous = match store::claim_teletan_slot(s.db(), &session.username, now, interval).await?
+    {
+        Ok(previous) => previous,
+        Err(_) => {
+            tracing::info!(target: "audit", user = %session.username, "teleTAN refused: officer interval");
+            let message = text()
+                .officer_limit
+                .replace("{seconds}", &interval.to_string());
+            return Ok(start_page(
+                &s,
+                &session,
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(&message),
+            ));
+        }
+    };
+    match fetch_teletan(&s).await {
+        Ok(tan) => {
+            s.inner.metrics.add(
+                "portal_teletans_issued_total",
+                "teleTANs issued through the portal.",
+                1,
+            );
+            tracing::info!(target: "audit", user = %session.username, at = now, "teleTAN issued");
+            let page = pages::teletan(text(), officer(&session), &tan, config.teletan_display_secs);
+            Ok(html(StatusCode::OK, page))
+        }
+        Err(e) => {
+            store::release_teletan_slot(s.db(), &session.username, now, previous).await?;
+            let (status, message) = if e.status == StatusCode::TOO_MANY_REQUESTS {
+                tracing::warn!(target: "audit", user = %session.username, "teleTAN refused: hourly limit");
+                (StatusCode::TOO_MANY_REQUESTS, text().global_limit)
+            } else {
+                (StatusCode::BAD_GATEWAY, text().upstream_failed)
+            };
+            Ok(start_page(&s, &session, status, Some(message)))
+        }
+    }
+}
+
+/// Asks the verification service's internal API for a TEST teleTAN.
+async fn fetch_teletan(s: &PortalService) -> Result<String, AppError> {
+    #[derive(Deserialize)]
+    struct Created {
+        value: String,
+    }
+    let url = format!(
+        "{}/version/v1/tan/teletan",
+        s.inner.config.verification_url.trim_end_matches('/')
+    );
+    let response = s
+        .inner
+        .http
+        .post(url)
+        .bearer_auth(&s.inner.service_token)
+        .header("x-cwa-teletan-type", "TEST")
+        .send()
+        .await
+        .map_err(|e| {
+            AppError::upstream(format_args!("verification service: {}", e.without_url()))
+        })?;
+    match response.status() {
+        StatusCode::CREATED => {
+            let created: Created = response.json().await.map_err(|_| {
+                AppError::upstream("verification service: unreadable teleTAN response")
+            })?;
+            Ok(created.value)
+        }
+        StatusCode::TOO_MANY_REQUESTS => {
+            Err(AppError::too_many_requests("teleTAN hourly limit reached"))
+        }
+        other => Err(AppError::upstream(format_args!(
+            "verification service answered {other}"
+        ))),
+    }
+}
+
+/// `POST /logout`: ends the session (its row is deleted) and clears the cookie.
+pub(crate) async fn logout(
+    State(s): State<PortalService>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> PageResult {
+    let Some(session) = current_session(&s, &headers).await? else {
+        return Ok(see_other("/login"));
+    };
+    let f: CsrfForm = form(&body)?;
+    check_csrf(&f.csrf, &session.csrf).map_err(|e| PageError::with_session(e, &session))?;
+    store::delete_session(s.db(), &session.id_hash).await?;
+    tracing::info!(target: "audit", user = %session.username, "signed out");
+    let mut response = see_other("/login");
+    let cookie = set_cookie(SESSION_COOKIE, "", 0, is_tls(&s, &headers));
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(response.into_response())
+}

@@ -1,0 +1,317 @@
+//! The portal: health-authority officers sign in (password, then a TOTP code) and the hotline role issues
+//! teleTANs, which the portal fetches from the verification service's internal API with the service token.
+//!
+//! Server-rendered HTML with a little progressive JavaScript; the portal keeps accounts, sessions and
+//! failed sign-ins in its own database and never stores or logs a teleTAN.
+
+mod handlers;
+mod pages;
+mod store;
+pub mod text;
+pub mod totp;
+mod web;
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use serde::{Deserialize, Serialize};
+use warnkit_service::{AppError, AppResult, Metrics};
+use warnkit_store::Db;
+
+/// The embedded schema migrations of the portal.
+pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// The service's name: metrics label, SQLite file stem and PostgreSQL schema.
+pub const NAME: &str = "portal";
+
+/// Configuration of the portal (`[portal]` in the config file).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PortalConfig {
+    /// Base URL of the verification service's internal API.
+    pub verification_url: String,
+    /// Timeout of one call to the verification service, in milliseconds.
+    pub verification_timeout_ms: u64,
+    /// Seconds a session lives after sign-in (absolute, not sliding).
+    pub session_secs: u64,
+    /// Seconds an officer must wait between two teleTANs.
+    pub teletan_interval_secs: u64,
+    /// Seconds the teleTAN page shows the teleTAN before clearing it.
+    pub teletan_display_secs: u64,
+    /// Failed sign-ins per account before sign-in is refused for the rest of the window.
+    pub login_max_failures: u32,
+    /// Length of the failed sign-in window, in seconds.
+    pub login_window_secs: u64,
+    /// Mark cookies `Secure` (set when a TLS proxy fronts the portal; also set per request when the proxy
+    /// sends `X-Forwarded-Proto: https`).
+    pub cookie_secure: bool,
+    /// Request bodies over this many bytes get 413.
+    pub max_body_bytes: usize,
+}
+
+impl Default for PortalConfig {
+    fn default() -> Self {
+        Self {
+            verification_url: "http://127.0.0.1:8012".to_owned(),
+            verification_timeout_ms: 5000,
+            session_secs: 4 * 3600,
+            teletan_interval_secs: 30,
+            teletan_display_secs: 600,
+            login_max_failures: 5,
+            login_window_secs: 900,
+            cookie_secure: false,
+            max_body_bytes: 10_000,
+        }
+    }
+}
+
+/// What an officer may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Issues teleTANs to callers with a confirmed positive test.
+    Hotline,
+    /// Health-authority staff: may sign in, may not issue teleTANs (event TANs may follow).
+    HealthAuthority,
+    /// Administers the portal; accounts are created with `warnkit portal user add`.
+    Admin,
+}
+
+impl Role {
+    /// Storage and command-line form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Hotline => "hotline",
+            Role::HealthAuthority => "health-authority",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Parses the storage form.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "hotline" => Some(Role::Hotline),
+            "health-authority" => Some(Role::HealthAuthority),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// The portal's clock (epoch seconds): the system clock in production, a settable one in tests, so that
+/// session expiry and rate limits can be tested without waiting.
+#[derive(Debug, Clone)]
+pub struct Clock(Option<Arc<AtomicI64>>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Self {
+        Clock(None)
+    }
+
+    /// A clock that stands still at `start` until moved with [`Clock::advance`].
+    pub fn manual(start: i64) -> Self {
+        Clock(Some(Arc::new(AtomicI64::new(start))))
+    }
+
+    /// Now, in seconds since the epoch.
+    pub fn now(&self) -> i64 {
+        match &self.0 {
+            None => warnkit_store::unix_now(),
+            Some(t) => t.load(Ordering::SeqCst),
+        }
+    }
+
+    /// Moves a manual clock forward (no effect on the system clock).
+    pub fn advance(&self, secs: i64) {
+        if let Some(t) = &self.0 {
+            t.fetch_add(secs, Ordering::SeqCst);
+        }
+    }
+}
+
+/// A running portal. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct PortalService {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    db: Db,
+    config: PortalConfig,
+    service_token: String,
+    clock: Clock,
+    http: reqwest::Client,
+    metrics: Metrics,
+    /// A real Argon2id hash to check unknown user names against, so that their timing matches known ones.
+    dummy_hash: String,
+}
+
+impl PortalService {
+    /// A portal on an opened and migrated `db`; `service_token` is presented to the verification service.
+    pub fn new(
+        db: Db,
+        config: PortalConfig,
+        service_token: String,
+        clock: Clock,
+    ) -> AppResult<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_millis(config.verification_timeout_ms))
+            .build()
+            .map_err(AppError::internal)?;
+        let dummy_hash = hash_password("not a real password")?;
+        let inner = Inner {
+            db,
+            config,
+            service_token,
+            clock,
+            http,
+            metrics: Metrics::new(NAME),
+            dummy_hash,
+        };
+        Ok(Self {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The portal's routes, with probes and metrics.
+    pub fn router(&self) -> axum::Router {
+        web::router(self.clone())
+    }
+
+    /// The database this service owns.
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    /// The portal's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Creates an account (for `warnkit portal user add`). Names are 1-64 characters of `a-z 0-9 . _ -`;
+    /// passwords need at least 10 characters.
+    pub async fn add_user(
+        &self,
+        username: &str,
+        password: &str,
+        role: Role,
+        totp: bool,
+    ) -> AppResult<()> {
+        add_user(
+            &self.inner.db,
+            username,
+            password,
+            role,
+            totp,
+            self.inner.clock.now(),
+        )
+        .await
+    }
+}
+
+/// Creates an account directly in `db`; see [`PortalService::add_user`].
+pub async fn add_user(
+    db: &Db,
+    username: &str,
+    password: &str,
+    role: Role,
+    totp: bool,
+    now: i64,
+) -> AppResult<()> {
+    if !valid_username(username) {
+        return Err(AppError::bad_request(
+            "invalid_username",
+            "user names are 1-64 characters of a-z 0-9 . _ -",
+        ));
+    }
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(AppError::bad_request(
+            "weak_password",
+            format!("passwords need at least {MIN_PASSWORD_CHARS} characters"),
+        ));
+    }
+    let hash = hash_password(password)?;
+    if !store::insert_user(db, username, &hash, role, totp, now).await? {
+        return Err(AppError::new(
+            axum::http::StatusCode::CONFLICT,
+            "user_exists",
+            "a user with this name exists",
+        ));
+    }
+    tracing::info!(target: "audit", user = username, role = role.as_str(), totp, "portal user added");
+    Ok(())
+}
+
+/// The shortest password `add_user` accepts.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
+/// Whether `name` is an acceptable user name.
+pub fn valid_username(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-'))
+}
+
+/// A random password of 20 characters from an alphabet without look-alikes (about 115 bits).
+pub fn generate_password() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rngs::OsRng;
+    (0..20)
+        .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
+        .collect()
+}
+
+/// Argon2id with the crate's defaults (19 MiB, 2 passes, 1 lane: OWASP's recommendation) in PHC form.
+fn hash_password(password: &str) -> AppResult<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(AppError::internal)
+}
+
+/// Checks `password` against a PHC string; a malformed stored hash counts as a mismatch.
+fn verify_password(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_hash_with_argon2id_and_verify() {
+        let h = hash_password("correct horse").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", &h));
+        assert!(!verify_password("wrong horse", &h));
+        assert!(!verify_password("x", "not a hash"));
+        assert_eq!(generate_password().len(), 20);
+    }
+
+    #[test]
+    fn names_roles_clock() {
+        assert!(valid_username("ann.officer-1"));
+        assert!(!valid_username("Ann"));
+        assert!(!valid_username(""));
+        assert!(!valid_username(&"a".repeat(65)));
+        for r in [Role::Hotline, Role::HealthAuthority, Role::Admin] {
+            assert_eq!(Role::parse(r.as_str()), Some(r));
+        }
+        let c = Clock::manual(100);
+        c.advance(5);
+        assert_eq!(c.now(), 105);
+        assert!(Clock::system().now() > 1_700_000_000);
+    }
+}

@@ -1,0 +1,217 @@
+//! Limits and lifetimes with the clock injected: the officer's teleTAN interval, the verification service's
+//! hourly limit, sign-in throttling, session expiry, and TOTP enrolment and sign-in.
+
+use reqwest::StatusCode;
+use warnkit_portal::totp;
+use warnkit_portal::PortalConfig;
+use warnkit_testkit::Engine;
+use warnkit_verification::VerificationConfig;
+
+use crate::harness::{attr_after, App, PASSWORD};
+use crate::on_both;
+
+async fn one_teletan_per_officer_per_30_seconds(app: App) {
+    let a = app.agent();
+    a.signed_in("hotline").await;
+    assert_eq!(a.issue().await.status, StatusCode::OK);
+    let refused = a.issue().await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused
+        .body
+        .contains("You can issue one teleTAN every 30 seconds."));
+    assert!(refused.teletan().is_none());
+    app.clock.advance(29);
+    assert_eq!(a.issue().await.status, StatusCode::TOO_MANY_REQUESTS);
+    // Another officer is not held up.
+    let b = app.agent();
+    b.signed_in("hotline2").await;
+    assert_eq!(b.issue().await.status, StatusCode::OK);
+    app.clock.advance(1);
+    assert_eq!(a.issue().await.status, StatusCode::OK);
+    assert_eq!(app.teletans().await, 3);
+}
+on_both!(one_teletan_per_officer_per_30_seconds);
+
+async fn global_limit(engine: Engine) {
+    let vc = VerificationConfig {
+        teletan_limit_per_hour: 1,
+        ..VerificationConfig::default()
+    };
+    let Some(app) = App::start_with(engine, vc, PortalConfig::default()).await else {
+        return;
+    };
+    let a = app.agent();
+    a.signed_in("hotline").await;
+    assert_eq!(a.issue().await.status, StatusCode::OK);
+    app.clock.advance(30);
+    let refused = a.issue().await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused
+        .body
+        .contains("The hourly limit for teleTANs has been reached."));
+    // The refused attempt gave the officer's slot back: the next refusal is the global one again.
+    let again = a.issue().await;
+    assert!(again.body.contains("hourly limit"), "{}", again.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn global_limit_sqlite() {
+    global_limit(Engine::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn global_limit_postgres() {
+    global_limit(Engine::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verification_service_down_is_a_clear_502() {
+    let pc = PortalConfig {
+        verification_url: "http://127.0.0.1:9".to_owned(),
+        ..PortalConfig::default()
+    };
+    let app = App::start_with(Engine::Sqlite, VerificationConfig::default(), pc)
+        .await
+        .unwrap();
+    let a = app.agent();
+    a.signed_in("hotline").await;
+    let r = a.issue().await;
+    assert_eq!(r.status, StatusCode::BAD_GATEWAY);
+    assert!(r
+        .body
+        .contains("The verification service is not reachable right now."));
+    // The failed attempt does not count against the officer.
+    assert_eq!(a.issue().await.status, StatusCode::BAD_GATEWAY);
+}
+
+async fn sign_in_throttling(app: App) {
+    let a = app.agent();
+    for _ in 0..5 {
+        assert_eq!(
+            a.login("hotline", "wrong-password-1").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let r = a.login("hotline", PASSWORD).await;
+    assert_eq!(
+        r.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits"
+    );
+    assert!(r.body.contains("Please wait 15 minutes"), "{}", r.body);
+    // Other accounts are not affected.
+    assert_eq!(
+        app.agent().login("ha", PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+    app.clock.advance(899);
+    assert_eq!(
+        a.login("hotline", PASSWORD).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    app.clock.advance(1);
+    assert_eq!(
+        a.login("hotline", PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+}
+on_both!(sign_in_throttling);
+
+async fn sessions_expire_after_four_hours(app: App) {
+    let a = app.agent();
+    a.signed_in("hotline").await;
+    app.clock.advance(4 * 3600 - 1);
+    assert_eq!(a.get("/start").await.status, StatusCode::OK);
+    app.clock.advance(1);
+    let r = a.get("/start").await;
+    assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/login"));
+    assert_eq!(
+        a.post("/teletan", &[("csrf", "x")]).await.location(),
+        "/login"
+    );
+}
+on_both!(sessions_expire_after_four_hours);
+
+fn code(secret: &str, now: i64) -> String {
+    totp::code_at(&totp::base32_decode(secret).unwrap(), totp::step(now))
+}
+
+async fn totp_enrolment_then_sign_in(app: App) {
+    let a = app.agent();
+    let r = a.login("totp", PASSWORD).await;
+    assert_eq!(
+        (r.status, r.location()),
+        (StatusCode::SEE_OTHER, "/totp/enrol")
+    );
+    assert_eq!(
+        a.get("/start").await.location(),
+        "/totp/enrol",
+        "no access before enrolment"
+    );
+    assert_eq!(a.get("/login/totp").await.location(), "/totp/enrol");
+    let page = a.get("/totp/enrol").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("<svg") && page.body.contains(r#"role="img""#));
+    let secret = attr_after(&page.body, r#"data-secret=""#).unwrap();
+    let csrf = page.csrf();
+    assert!(
+        a.get("/totp/enrol").await.body.contains(&secret),
+        "same secret on reload"
+    );
+    let wrong = a
+        .post("/totp/enrol", &[("csrf", &csrf), ("code", "000000")])
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        a.post("/totp/enrol", &[("code", "000000")]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let now = app.clock.now();
+    let ok = a
+        .post(
+            "/totp/enrol",
+            &[("csrf", &csrf), ("code", &code(&secret, now))],
+        )
+        .await;
+    assert_eq!(
+        (ok.status, ok.location()),
+        (StatusCode::SEE_OTHER, "/start")
+    );
+    assert_eq!(a.issue().await.status, StatusCode::OK);
+
+    // The next sign-in asks for a code; the used one cannot be replayed.
+    let b = app.agent();
+    assert_eq!(b.login("totp", PASSWORD).await.location(), "/login/totp");
+    assert_eq!(b.get("/start").await.location(), "/login/totp");
+    assert_eq!(b.get("/totp/enrol").await.location(), "/login/totp");
+    let form = b.get("/login/totp").await;
+    assert!(form.body.contains(r#"autocomplete="one-time-code""#));
+    let csrf = form.csrf();
+    let replay = b
+        .post(
+            "/login/totp",
+            &[("csrf", &csrf), ("code", &code(&secret, now))],
+        )
+        .await;
+    assert_eq!(replay.status, StatusCode::UNAUTHORIZED);
+    assert!(replay.body.contains("already used"));
+    app.clock.advance(30);
+    let fresh = code(&secret, app.clock.now());
+    let ok = b
+        .post("/login/totp", &[("csrf", &csrf), ("code", &fresh)])
+        .await;
+    assert_eq!(
+        (ok.status, ok.location()),
+        (StatusCode::SEE_OTHER, "/start")
+    );
+    assert_eq!(b.get("/start").await.status, StatusCode::OK);
+}
+on_both!(totp_enrolment_then_sign_in);
+
+async fn pending_second_factor_expires(app: App) {
+    let a = app.agent();
+    a.login("totp", PASSWORD).await;
+    app.clock.advance(600);
+    assert_eq!(a.get("/totp/enrol").await.location(), "/login");
+}
+on_both!(pending_second_factor_expires);
