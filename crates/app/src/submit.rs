@@ -1,0 +1,205 @@
+//! The verification and submission calls of the test flow, real and fake alike: every request body is
+//! padded to one size per endpoint, so an observer cannot tell a real upload from a fake one, nor the
+//! first upload (13 keys) from the day-after upload (1 key).
+
+use prost::Message;
+use rand::Rng;
+use serde_json::{json, Value};
+use warnkit_protocol::interval::TEK_ROLLING_PERIOD;
+use warnkit_protocol::proto::{SubmissionPayload, TemporaryExposureKey};
+
+use crate::http::{Http, HttpError};
+use crate::phone::PhoneError;
+
+/// Size of every verification request body in bytes.
+pub const JSON_BODY_BYTES: usize = 250;
+/// Size of every upload body in bytes: room for 14 keys and padding.
+pub const UPLOAD_BODY_BYTES: usize = 1_000;
+
+/// Adds a `requestPadding` of `x` that brings the JSON body to `target` bytes.
+pub fn pad_json(mut body: Value, target: usize) -> Value {
+    let base = body.to_string().len();
+    // `,"requestPadding":""` adds 20 bytes to a non-empty object.
+    let pad = target.saturating_sub(base + 20);
+    if let Some(map) = body.as_object_mut() {
+        map.insert("requestPadding".into(), Value::String("x".repeat(pad)));
+    }
+    body
+}
+
+/// The upload body for `keys`, with `requestPadding` so it is exactly `target` bytes when it fits.
+pub fn padded_payload(
+    keys: Vec<TemporaryExposureKey>,
+    target: usize,
+    rng: &mut impl Rng,
+) -> Vec<u8> {
+    let mut payload = SubmissionPayload {
+        keys,
+        request_padding: None,
+        visited_countries: vec![],
+        origin: Some("DE".into()),
+        consent_to_federation: Some(false),
+        submission_type: Some(0),
+    };
+    let base = payload.encoded_len();
+    // The padding field costs a tag byte and a length varint on top of its content; the varint grows
+    // with the length, so settle the length in a few steps.
+    let mut len = target.saturating_sub(base + 2);
+    for _ in 0..4 {
+        let total = base + 1 + prost::encoding::encoded_len_varint(len as u64) + len;
+        if total == target || total < target && len == 0 {
+            break;
+        }
+        len = (len + target).saturating_sub(total);
+    }
+    let mut padding = vec![0u8; len];
+    rng.fill(padding.as_mut_slice());
+    payload.request_padding = Some(padding);
+    payload.encode_to_vec()
+}
+
+fn expect_field(response: &crate::http::Response, field: &str) -> Result<String, HttpError> {
+    let v: Value = serde_json::from_slice(&response.body)
+        .map_err(|e| HttpError::Body(format!("not JSON: {e}")))?;
+    v.get(field)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| HttpError::Body(format!("no {field:?} in the response")))
+}
+
+/// `POST /version/v1/registrationToken` with a hashed GUID; returns the registration token.
+pub async fn register(http: &Http, hashed_guid: &str, fake: bool) -> Result<String, PhoneError> {
+    let body = pad_json(
+        json!({"keyType": "GUID", "key": hashed_guid}),
+        JSON_BODY_BYTES,
+    );
+    let r = http
+        .post_json("/version/v1/registrationToken", &body, fake)
+        .await?;
+    if r.status.as_u16() != 201 {
+        return Err(PhoneError::Refused {
+            what: "registration",
+            status: r.status.as_u16(),
+        });
+    }
+    Ok(expect_field(&r, "registrationToken")?)
+}
+
+/// `POST /version/v1/testresult`; returns the result code.
+pub async fn poll(http: &Http, token: &str, fake: bool) -> Result<i64, PhoneError> {
+    let body = pad_json(json!({"registrationToken": token}), JSON_BODY_BYTES);
+    let r = http
+        .post_json("/version/v1/testresult", &body, fake)
+        .await?;
+    if r.status.as_u16() != 200 {
+        return Err(PhoneError::Refused {
+            what: "test result",
+            status: r.status.as_u16(),
+        });
+    }
+    let v: Value =
+        serde_json::from_slice(&r.body).map_err(|e| HttpError::Body(format!("not JSON: {e}")))?;
+    v.get("testResult")
+        .and_then(Value::as_i64)
+        .ok_or_else(|| HttpError::Body("no testResult".into()).into())
+}
+
+/// `POST /version/v1/tan`; returns the TAN.
+pub async fn tan(http: &Http, token: &str, fake: bool) -> Result<String, PhoneError> {
+    let body = pad_json(json!({"registrationToken": token}), JSON_BODY_BYTES);
+    let r = http.post_json("/version/v1/tan", &body, fake).await?;
+    if r.status.as_u16() != 201 {
+        return Err(PhoneError::Refused {
+            what: "TAN",
+            status: r.status.as_u16(),
+        });
+    }
+    Ok(expect_field(&r, "tan")?)
+}
+
+/// `POST /version/v1/diagnosis-keys`; returns the HTTP status.
+pub async fn upload(
+    http: &Http,
+    keys: Vec<TemporaryExposureKey>,
+    tan: &str,
+    fake: bool,
+    rng: &mut impl Rng,
+) -> Result<u16, PhoneError> {
+    let body = padded_payload(keys, UPLOAD_BODY_BYTES, rng);
+    let r = http.post_keys(body, tan, fake).await?;
+    Ok(r.status.as_u16())
+}
+
+/// `count` random keys for the days before `today` (or today's when `count` is 1, as the day-after
+/// upload sends the previous day's key), shaped like real ones so fakes validate like real uploads.
+pub fn fake_keys(today: u32, count: u32, rng: &mut impl Rng) -> Vec<TemporaryExposureKey> {
+    (1..=count)
+        .map(|age| TemporaryExposureKey {
+            key_data: Some(rng.gen::<[u8; 16]>().to_vec()),
+            transmission_risk_level: Some(rng.gen_range(1..=8)),
+            rolling_start_interval_number: Some(
+                (today.saturating_sub(age) * TEK_ROLLING_PERIOD) as i32,
+            ),
+            rolling_period: Some(TEK_ROLLING_PERIOD as i32),
+            report_type: Some(1),
+            days_since_onset_of_symptoms: None,
+        })
+        .collect()
+}
+
+/// A random UUID v4 string, the shape of registration tokens.
+pub fn random_uuid(rng: &mut impl Rng) -> String {
+    let mut b: [u8; 16] = rng.gen();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+
+    #[test]
+    fn uploads_of_any_key_count_have_one_size() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        for n in [1, 2, 13, 14] {
+            let body = padded_payload(fake_keys(20_000, n, &mut rng), UPLOAD_BODY_BYTES, &mut rng);
+            assert_eq!(body.len(), UPLOAD_BODY_BYTES, "{n} keys");
+            let decoded = SubmissionPayload::decode(body.as_slice()).unwrap();
+            assert_eq!(decoded.keys.len(), n as usize);
+        }
+    }
+
+    #[test]
+    fn json_bodies_have_one_size() {
+        let a = pad_json(
+            json!({"keyType": "GUID", "key": "a".repeat(64)}),
+            JSON_BODY_BYTES,
+        );
+        let b = pad_json(
+            json!({"registrationToken": random_uuid(&mut rand::thread_rng())}),
+            JSON_BODY_BYTES,
+        );
+        assert_eq!(a.to_string().len(), JSON_BODY_BYTES);
+        assert_eq!(b.to_string().len(), JSON_BODY_BYTES);
+    }
+
+    #[test]
+    fn uuid_shape() {
+        let u = random_uuid(&mut ChaCha8Rng::seed_from_u64(2));
+        assert_eq!(u.len(), 36);
+        assert_eq!(&u[14..15], "4");
+        assert!("89ab".contains(&u[19..20]));
+    }
+}

@@ -1,0 +1,259 @@
+//! One download run: the signed app configuration, then every daily and hourly archive the phone still
+//! lacks (catching up on any gap), each verified against the configured public key before its keys are
+//! used, and nothing fetched twice.
+
+use std::collections::HashSet;
+
+use p256::ecdsa::VerifyingKey;
+use prost::Message;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use warnkit_protocol::export::{Archive, Limits, SignedBlob};
+use warnkit_protocol::proto::app_config::ApplicationConfiguration;
+use warnkit_protocol::proto::TemporaryExposureKey;
+use warnkit_protocol::risk::v1::V1Parameters;
+
+use crate::http::{Http, HttpError};
+use crate::schedule::{Downloaded, Fetch};
+
+/// What one run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncReport {
+    /// Archives downloaded and accepted.
+    pub files: usize,
+    /// New diagnosis keys (padding included) from those archives.
+    pub keys: usize,
+    /// Keys that had been downloaded before (should stay 0).
+    pub duplicate_keys: usize,
+    /// Archives (or the configuration) rejected, with the reason: a bad signature, a broken zip.
+    pub rejected: Vec<String>,
+    /// Requests that failed even after retries.
+    pub errors: Vec<String>,
+}
+
+impl SyncReport {
+    /// Whether everything listed was fetched and accepted.
+    pub fn complete(&self) -> bool {
+        self.rejected.is_empty() && self.errors.is_empty()
+    }
+}
+
+/// The published paths (the original's layout under `version/v1/`).
+pub mod paths {
+    /// The JSON array of published dates.
+    pub fn dates(region: &str) -> String {
+        format!("version/v1/diagnosis-keys/country/{region}/date")
+    }
+
+    /// A daily archive.
+    pub fn day(region: &str, date: &str) -> String {
+        format!("{}/{date}", dates(region))
+    }
+
+    /// The JSON array of published hours of a date.
+    pub fn hours(region: &str, date: &str) -> String {
+        format!("{}/{date}/hour", dates(region))
+    }
+
+    /// An hourly archive.
+    pub fn hour(region: &str, date: &str, hour: u32) -> String {
+        format!("{}/{date}/hour/{hour}", dates(region))
+    }
+
+    /// The signed app configuration.
+    pub fn app_config(region: &str) -> String {
+        format!("version/v1/configuration/country/{region}/app_config")
+    }
+}
+
+/// Checks `bin` against `key`, consulting the client's shared cache of verified files first.
+fn verified<E: std::fmt::Display>(
+    http: &Http,
+    key: &VerifyingKey,
+    bytes: &[u8],
+    check: impl FnOnce() -> Result<(), E>,
+) -> Result<(), String> {
+    let digest: Option<[u8; 32]> = http.shares_verification().then(|| {
+        let mut h = Sha256::new();
+        h.update(key.to_encoded_point(false).as_bytes());
+        h.update(bytes);
+        h.finalize().into()
+    });
+    if digest.is_some_and(|d| http.already_verified(&d)) {
+        return Ok(());
+    }
+    check().map_err(|e| e.to_string())?;
+    if let Some(d) = digest {
+        http.remember_verified(d);
+    }
+    Ok(())
+}
+
+/// Why the app configuration could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    /// It could not be fetched (retried on the next run).
+    Fetch(String),
+    /// It was fetched but failed the signature check or did not parse.
+    Rejected(String),
+}
+
+/// Downloads and verifies the app configuration.
+pub async fn fetch_config(
+    http: &Http,
+    region: &str,
+    key: &VerifyingKey,
+) -> Result<Option<V1Parameters>, ConfigError> {
+    let path = paths::app_config(region);
+    let Some(bytes) = http
+        .get(&path)
+        .await
+        .map_err(|e| ConfigError::Fetch(e.to_string()))?
+    else {
+        return Ok(None);
+    };
+    let reject = |e: String| ConfigError::Rejected(format!("{path}: {e}"));
+    let blob = SignedBlob::read(&bytes, &Limits::default()).map_err(|e| reject(e.to_string()))?;
+    verified(http, key, &bytes, || {
+        blob.verify(std::slice::from_ref(key)).map(|_| ())
+    })
+    .map_err(reject)?;
+    let config =
+        ApplicationConfiguration::decode(blob.bin.as_slice()).map_err(|e| reject(e.to_string()))?;
+    let params = V1Parameters::try_from(&config).map_err(|e| reject(e.to_string()))?;
+    params.validate().map_err(|e| reject(e.to_string()))?;
+    Ok(Some(params))
+}
+
+async fn json_list<T: serde::de::DeserializeOwned>(
+    http: &Http,
+    path: &str,
+) -> Result<Option<Vec<T>>, HttpError> {
+    match http.get(path).await? {
+        None => Ok(None),
+        Some(body) => serde_json::from_slice(&body)
+            .map(Some)
+            .map_err(|e| HttpError::Body(format!("{path}: {e}"))),
+    }
+}
+
+/// The files of one run, in the order they are fetched.
+async fn plan(
+    http: &Http,
+    region: &str,
+    downloaded: &Downloaded,
+    (yesterday, today): (Option<&str>, &str),
+    report: &mut SyncReport,
+) -> (Vec<Fetch>, Vec<String>) {
+    let mut fetches = Vec::new();
+    let mut completes = Vec::new();
+    // Dates are listed once they have ended: with yesterday complete, the list holds nothing new.
+    let up_to_date = yesterday.is_some_and(|y| downloaded.days.contains(y));
+    let dates: Vec<String> = if up_to_date {
+        Vec::new()
+    } else {
+        match json_list(http, &paths::dates(region)).await {
+            Ok(d) => d.unwrap_or_default(),
+            Err(e) => {
+                report.errors.push(e.to_string());
+                Vec::new()
+            }
+        }
+    };
+    let (whole, partial) = downloaded.missing_days(&dates);
+    fetches.extend(whole.iter().map(|d| Fetch::Day((*d).to_owned())));
+    // Days begun hour by hour are finished hour by hour; only once their hours are gone from the
+    // server does the daily file stand in (its already-seen keys then count as duplicates).
+    let mut hour_days: Vec<&str> = partial;
+    if !dates.iter().any(|d| d == today) {
+        hour_days.push(today);
+    }
+    for date in hour_days {
+        match json_list::<u32>(http, &paths::hours(region, date)).await {
+            Ok(Some(hours)) => {
+                let missing = downloaded.missing_hours(date, &hours);
+                fetches.extend(missing.into_iter().map(|h| Fetch::Hour(date.to_owned(), h)));
+                if date != today {
+                    completes.push(date.to_owned());
+                }
+            }
+            Ok(None) if date != today => fetches.push(Fetch::Day(date.to_owned())),
+            Ok(None) => {}
+            Err(e) => report.errors.push(e.to_string()),
+        }
+    }
+    (fetches, completes)
+}
+
+/// Runs one download pass and returns the new keys; `seen` holds every key ever downloaded.
+pub async fn download(
+    http: &Http,
+    region: &str,
+    key: &VerifyingKey,
+    downloaded: &mut Downloaded,
+    seen: &mut HashSet<[u8; 16]>,
+    (yesterday, today): (Option<&str>, &str),
+) -> (Vec<TemporaryExposureKey>, SyncReport) {
+    let mut report = SyncReport::default();
+    let (fetches, completes) =
+        plan(http, region, downloaded, (yesterday, today), &mut report).await;
+    let mut keys = Vec::new();
+    let mut failed_days = HashSet::new();
+    for fetch in fetches {
+        let (path, date) = match &fetch {
+            Fetch::Day(d) => (paths::day(region, d), d.clone()),
+            Fetch::Hour(d, h) => (paths::hour(region, d, *h), d.clone()),
+        };
+        let bytes = match http.get(&path).await {
+            Ok(Some(b)) => b,
+            Ok(None) => {
+                report.errors.push(format!("{path}: listed but not found"));
+                failed_days.insert(date);
+                continue;
+            }
+            Err(e) => {
+                report.errors.push(e.to_string());
+                failed_days.insert(date);
+                continue;
+            }
+        };
+        let archive = match Archive::read(&bytes, &Limits::default()) {
+            Ok(a) => a,
+            Err(e) => {
+                report.rejected.push(format!("{path}: {e}"));
+                failed_days.insert(date);
+                continue;
+            }
+        };
+        if let Err(e) = verified(http, key, &bytes, || {
+            archive.verify(std::slice::from_ref(key)).map(|_| ())
+        }) {
+            report.rejected.push(format!("{path}: {e}"));
+            failed_days.insert(date);
+            continue;
+        }
+        downloaded.mark(&fetch);
+        report.files += 1;
+        for k in archive.export.keys {
+            let Some(data) = k
+                .key_data
+                .as_deref()
+                .and_then(|d| <[u8; 16]>::try_from(d).ok())
+            else {
+                continue;
+            };
+            if seen.insert(data) {
+                report.keys += 1;
+                keys.push(k);
+            } else {
+                report.duplicate_keys += 1;
+            }
+        }
+    }
+    for date in completes {
+        if !failed_days.contains(&date) {
+            downloaded.complete(&date);
+        }
+    }
+    (keys, report)
+}

@@ -1,0 +1,170 @@
+//! `warnkit demo`: N simulated phones live D days against the real backend services. Households,
+//! workplaces and buses bring people together, some test positive (a lab posts the result) and upload
+//! their keys, distribution runs every simulated hour, every phone downloads, matches and scores; the
+//! summary compares who was warned with who was really exposed.
+
+mod backend;
+mod run;
+mod world;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use serde::Serialize;
+
+/// Arguments of `warnkit demo`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DemoArgs {
+    /// Phones (people) to simulate.
+    #[arg(long, default_value_t = 200)]
+    pub phones: usize,
+    /// Days to simulate (the phones then sync once more the next morning).
+    #[arg(long, default_value_t = 7)]
+    pub days: u32,
+    /// Seed of every random choice: the same seed gives the same world.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Print the figures as JSON on stdout instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Share of people who test positive during the demo.
+    #[arg(long, default_value_t = 0.05)]
+    pub positive_rate: f64,
+    /// Share of people who test negative.
+    #[arg(long, default_value_t = 0.03)]
+    pub negative_rate: f64,
+    /// Share of positives who agree to upload their keys.
+    #[arg(long, default_value_t = 0.8)]
+    pub share_rate: f64,
+    /// Fake upload sessions per phone and day (plausible deniability traffic).
+    #[arg(long, default_value_t = 0.05)]
+    pub fake_rate: f64,
+    /// Risk calculation on the phones.
+    #[arg(long, value_enum, default_value = "v1")]
+    pub risk: RiskArg,
+    /// Keep the backend's data directory here instead of a temporary one.
+    #[arg(long)]
+    pub data_dir: Option<std::path::PathBuf>,
+}
+
+/// The risk model, as a command-line value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RiskArg {
+    /// Risk v1 with the downloaded app configuration.
+    V1,
+    /// Risk v2 (exposure windows).
+    V2,
+}
+
+/// The demo's figures; `--json` prints them.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    /// Phones simulated.
+    pub phones: usize,
+    /// Days simulated.
+    pub days: u32,
+    /// People who tested positive.
+    pub positives: usize,
+    /// Positives who agreed to upload.
+    pub sharing_positives: usize,
+    /// Uploads accepted (first and day-after uploads).
+    pub uploads: u64,
+    /// Uploads refused.
+    pub uploads_failed: u64,
+    /// Fake uploads sent.
+    pub fake_uploads: u64,
+    /// Background actions of phones (polls, uploads, fake requests) that failed (should be 0).
+    pub phone_errors: u64,
+    /// Keys from fake uploads that showed up in a published archive (must be 0).
+    pub fake_keys_published: u64,
+    /// Phones showing increased risk at the end.
+    pub warned: usize,
+    /// Phones truly exposed (ground truth).
+    pub truly_exposed: usize,
+    /// Warned and truly exposed.
+    pub true_warnings: usize,
+    /// Warned but not truly exposed.
+    pub false_warnings: usize,
+    /// Truly exposed but not warned.
+    pub missed: usize,
+    /// Truly exposed by a positive who did upload, but not warned.
+    pub missed_despite_upload: usize,
+    /// Warned without any contact to a positive (must be 0).
+    pub warned_without_contact: usize,
+    /// HTTP requests of all phones and the lab.
+    pub requests: u64,
+    /// Bytes the phones downloaded from the distribution service.
+    pub bytes_downloaded: u64,
+    /// Archives the phones downloaded.
+    pub files_downloaded: u64,
+    /// Keys that a phone downloaded a second time (must be 0).
+    pub duplicate_keys: u64,
+    /// Archives rejected by a phone (bad signature, unreadable).
+    pub rejected_archives: u64,
+    /// Download runs that did not complete at the first attempt.
+    pub failed_syncs: u64,
+    /// Distribution runs.
+    pub distribution_runs: u64,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// Runs `warnkit demo`.
+pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(args.phones >= 2, "--phones must be at least 2");
+    anyhow::ensure!((1..=14).contains(&args.days), "--days must be 1..=14");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting tokio")?;
+    let show_progress = !args.json && std::io::stderr().is_terminal();
+    let summary = runtime.block_on(run::simulate(&args, show_progress))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print_summary(&summary);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_summary(s: &Summary) {
+    let pct = |a: usize, b: usize| {
+        if b == 0 {
+            0.0
+        } else {
+            100.0 * a as f64 / b as f64
+        }
+    };
+    println!("{} phones, {} days, {:.1} s", s.phones, s.days, s.seconds);
+    println!(
+        "  tested positive   {:>7}  ({} shared their keys; {} uploads accepted, {} refused)",
+        s.positives, s.sharing_positives, s.uploads, s.uploads_failed
+    );
+    println!(
+        "  truly exposed     {:>7}  (15 close minutes with an infectious positive)",
+        s.truly_exposed
+    );
+    println!("  warned            {:>7}", s.warned);
+    println!(
+        "    true warnings   {:>7}  ({:.0}% of the truly exposed)",
+        s.true_warnings,
+        pct(s.true_warnings, s.truly_exposed)
+    );
+    println!("    false warnings  {:>7}", s.false_warnings);
+    println!(
+        "  missed            {:>7}  ({} of them by a positive who did upload)",
+        s.missed, s.missed_despite_upload
+    );
+    println!(
+        "  traffic           {:>7} requests, {:.1} MB downloaded in {} archives, {} fake uploads",
+        s.requests,
+        s.bytes_downloaded as f64 / 1e6,
+        s.files_downloaded,
+        s.fake_uploads
+    );
+    println!(
+        "  checks            {} keys downloaded twice, {} fake keys published, {} archives rejected",
+        s.duplicate_keys, s.fake_keys_published, s.rejected_archives
+    );
+}

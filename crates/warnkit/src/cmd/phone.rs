@@ -1,0 +1,261 @@
+//! `warnkit phone`: one simulated phone on the command line, its state in a directory, for app
+//! developers testing against a server: register a test by QR code, poll, upload, download and score.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use serde::{Deserialize, Serialize};
+use warnkit_app::{Backoff, Endpoints, Http, Phone, RiskModel, Settings};
+
+/// `warnkit phone ...`
+#[derive(Debug, clap::Subcommand)]
+pub enum PhoneCommand {
+    /// Set up a phone in a directory, pointed at a server's `endpoints.json`.
+    Init(InitArgs),
+    /// Register a test by the GUID of its QR code (sent only as its SHA-256).
+    ScanQr(GuidArgs),
+    /// Poll the test result.
+    Poll(DirArgs),
+    /// Upload keys with the user's consent: the past days' keys, or after midnight the last day's key.
+    Upload(DirArgs),
+    /// Download what is new, verify it, match it and print the run's report.
+    Sync(DirArgs),
+    /// Print the risk level.
+    Risk(DirArgs),
+    /// Record an encounter with another phone for the last N minutes (both see each other).
+    Meet(MeetArgs),
+}
+
+/// Arguments naming the phone's directory.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DirArgs {
+    /// The phone's state directory.
+    #[arg(long, default_value = "warnkit-phone")]
+    dir: PathBuf,
+    /// Act as if it were this time (RFC 3339) instead of now.
+    #[arg(long)]
+    now: Option<String>,
+}
+
+/// Arguments of `warnkit phone init`.
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    #[command(flatten)]
+    dir: DirArgs,
+    /// The server's `endpoints.json` (written by `warnkit serve`).
+    #[arg(long)]
+    endpoints: PathBuf,
+    /// The public key archives must verify with (SPKI PEM). Without it the key is fetched from the
+    /// server once and pinned (trust on first use: fine for testing, not for a real app).
+    #[arg(long)]
+    public_key: Option<PathBuf>,
+    /// Risk calculation.
+    #[arg(long, value_enum, default_value = "v1")]
+    risk: super::demo::RiskArg,
+    /// Fake upload sessions per day in background runs.
+    #[arg(long, default_value_t = 0.0)]
+    fake_rate: f64,
+}
+
+/// Arguments of `warnkit phone scan-qr`.
+#[derive(Debug, clap::Args)]
+pub struct GuidArgs {
+    #[command(flatten)]
+    dir: DirArgs,
+    /// The GUID from the QR code.
+    guid: String,
+}
+
+/// Arguments of `warnkit phone meet`.
+#[derive(Debug, clap::Args)]
+pub struct MeetArgs {
+    #[command(flatten)]
+    dir: DirArgs,
+    /// The other phone's directory.
+    #[arg(long)]
+    other: PathBuf,
+    /// Minutes of the encounter, ending now.
+    #[arg(long, default_value_t = 30)]
+    minutes: u32,
+    /// Attenuation in dB (45 is about a metre).
+    #[arg(long, default_value_t = 45)]
+    attenuation: u8,
+}
+
+/// What `phone.json` holds.
+#[derive(Debug, Serialize, Deserialize)]
+struct State {
+    endpoints: Endpoints,
+    phone: Phone,
+}
+
+const STATE_FILE: &str = "phone.json";
+
+fn load(dir: &Path) -> anyhow::Result<State> {
+    let path = dir.join(STATE_FILE);
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "reading {} (run `warnkit phone init` first)",
+            path.display()
+        )
+    })?;
+    serde_json::from_str(&text).with_context(|| format!("{}: not a phone state", path.display()))
+}
+
+fn save(dir: &Path, state: &State) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let tmp = dir.join("phone.json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec(state)?)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, dir.join(STATE_FILE)).context("replacing phone.json")?;
+    Ok(())
+}
+
+fn now(args: &DirArgs) -> anyhow::Result<i64> {
+    match &args.now {
+        Some(t) => warnkit_distribution::layout::parse_rfc3339(t)
+            .with_context(|| format!("--now {t:?} is not an RFC 3339 time")),
+        None => Ok(warnkit_store::unix_now()),
+    }
+}
+
+fn http(state: &State) -> anyhow::Result<Http> {
+    Ok(Http::new(
+        state.endpoints.clone(),
+        state.phone.settings.backoff,
+        rand::random(),
+    )?)
+}
+
+/// Runs `warnkit phone`.
+pub fn run(command: PhoneCommand) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting tokio")?;
+    runtime.block_on(dispatch(command))
+}
+
+async fn dispatch(command: PhoneCommand) -> anyhow::Result<ExitCode> {
+    let mut rng = ChaCha20Rng::from_entropy();
+    match command {
+        PhoneCommand::Init(args) => {
+            let endpoints = Endpoints::from_file(&args.endpoints)?;
+            let public_key_pem = match &args.public_key {
+                Some(p) => std::fs::read_to_string(p)
+                    .with_context(|| format!("reading {}", p.display()))?,
+                None => {
+                    let http = Http::new(endpoints.clone(), Backoff::default(), rand::random())?;
+                    let pem = http
+                        .get("version/v1/public-key.pem")
+                        .await?
+                        .context("the server publishes no public key")?;
+                    eprintln!("pinned the server's public key (trust on first use)");
+                    String::from_utf8(pem).context("public key is not text")?
+                }
+            };
+            warnkit_protocol::export::public_key_from_pem(&public_key_pem)?;
+            let settings = Settings {
+                region: "DE".into(),
+                public_key_pem,
+                risk_model: match args.risk {
+                    super::demo::RiskArg::V1 => RiskModel::V1,
+                    super::demo::RiskArg::V2 => RiskModel::V2,
+                },
+                fake_rate_per_day: args.fake_rate,
+                backoff: Backoff::default(),
+            };
+            let mut phone = Phone::new(settings, -10);
+            // The first key exists from the first day on, as with a freshly installed app.
+            phone
+                .en
+                .tek(warnkit_app::en::day_of(now(&args.dir)?), &mut rng);
+            save(&args.dir.dir, &State { endpoints, phone })?;
+            eprintln!("phone set up in {}", args.dir.dir.display());
+        }
+        PhoneCommand::ScanQr(args) => {
+            let mut state = load(&args.dir.dir)?;
+            state.phone.scan_qr(&http(&state)?, &args.guid).await?;
+            save(&args.dir.dir, &state)?;
+            eprintln!("test registered");
+        }
+        PhoneCommand::Poll(args) => {
+            let mut state = load(&args.dir)?;
+            let result = state.phone.poll(&http(&state)?).await?;
+            save(&args.dir, &state)?;
+            let name = ["pending", "negative", "positive", "invalid", "redeemed"]
+                .get(result as usize)
+                .copied()
+                .unwrap_or("unknown");
+            println!("{name}");
+        }
+        PhoneCommand::Upload(args) => {
+            let mut state = load(&args.dir)?;
+            let t = now(&args)?;
+            let http = http(&state)?;
+            state.phone.en.consent = true;
+            let first_done = state
+                .phone
+                .test
+                .as_ref()
+                .is_some_and(|t| t.first_upload_day.is_some());
+            if first_done {
+                let sent = state.phone.upload_rolled_over(&http, t, &mut rng).await?;
+                save(&args.dir, &state)?;
+                if !sent {
+                    bail!("nothing to upload: the last day's key is released after midnight UTC");
+                }
+                println!("uploaded the last day's key");
+            } else {
+                let n = state.phone.upload(&http, t, &mut rng).await?;
+                save(&args.dir, &state)?;
+                println!("uploaded {n} keys; the current day's key follows after midnight");
+            }
+        }
+        PhoneCommand::Sync(args) => {
+            let mut state = load(&args.dir)?;
+            let report = state
+                .phone
+                .sync(&http(&state)?, now(&args)?, &mut rng)
+                .await;
+            save(&args.dir, &state)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            if !report.rejected.is_empty() {
+                eprintln!("rejected: {}", report.rejected.join("; "));
+                return Ok(ExitCode::from(1));
+            }
+        }
+        PhoneCommand::Risk(args) => {
+            let state = load(&args.dir)?;
+            let status = state.phone.risk(now(&args)?)?;
+            println!("{}", serde_json::to_string_pretty(&status)?);
+        }
+        PhoneCommand::Meet(args) => {
+            let mut me = load(&args.dir.dir)?;
+            let mut other = load(&args.other)?;
+            let end = now(&args.dir)?;
+            let tx = me.phone.en.tx_power;
+            for slot in 0..i64::from(args.minutes / 5) {
+                let t = end - i64::from(args.minutes) * 60 + slot * 300;
+                let rssi = (i16::from(tx) - i16::from(args.attenuation)).clamp(-127, 0) as i8;
+                if let Some((rpi, aem)) = me.phone.en.advertise(t, &mut rng) {
+                    other.phone.en.record(t, rpi, aem, rssi);
+                }
+                if let Some((rpi, aem)) = other.phone.en.advertise(t, &mut rng) {
+                    me.phone.en.record(t, rpi, aem, rssi);
+                }
+            }
+            save(&args.dir.dir, &me)?;
+            save(&args.other, &other)?;
+            eprintln!(
+                "recorded {} minutes at {} dB",
+                args.minutes / 5 * 5,
+                args.attenuation
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

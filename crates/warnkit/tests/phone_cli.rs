@@ -1,0 +1,164 @@
+//! `warnkit phone` against a running `warnkit serve`, as an app developer would use it: two phones
+//! meet, one registers a test, the lab posts a positive result, the phone uploads, distribution
+//! publishes, the other phone downloads, verifies, matches and shows an increased risk.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_warnkit");
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port_base() -> u16 {
+    loop {
+        let base = 20_000 + (rand::random::<u16>() % 30_000);
+        if (0..6).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
+            return base;
+        }
+    }
+}
+
+fn warnkit(args: &[&str]) -> String {
+    let out = Command::new(BIN).args(args).output().expect("run warnkit");
+    assert!(
+        out.status.success(),
+        "warnkit {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned()
+}
+
+fn start(dir: &Path) -> (Server, Value) {
+    let base = free_port_base().to_string();
+    let log = std::fs::File::create(dir.join("serve.log")).expect("log");
+    let child = Command::new(BIN)
+        .args([
+            "serve",
+            "--data-dir",
+            dir.to_str().expect("utf-8"),
+            "--port-base",
+            &base,
+        ])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn");
+    let server = Server(child);
+    let endpoints = dir.join("endpoints.json");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !endpoints.exists() {
+        assert!(Instant::now() < deadline, "endpoints.json never appeared");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let v = serde_json::from_str(&std::fs::read_to_string(endpoints).expect("read")).expect("json");
+    (server, v)
+}
+
+fn at(day: i64, hour: i64) -> String {
+    format!(
+        "{}T{hour:02}:00:00Z",
+        warnkit_distribution::layout::date_string(day)
+    )
+}
+
+#[test]
+fn two_phones_meet_one_tests_positive_the_other_is_warned() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let server_dir = tmp.path().join("server");
+    std::fs::create_dir_all(&server_dir).expect("mkdir");
+    let (_server, endpoints) = start(&server_dir);
+    let data = server_dir.to_str().expect("utf-8");
+    let endpoints_file = server_dir.join("endpoints.json");
+    let public_key = server_dir.join("signing/public-key.pem");
+    let (alice, bob) = (tmp.path().join("alice"), tmp.path().join("bob"));
+    let (a, b) = (alice.to_str().expect("utf-8"), bob.to_str().expect("utf-8"));
+    let today = warnkit_store::unix_now() / 86_400;
+    for dir in [a, b] {
+        warnkit(&[
+            "phone",
+            "init",
+            "--dir",
+            dir,
+            "--endpoints",
+            endpoints_file.to_str().expect("utf-8"),
+            "--public-key",
+            public_key.to_str().expect("utf-8"),
+        ]);
+    }
+    // Forty minutes at about a metre, yesterday morning.
+    warnkit(&[
+        "phone",
+        "meet",
+        "--dir",
+        a,
+        "--other",
+        b,
+        "--minutes",
+        "40",
+        "--now",
+        &at(today - 1, 10),
+    ]);
+
+    let guid = "0C3E9F-0C3E9F5B-5D2A-4E59-9E7C-2B8A6C1D3F4E";
+    warnkit(&["phone", "scan-qr", "--dir", a, guid]);
+    assert_eq!(warnkit(&["phone", "poll", "--dir", a]), "pending");
+    let lab_key = warnkit(&["lab", "key", "create", "--lab", "lab-1", "--data-dir", data]);
+    let testresult = endpoints["testresult"].as_str().expect("url");
+    warnkit(&[
+        "lab", "post", "--url", testresult, "--key", &lab_key, "--guid", guid, "--result",
+        "positive",
+    ]);
+    assert_eq!(warnkit(&["phone", "poll", "--dir", a]), "positive");
+    let uploaded = warnkit(&["phone", "upload", "--dir", a]);
+    assert!(uploaded.starts_with("uploaded"), "{uploaded}");
+
+    // The server's distribution, as if it ran tomorrow at 03:00; Bob syncs ten minutes later.
+    warnkit(&["distribute", "--data-dir", data, "--now", &at(today + 1, 3)]);
+    let sync: Value = serde_json::from_str(&warnkit(&[
+        "phone",
+        "sync",
+        "--dir",
+        b,
+        "--now",
+        &at(today + 1, 4),
+    ]))
+    .expect("json");
+    assert!(sync["files"].as_u64().expect("files") > 0, "{sync}");
+    assert_eq!(sync["rejected"], serde_json::json!([]), "{sync}");
+    let risk: Value = serde_json::from_str(&warnkit(&[
+        "phone",
+        "risk",
+        "--dir",
+        b,
+        "--now",
+        &at(today + 1, 4),
+    ]))
+    .expect("json");
+    assert_eq!(risk["level"], "increased", "{risk}");
+    assert_eq!(risk["days_since_last_exposure"], 2, "{risk}");
+    // Alice met only Bob, who has not uploaded anything: low risk.
+    warnkit(&["phone", "sync", "--dir", a, "--now", &at(today + 1, 4)]);
+    let risk: Value = serde_json::from_str(&warnkit(&[
+        "phone",
+        "risk",
+        "--dir",
+        a,
+        "--now",
+        &at(today + 1, 4),
+    ]))
+    .expect("json");
+    assert_eq!(risk["level"], "low", "{risk}");
+}
