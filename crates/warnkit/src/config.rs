@@ -52,6 +52,8 @@ pub struct Config {
     pub submission: SubmissionConfig,
     /// The distribution job and its published files.
     pub distribution: warnkit_distribution::DistributionConfig,
+    /// The officers' portal.
+    pub portal: warnkit_portal::PortalConfig,
 }
 
 impl Default for Config {
@@ -70,6 +72,7 @@ impl Default for Config {
             verification: VerificationConfig::default(),
             submission: SubmissionConfig::default(),
             distribution: warnkit_distribution::DistributionConfig::default(),
+            portal: warnkit_portal::PortalConfig::default(),
         }
     }
 }
@@ -85,6 +88,8 @@ pub struct DatabaseUrls {
     pub submission: String,
     /// The test-result service's database.
     pub testresult: String,
+    /// The portal's database (accounts, sessions).
+    pub portal: String,
 }
 
 impl DatabaseUrls {
@@ -94,6 +99,7 @@ impl DatabaseUrls {
             "verification" => &self.verification,
             "submission" => &self.submission,
             "testresult" => &self.testresult,
+            "portal" => &self.portal,
             _ => return None,
         };
         (!url.is_empty()).then_some(url.as_str())

@@ -51,6 +51,14 @@ enum Command {
     /// Issue a teleTAN from the command line.
     #[command(subcommand)]
     Teletan(cmd::teletan::TeletanCommand),
+    /// Simulate phones living days against the real services: who was exposed, who was warned.
+    Demo(cmd::demo::DemoArgs),
+    /// A simulated phone for manual testing against a server (state in a directory).
+    #[command(subcommand)]
+    Phone(cmd::phone::PhoneCommand),
+    /// The officers' portal: accounts.
+    #[command(subcommand)]
+    Portal(cmd::portal::PortalCommand),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +76,9 @@ fn main() -> ExitCode {
         Command::Config(a) => cmd::config::run(a),
         Command::Lab(c) => cmd::lab::run(c),
         Command::Teletan(c) => cmd::teletan::run(c),
+        Command::Demo(a) => cmd::demo::run(a),
+        Command::Phone(c) => cmd::phone::run(c),
+        Command::Portal(c) => cmd::portal::run(c),
     };
     match result {
         Ok(code) => code,

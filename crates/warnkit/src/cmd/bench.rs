@@ -34,6 +34,33 @@ pub enum BenchCommand {
     },
     /// Uploads per second through the submission service, with real TAN checks over HTTP.
     Submission(super::bench_submission::BenchSubmissionArgs),
+    /// Fill a key database with synthetic keys over 14 days, then time one `warnkit distribute` run
+    /// (a separate process, so its peak memory is the run's alone).
+    Distribution {
+        /// Keys in the database.
+        #[arg(long, default_value_t = 1_000_000)]
+        keys: usize,
+        /// Data directory to fill and publish into (reused when it already holds the keys).
+        #[arg(long)]
+        data_dir: std::path::PathBuf,
+        /// Seed of the synthetic keys.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Serialize)]
+struct DistributionReport {
+    keys_in_database: u64,
+    seconds: f64,
+    peak_rss_bytes: Option<u64>,
+    archive_bytes: usize,
+    archive_keys: usize,
+    bytes_per_key: f64,
+    files_written: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -53,6 +80,74 @@ struct MatchReport {
 /// Runs a `bench` command.
 pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
     match command {
+        BenchCommand::Distribution {
+            keys,
+            data_dir,
+            seed,
+            json,
+        } => {
+            // A fixed clock: the same keys fall into the same files on every machine.
+            let now = warnkit_distribution::layout::parse_rfc3339("2026-11-20T03:00:00Z")
+                .expect("a valid constant");
+            let args = crate::config::ConfigArgs {
+                config: None,
+                data_dir: Some(data_dir.clone()),
+                database_url: None,
+            };
+            let config = crate::config::Config::load(&args)?;
+            eprintln!("filling {} with {keys} keys ...", data_dir.display());
+            let have = fill_keys(&config, keys, now, seed)?;
+            eprintln!("running warnkit distribute over {have} keys ...");
+            let exe = std::env::current_exe().context("finding the warnkit binary")?;
+            let start = Instant::now();
+            let out = std::process::Command::new(exe)
+                .args([
+                    "distribute",
+                    "--json",
+                    "--now",
+                    "2026-11-20T03:00:00Z",
+                    "--data-dir",
+                ])
+                .arg(&data_dir)
+                .output()
+                .context("running warnkit distribute")?;
+            let seconds = start.elapsed().as_secs_f64();
+            anyhow::ensure!(
+                out.status.success(),
+                "warnkit distribute failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let run: serde_json::Value =
+                serde_json::from_slice(&out.stdout).context("distribute --json output")?;
+            let number = |k: &str| run[k].as_u64().unwrap_or(0) as usize;
+            let report = DistributionReport {
+                keys_in_database: have,
+                seconds,
+                peak_rss_bytes: run["peak_rss_bytes"].as_u64(),
+                archive_bytes: number("archive_bytes"),
+                archive_keys: number("archive_keys"),
+                bytes_per_key: number("archive_bytes") as f64
+                    / number("archive_keys").max(1) as f64,
+                files_written: number("files_written"),
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "distributed {} keys in {:.2} s (whole process), peak memory {} MB\n\
+                     {} files written, {} keys in archives, {:.1} bytes per key",
+                    report.keys_in_database,
+                    report.seconds,
+                    report
+                        .peak_rss_bytes
+                        .map_or("?".into(), |b| (b >> 20).to_string()),
+                    report.files_written,
+                    report.archive_keys,
+                    report.bytes_per_key
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         BenchCommand::Match {
             keys,
             observed,
@@ -164,4 +259,53 @@ pub fn aes_blocks_per_second() -> f64 {
     }
     std::hint::black_box(&buffer);
     blocks as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Fills a data directory's key database with `keys` synthetic keys spread over the 14 days before
+/// `now`, as if uploaded over those days, unless it already holds at least that many.
+pub fn fill_keys(
+    config: &crate::config::Config,
+    keys: usize,
+    now: i64,
+    seed: u64,
+) -> anyhow::Result<u64> {
+    use warnkit_submission::keystore::StoredKey;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let store =
+            warnkit_submission::KeyStore::open(&config.db_target("submission"), config.pool())
+                .await?;
+        let have = store.count().await?;
+        if have >= keys as u64 {
+            return Ok(have);
+        }
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let today = now.div_euclid(86_400);
+        let mut batch = Vec::with_capacity(10_000);
+        for i in 0..keys {
+            let day = today - 15 + (i % 14) as i64;
+            batch.push(StoredKey {
+                key_data: rng.gen(),
+                rolling_start: (day * 144) as u32,
+                rolling_period: 144,
+                transmission_risk_level: rng.gen_range(1..=8),
+                report_type: 1,
+                days_since_onset_of_symptoms: Some(rng.gen_range(-2..=10)),
+                submission_hour: (day + 1) * 24 + rng.gen_range(2..24),
+                origin: "DE".into(),
+                visited_countries: vec![],
+                consent_to_federation: false,
+            });
+            if batch.len() == batch.capacity() {
+                store.insert(&batch).await?;
+                batch.clear();
+            }
+        }
+        store.insert(&batch).await?;
+        let count = store.count().await?;
+        store.db().close().await;
+        anyhow::Ok(count)
+    })
 }

@@ -1,0 +1,345 @@
+//! `warnkit serve`: every backend service in one process, each on its own port, talking HTTP to each other
+//! exactly as separate deployments would.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use warnkit_distribution::{Distribution, StaticFiles};
+use warnkit_service::server::{serve, shutdown_channel, termination_signal, Shutdown};
+use warnkit_store::Db;
+use warnkit_submission::{Clock, KeyStore, SubmissionService};
+use warnkit_testresult::TestResultService;
+use warnkit_verification::VerificationService;
+
+use crate::config::{Config, ConfigArgs};
+
+/// Services of the contract, in port order; `true` where this binary has it already. Adding a service is
+/// flipping its flag here and one arm in [`start_service`].
+const SERVICES: [(&str, bool); 5] = [
+    ("distribution", true),
+    ("submission", true),
+    ("verification", true),
+    ("testresult", true),
+    ("portal", true),
+];
+
+/// Arguments of `warnkit serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Run only these services (comma-separated), e.g. `--only verification,testresult`.
+    #[arg(long, value_delimiter = ',', value_name = "NAME")]
+    only: Vec<String>,
+    /// Listen on N, N+1, ... in the contract's order (internal verification API last).
+    #[arg(long, value_name = "N")]
+    port_base: Option<u16>,
+    /// Log one JSON object per line.
+    #[arg(long)]
+    log_json: bool,
+}
+
+/// Runs `warnkit serve` until SIGTERM or SIGINT.
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let mut config = Config::load(&args.config)?;
+    if args.port_base.is_some() {
+        config.port_base = args.port_base;
+    }
+    config.log.json |= args.log_json;
+    init_logging(&config)?;
+    let selected = select(&args.only)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting tokio")?;
+    runtime.block_on(serve_all(config, selected))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Installs the `tracing` subscriber: text or JSON to stderr, filtered by `WARNKIT_LOG` or the config.
+pub fn init_logging(config: &Config) -> anyhow::Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("WARNKIT_LOG")
+        .or_else(|_| EnvFilter::try_new(&config.log.level))
+        .context("invalid log filter")?;
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
+    let result = if config.log.json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+    // A subscriber that is already installed (tests, repeated calls) is fine.
+    drop(result);
+    Ok(())
+}
+
+fn select(only: &[String]) -> anyhow::Result<Vec<&'static str>> {
+    if only.is_empty() {
+        return Ok(SERVICES.iter().filter(|s| s.1).map(|s| s.0).collect());
+    }
+    let mut selected = Vec::new();
+    for name in only {
+        match SERVICES.iter().find(|s| s.0 == name.as_str()) {
+            Some((name, true)) => selected.push(*name),
+            Some((name, false)) => bail!("service {name} is not part of this build yet"),
+            None => bail!("unknown service {name:?} (known: distribution, submission, verification, testresult, portal)"),
+        }
+    }
+    Ok(selected)
+}
+
+/// One bound listener and what it serves.
+struct Bound {
+    listener: TcpListener,
+    url: String,
+}
+
+async fn bind(config: &Config, name: &str) -> anyhow::Result<Bound> {
+    let addr = format!("{}:{}", config.host, config.port(name)?);
+    let listener = TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("binding {name} to {addr}"))?;
+    let url = format!("http://{}", listener.local_addr()?);
+    Ok(Bound { listener, url })
+}
+
+/// The listener names of a service (verification has two).
+fn listeners_of(service: &str) -> &'static [&'static str] {
+    match service {
+        "verification" => &["verification", "verification_internal"],
+        "testresult" => &["testresult"],
+        "distribution" => &["distribution"],
+        "submission" => &["submission"],
+        _ => &["portal"],
+    }
+}
+
+/// What a started service hands back: its routers per listener, its database, its background jobs.
+struct Started {
+    routers: Vec<(&'static str, axum::Router)>,
+    db: Db,
+    jobs: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
+}
+
+async fn start_service(
+    name: &str,
+    config: &Config,
+    token: &str,
+    urls: &BTreeMap<&str, String>,
+    shutdown: &Shutdown,
+) -> anyhow::Result<Started> {
+    let target = config.db_target(name);
+    match name {
+        "testresult" => {
+            let db = Db::open(&target, config.pool(), &warnkit_testresult::MIGRATIONS)
+                .await
+                .context("testresult database")?;
+            let service =
+                TestResultService::new(db.clone(), config.testresult.clone(), token.to_owned());
+            Ok(Started {
+                routers: vec![("testresult", service.router())],
+                db,
+                jobs: vec![Box::pin(service.retention_loop(shutdown.clone()))],
+            })
+        }
+        "verification" => {
+            let db = Db::open(&target, config.pool(), &warnkit_verification::MIGRATIONS)
+                .await
+                .context("verification database")?;
+            let mut vc = config.verification.clone();
+            // In one process the test-result service's real address wins over the default URL.
+            if let Some(url) = urls.get("testresult") {
+                if vc.testresult_url
+                    == warnkit_verification::VerificationConfig::default().testresult_url
+                {
+                    vc.testresult_url = url.clone();
+                }
+            }
+            let service = VerificationService::new(db.clone(), vc, token.to_owned())?;
+            Ok(Started {
+                routers: vec![
+                    ("verification", service.external_router()),
+                    ("verification_internal", service.internal_router()),
+                ],
+                db,
+                jobs: vec![Box::pin(service.retention_loop(shutdown.clone()))],
+            })
+        }
+        "submission" => {
+            let store = KeyStore::open(&target, config.pool())
+                .await
+                .context("submission database")?;
+            let mut sc = config.submission.clone();
+            // In one process the verification service's real internal address wins over the default URL.
+            if let Some(url) = urls.get("verification_internal") {
+                if sc.verification_url
+                    == warnkit_submission::SubmissionConfig::default().verification_url
+                {
+                    sc.verification_url = url.clone();
+                }
+            }
+            let service =
+                SubmissionService::new(store.clone(), sc, token.to_owned(), Clock::system())?;
+            Ok(Started {
+                routers: vec![("submission", service.router())],
+                db: store.db().clone(),
+                jobs: vec![Box::pin(service.retention_loop(shutdown.clone()))],
+            })
+        }
+        "distribution" => {
+            // The job reads the submission service's key database: the one place two services share
+            // data, and only in this direction (keys out, nothing about the uploads).
+            let keys = KeyStore::open(&config.db_target("submission"), config.pool())
+                .await
+                .context("key database for distribution")?;
+            let job = Distribution::for_data_dir(
+                keys.clone(),
+                config.distribution.clone(),
+                &config.data_dir,
+            )?;
+            let files = StaticFiles::new(job.objects().clone());
+            let router =
+                warnkit_service::ServiceRouter::new(warnkit_service::Metrics::new("distribution"))
+                    .database(keys.db().clone())
+                    .finish(files.router());
+            Ok(Started {
+                routers: vec![("distribution", router)],
+                db: keys.db().clone(),
+                jobs: if config.distribution.schedule {
+                    vec![Box::pin(
+                        job.schedule(warnkit_store::unix_now, shutdown.clone()),
+                    )]
+                } else {
+                    vec![]
+                },
+            })
+        }
+        "portal" => {
+            let db = Db::open(&target, config.pool(), &warnkit_portal::MIGRATIONS)
+                .await
+                .context("portal database")?;
+            let mut pc = config.portal.clone();
+            // In one process the verification service's real internal address wins over the default URL.
+            if let Some(url) = urls.get("verification_internal") {
+                if pc.verification_url == warnkit_portal::PortalConfig::default().verification_url {
+                    pc.verification_url = url.clone();
+                }
+            }
+            let service = warnkit_portal::PortalService::new(
+                db.clone(),
+                pc,
+                token.to_owned(),
+                warnkit_portal::Clock::system(),
+            )?;
+            Ok(Started {
+                routers: vec![("portal", service.router())],
+                db,
+                jobs: vec![],
+            })
+        }
+        other => bail!("service {other} is not part of this build yet"),
+    }
+}
+
+async fn serve_all(config: Config, selected: Vec<&'static str>) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating {}", config.data_dir.display()))?;
+    let token = config.service_token()?;
+    // Bind everything first: a port conflict fails the start before any service runs.
+    let mut bound = BTreeMap::new();
+    for service in &selected {
+        for listener in listeners_of(service) {
+            bound.insert(*listener, bind(&config, listener).await?);
+        }
+    }
+    let urls: BTreeMap<&str, String> = bound.iter().map(|(k, b)| (*k, b.url.clone())).collect();
+    let (trigger, shutdown) = shutdown_channel();
+    let mut tasks = JoinSet::new();
+    let mut dbs = Vec::new();
+    for service in &selected {
+        let started = start_service(service, &config, &token, &urls, &shutdown).await?;
+        for (listener, router) in started.routers {
+            let b = bound
+                .remove(listener)
+                .context("listener bound for every router")?;
+            tracing::info!(service = listener, url = %b.url, backend = started.db.backend().name(), "listening");
+            tasks.spawn(serve(b.listener, router, shutdown.clone()));
+        }
+        for job in started.jobs {
+            tasks.spawn(async move {
+                job.await;
+                Ok(())
+            });
+        }
+        dbs.push(started.db);
+    }
+    write_endpoints(&config, &urls)?;
+    tracing::info!(services = ?selected, data_dir = %config.data_dir.display(), "warnkit serving");
+
+    tokio::select! {
+        () = termination_signal() => tracing::info!("shutting down"),
+        Some(result) = tasks.join_next() => {
+            // A server that stops on its own is a failure: stop the rest and report it.
+            trigger.trigger();
+            result.context("server task panicked")?.context("server failed")?;
+        }
+    }
+    trigger.trigger();
+    let drained = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(result) = tasks.join_next().await {
+            if let Ok(Err(e)) = result {
+                tracing::warn!(error = %e, "server ended with an error");
+            }
+        }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("requests still running after 10 s; stopping anyway");
+    }
+    for db in dbs {
+        db.close().await;
+    }
+    let _ = std::fs::remove_file(config.data_dir.join("endpoints.json"));
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// `DATA_DIR/endpoints.json`, written atomically once every listener is bound.
+fn write_endpoints(config: &Config, urls: &BTreeMap<&str, String>) -> anyhow::Result<()> {
+    let path = config.data_dir.join("endpoints.json");
+    let tmp = config.data_dir.join("endpoints.json.tmp");
+    let json = serde_json::to_string_pretty(urls)?;
+    std::fs::write(&tmp, json + "\n").with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selection() {
+        assert_eq!(
+            select(&[]).unwrap(),
+            vec![
+                "distribution",
+                "submission",
+                "verification",
+                "testresult",
+                "portal"
+            ]
+        );
+        assert_eq!(select(&["testresult".into()]).unwrap(), vec!["testresult"]);
+        assert_eq!(select(&["portal".into()]).unwrap(), vec!["portal"]);
+        assert!(select(&["nope".into()]).is_err());
+    }
+}
