@@ -294,8 +294,23 @@ impl ObservationIndex {
         // The reference matcher derives all 144 RPIs whatever the rolling period says; a key with a
         // short period simply has no sightings for the rest.
         let blocks = rpik.day_rpis_into(key.rolling_start, batch);
-        let mut aem_key: Option<AemKey> = None;
+        // First the filter for all 144 RPIs, without branches, so the loads overlap; then only the
+        // few hits (real ones and ~0.5% false positives) go to the table.
+        let mut hits = [0u64; 3];
         for (i, block) in blocks.iter().enumerate() {
+            let prefix = prefix_of(block.as_slice());
+            let bits = filter_bits(prefix);
+            let hit = self.filter[prefix as usize & self.filter_words_mask] & bits == bits;
+            hits[i / 64] |= u64::from(hit) << (i % 64);
+        }
+        let mut aem_key: Option<AemKey> = None;
+        let candidates = hits.iter().enumerate().flat_map(|(w, &word)| {
+            std::iter::successors(Some(word), |m| Some(m & m.wrapping_sub(1)))
+                .take_while(|m| *m != 0)
+                .map(move |m| w * 64 + m.trailing_zeros() as usize)
+        });
+        for i in candidates {
+            let block = &blocks[i];
             let Some(range) = self.lookup(block.as_slice()) else {
                 continue;
             };
