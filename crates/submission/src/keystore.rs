@@ -65,6 +65,9 @@ impl KeyStore {
 
     /// Stores `keys` atomically, all or nothing. A key whose `key_data` is already stored is skipped (the
     /// first upload wins); returns the number of rows inserted.
+    ///
+    /// Inserts go through the store's writer task (started by the first call, on the caller's tokio
+    /// runtime) and return once the batch they joined has committed.
     pub async fn insert(&self, keys: &[StoredKey]) -> Result<u64, sqlx::Error> {
         if keys.is_empty() {
             return Ok(0);

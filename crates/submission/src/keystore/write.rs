@@ -1,11 +1,14 @@
-//! Writes: keys encoded into their columns, inserted by one multi-row statement; on SQLite through a single
-//! writer task that commits concurrent uploads together.
+//! Writes: keys encoded into their columns and inserted by multi-row statements, through one writer task
+//! per store that commits the uploads queued meanwhile together (group commit).
 //!
-//! SQLite has one write lock per file. Writers that collide through a pool sleep in its busy handler (up to
-//! 100 ms at a time), and every write through another connection empties each connection's page cache, so
-//! the next write reads its B-tree pages from the file again. One task with one connection avoids both, and
-//! since uploads queue while it writes, it takes everything queued into one transaction (group commit):
-//! the WAL pages the keys share are written once per batch instead of once per upload.
+//! Why one writer: SQLite has one write lock per file. Writers that collide through a pool sleep in its busy
+//! handler (up to 100 ms at a time), and every write through another connection empties each connection's
+//! page cache, so the next write reads its B-tree pages from the file again. One task with one connection
+//! avoids both. Why group commit, on both engines: uploads queue while a batch is written, and taking them
+//! all into one transaction turns many commits (WAL flushes, `fsync` on PostgreSQL) and statements into one
+//! or a few. Measured with 64 concurrent 14-key uploads: SQLite 3,061 → 3,872 inserts/s, PostgreSQL 5,654
+//! (pool, one statement each) → 9,507/s. Several service instances on one PostgreSQL each have their own
+//! writer; nothing here needs to be unique.
 
 use std::sync::Mutex;
 
