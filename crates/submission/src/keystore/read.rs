@@ -30,6 +30,12 @@ pub(super) async fn keys_between(
                 let group = Group::from_row(&row)?;
                 group.decode_text(row.try_get(4)?, row.try_get(5)?, row.try_get(6)?, &mut keys)?;
             }
+            drop(rows);
+            // Unmap again: the pages this read touched would otherwise stay in the process's resident
+            // set for as long as the pooled connection lives, once per connection that ever read.
+            sqlx::query("PRAGMA mmap_size = 0")
+                .execute(&mut *conn)
+                .await?;
         }
         Db::Postgres(pool) => {
             let mut tx = pool.begin().await?;

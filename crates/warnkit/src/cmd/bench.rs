@@ -261,8 +261,8 @@ pub fn aes_blocks_per_second() -> f64 {
     blocks as f64 / start.elapsed().as_secs_f64()
 }
 
-/// Fills a data directory's key database with `keys` synthetic keys spread over the 14 days before
-/// `now`, as if uploaded over those days, unless it already holds at least that many.
+/// Fills a data directory's key database with `keys` synthetic keys spread evenly over the 14 days
+/// before `now`, each the key of the day before its upload, unless it already holds that many.
 pub fn fill_keys(
     config: &crate::config::Config,
     keys: usize,
@@ -284,8 +284,10 @@ pub fn fill_keys(
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         let today = now.div_euclid(86_400);
         let mut batch = Vec::with_capacity(10_000);
+        // In submission order, as a live system stores them: hour after hour over the 14 days.
         for i in 0..keys {
-            let day = today - 15 + (i % 14) as i64;
+            let hour = (today - 14) * 24 + 2 + (i * 14 * 24 / keys) as i64;
+            let day = hour.div_euclid(24) - 1;
             batch.push(StoredKey {
                 key_data: rng.gen(),
                 rolling_start: (day * 144) as u32,
@@ -293,7 +295,7 @@ pub fn fill_keys(
                 transmission_risk_level: rng.gen_range(1..=8),
                 report_type: 1,
                 days_since_onset_of_symptoms: Some(rng.gen_range(-2..=10)),
-                submission_hour: (day + 1) * 24 + rng.gen_range(2..24),
+                submission_hour: hour,
                 origin: "DE".into(),
                 visited_countries: vec![],
                 consent_to_federation: false,
