@@ -1,12 +1,13 @@
 //! The built-in static server on the distribution port: the published files, served like a CDN would.
 //!
-//! Files are cached in memory with their ETag and revalidated with one `stat` per request, so a run of
-//! `warnkit distribute` in another process is picked up at once and a hot file costs no read.
+//! Files are cached in memory with their ETag and revalidated with a `stat` at most every half second, so
+//! a run of `warnkit distribute` in another process is picked up within that time and a hot file costs
+//! neither a read nor a system call.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -23,6 +24,8 @@ use crate::objects::Objects;
 
 #[derive(Clone)]
 struct Cached {
+    /// When the file was last compared with the disk.
+    checked: Instant,
     modified: Option<SystemTime>,
     len: u64,
     bytes: Bytes,
@@ -57,7 +60,6 @@ impl StaticFiles {
     }
 
     async fn load(&self, url_path: &str) -> Result<Option<Cached>, AppError> {
-        let object = layout::object_for(url_path);
         let Some(dir) = self.objects.local_dir() else {
             // On S3 the CDN serves the bucket; this path is for tests and small setups.
             let bytes = self
@@ -67,7 +69,19 @@ impl StaticFiles {
                 .map_err(AppError::internal)?;
             return Ok(bytes.map(|b| cached(b, None)));
         };
-        let file: PathBuf = dir.join(&object);
+        // A file checked moments ago is served as it was: at most one `stat` per file every
+        // REVALIDATE (as nginx's open_file_cache), not one per request.
+        if let Some(hit) = self
+            .cache
+            .read()
+            .expect("cache lock poisoned")
+            .get(url_path)
+        {
+            if hit.checked.elapsed() < REVALIDATE {
+                return Ok(Some(hit.clone()));
+            }
+        }
+        let file: PathBuf = dir.join(layout::object_for(url_path));
         let meta = match std::fs::metadata(&file) {
             Ok(m) if m.is_file() => m,
             _ => return Ok(None),
@@ -100,11 +114,15 @@ impl StaticFiles {
     }
 }
 
+/// How long a cached file is served without looking at the disk again.
+const REVALIDATE: Duration = Duration::from_millis(500);
+
 fn cached(bytes: Bytes, modified: Option<SystemTime>) -> Cached {
     let digest = Sha256::digest(&bytes);
     let etag = HeaderValue::from_str(&format!("\"{}\"", hex::encode(&digest[..16])))
         .expect("hex in quotes is a valid header value");
     Cached {
+        checked: Instant::now(),
         modified,
         len: bytes.len() as u64,
         bytes,

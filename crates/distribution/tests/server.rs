@@ -95,7 +95,8 @@ async fn serves_files_with_etags_and_cache_headers() {
     assert_eq!(res.headers()[header::CONTENT_LENGTH], "10");
     assert!(res.bytes().await.expect("body").is_empty());
 
-    // A new version of a file is seen at once, with a new ETag.
+    // A new version of a file is seen within the revalidation interval (half a second), with a new ETag.
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
     objects
         .put(&daily, Kind::Archive, b"PK-archive-2".to_vec())
         .await

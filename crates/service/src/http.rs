@@ -127,17 +127,15 @@ async fn openapi(State(state): State<ProbeState>) -> Response {
 /// Counts and times requests per route template; logs method, route, status and latency, nothing else
 /// (no path parameters, headers, addresses or bodies).
 async fn track(State(metrics): State<Metrics>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |p| p.as_str())
-        .to_owned();
+    // `MatchedPath` shares its string: cloning it costs no allocation on this per-request path.
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("unmatched", |p| p.as_str());
     let method = req.method().clone();
     let start = Instant::now();
     let response = next.run(req).await;
     let elapsed = start.elapsed();
     let status = response.status().as_u16();
-    metrics.observe_request(&route, status, elapsed);
+    metrics.observe_request(route, status, elapsed);
     tracing::debug!(%method, route, status, micros = elapsed.as_micros() as u64, "request");
     response
 }

@@ -20,7 +20,8 @@ struct Histogram {
 
 #[derive(Debug, Default)]
 struct Inner {
-    requests: BTreeMap<(String, u16), Histogram>,
+    /// By route, then status: nested so a request looks its route up without allocating.
+    requests: BTreeMap<String, BTreeMap<u16, Histogram>>,
     counters: BTreeMap<&'static str, (&'static str, u64)>,
 }
 
@@ -50,9 +51,14 @@ impl Metrics {
     pub fn observe_request(&self, route: &str, status: u16, elapsed: Duration) {
         let secs = elapsed.as_secs_f64();
         let mut inner = self.lock();
+        if !inner.requests.contains_key(route) {
+            inner.requests.insert(route.to_owned(), BTreeMap::new());
+        }
         let h = inner
             .requests
-            .entry((route.to_owned(), status))
+            .get_mut(route)
+            .expect("inserted above")
+            .entry(status)
             .or_default();
         h.count += 1;
         h.sum += secs;
@@ -80,7 +86,11 @@ impl Metrics {
         let mut out = String::new();
         // Writing to a String cannot fail, hence the ignored results.
         let _ = writeln!(out, "# HELP http_requests_total Finished HTTP requests.\n# TYPE http_requests_total counter");
-        for ((route, status), h) in &inner.requests {
+        for (route, status, h) in inner
+            .requests
+            .iter()
+            .flat_map(|(r, by)| by.iter().map(move |(s, h)| (r, s, h)))
+        {
             let _ = writeln!(
                 out,
                 "http_requests_total{{service=\"{svc}\",route=\"{}\",status=\"{status}\"}} {}",
@@ -92,7 +102,11 @@ impl Metrics {
             out,
             "# HELP http_request_duration_seconds Request latency.\n# TYPE http_request_duration_seconds histogram"
         );
-        for ((route, status), h) in &inner.requests {
+        for (route, status, h) in inner
+            .requests
+            .iter()
+            .flat_map(|(r, by)| by.iter().map(move |(s, h)| (r, s, h)))
+        {
             let labels = format!(
                 "service=\"{svc}\",route=\"{}\",status=\"{status}\"",
                 escape(route)

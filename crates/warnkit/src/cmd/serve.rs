@@ -209,7 +209,10 @@ async fn start_service(
             let router =
                 warnkit_service::ServiceRouter::new(warnkit_service::Metrics::new("distribution"))
                     .database(keys.db().clone())
-                    .finish(files.router());
+                    .finish(axum::Router::new())
+                    // Files bypass the per-request metrics and body-limit layers: GETs carry no body,
+                    // and at CDN rates those layers cost more than serving a small file.
+                    .merge(files.router());
             Ok(Started {
                 routers: vec![("distribution", router)],
                 db: keys.db().clone(),
