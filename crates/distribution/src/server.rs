@@ -10,8 +10,8 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -24,6 +24,7 @@ use crate::objects::Objects;
 
 #[derive(Clone)]
 struct Cached {
+    kind: layout::Kind,
     /// When the file was last compared with the disk.
     checked: Instant,
     modified: Option<SystemTime>,
@@ -59,7 +60,17 @@ impl StaticFiles {
         Router::new().route("/{*path}", get(serve)).with_state(self)
     }
 
-    async fn load(&self, url_path: &str) -> Result<Option<Cached>, AppError> {
+    /// A cached file checked on disk within the last REVALIDATE: the whole work of a hot request, so a
+    /// busy file costs at most one `stat` per interval (as nginx's `open_file_cache`), not one per request.
+    fn fresh(&self, url_path: &str) -> Option<Cached> {
+        let cache = self.cache.read().expect("cache lock poisoned");
+        cache
+            .get(url_path)
+            .filter(|hit| hit.checked.elapsed() < REVALIDATE)
+            .cloned()
+    }
+
+    async fn load(&self, url_path: &str, kind: layout::Kind) -> Result<Option<Cached>, AppError> {
         let Some(dir) = self.objects.local_dir() else {
             // On S3 the CDN serves the bucket; this path is for tests and small setups.
             let bytes = self
@@ -67,20 +78,8 @@ impl StaticFiles {
                 .get(url_path)
                 .await
                 .map_err(AppError::internal)?;
-            return Ok(bytes.map(|b| cached(b, None)));
+            return Ok(bytes.map(|b| cached(kind, b, None)));
         };
-        // A file checked moments ago is served as it was: at most one `stat` per file every
-        // REVALIDATE (as nginx's open_file_cache), not one per request.
-        if let Some(hit) = self
-            .cache
-            .read()
-            .expect("cache lock poisoned")
-            .get(url_path)
-        {
-            if hit.checked.elapsed() < REVALIDATE {
-                return Ok(Some(hit.clone()));
-            }
-        }
         let file: PathBuf = dir.join(layout::object_for(url_path));
         let meta = match std::fs::metadata(&file) {
             Ok(m) if m.is_file() => m,
@@ -104,7 +103,7 @@ impl StaticFiles {
         };
         let entry = Cached {
             len: bytes.len() as u64,
-            ..cached(bytes, modified)
+            ..cached(kind, bytes, modified)
         };
         self.cache
             .write()
@@ -117,11 +116,12 @@ impl StaticFiles {
 /// How long a cached file is served without looking at the disk again.
 const REVALIDATE: Duration = Duration::from_millis(500);
 
-fn cached(bytes: Bytes, modified: Option<SystemTime>) -> Cached {
+fn cached(kind: layout::Kind, bytes: Bytes, modified: Option<SystemTime>) -> Cached {
     let digest = Sha256::digest(&bytes);
     let etag = HeaderValue::from_str(&format!("\"{}\"", hex::encode(&digest[..16])))
         .expect("hex in quotes is a valid header value");
     Cached {
+        kind,
         checked: Instant::now(),
         modified,
         len: bytes.len() as u64,
@@ -130,30 +130,36 @@ fn cached(bytes: Bytes, modified: Option<SystemTime>) -> Cached {
     }
 }
 
-async fn serve(
-    State(files): State<StaticFiles>,
-    Path(path): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    // Only paths of the published layout: this also rules out `..`, absolute paths and anything else a
-    // crafted URL could try to reach on disk.
-    let Some(kind) = layout::kind_of(&path).filter(|_| {
-        !path
-            .split('/')
-            .any(|s| s == ".." || s == "." || s.is_empty())
-    }) else {
-        return AppError::not_found("not_found", "no such file").into_response();
-    };
-    let file = match files.load(&path).await {
-        Ok(Some(f)) => f,
-        Ok(None) => return AppError::not_found("not_found", "no such file").into_response(),
-        Err(e) => return e.into_response(),
+async fn serve(State(files): State<StaticFiles>, uri: Uri, headers: HeaderMap) -> Response {
+    // The raw path: the published layout needs no percent-encoding, so any `%` is simply not found,
+    // which also rules out encoded `..` and separators.
+    let path = uri.path().trim_start_matches('/');
+    let file = match files.fresh(path) {
+        Some(hit) => hit,
+        None => {
+            // Only paths of the published layout: this also rules out `..`, absolute paths and
+            // anything else a crafted URL could try to reach on disk. Cached paths passed this check.
+            let valid = !path.contains('%')
+                && !path
+                    .split('/')
+                    .any(|s| s == ".." || s == "." || s.is_empty());
+            let Some(kind) = layout::kind_of(path).filter(|_| valid) else {
+                return AppError::not_found("not_found", "no such file").into_response();
+            };
+            match files.load(path, kind).await {
+                Ok(Some(f)) => f,
+                Ok(None) => {
+                    return AppError::not_found("not_found", "no such file").into_response()
+                }
+                Err(e) => return e.into_response(),
+            }
+        }
     };
     let common = [
         (header::ETAG, file.etag.clone()),
         (
             header::CACHE_CONTROL,
-            HeaderValue::from_static(kind.cache_control()),
+            HeaderValue::from_static(file.kind.cache_control()),
         ),
     ];
     if matches_etag(&headers, &file.etag) {
@@ -163,7 +169,7 @@ async fn serve(
         common,
         [(
             header::CONTENT_TYPE,
-            HeaderValue::from_static(kind.content_type()),
+            HeaderValue::from_static(file.kind.content_type()),
         )],
         Body::from(file.bytes),
     )
