@@ -357,16 +357,25 @@ impl PgLock {
         let Db::Postgres(pool) = db else {
             return Ok(Some(Self(None)));
         };
-        let mut conn = pool
+        let conn = pool
             .acquire()
             .await
             .context("connecting for the advisory lock")?;
+        // Guard the connection before asking: if this future is dropped while the server grants the
+        // lock, Drop closes the session instead of pooling a connection that still holds it.
+        let mut guard = Self(Some(conn));
+        let conn = guard.0.as_mut().expect("just set");
         let (got,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
             .bind(ADVISORY_LOCK_ID)
-            .fetch_one(&mut *conn)
+            .fetch_one(&mut **conn)
             .await
             .context("taking the advisory lock")?;
-        Ok(got.then_some(Self(Some(conn))))
+        if got {
+            return Ok(Some(guard));
+        }
+        // Not ours: the connection holds no lock and may go back to the pool.
+        drop(guard.0.take());
+        Ok(None)
     }
 
     async fn release(mut self) {

@@ -199,7 +199,11 @@ async fn an_interrupted_run_never_leaves_an_index_naming_a_missing_file() {
             .await;
             check_published(job.objects(), &public).await;
         }
-        job.run_once(NOW).await.expect("complete run");
+        let complete = job.run_once(NOW).await.expect("complete run");
+        assert!(
+            complete.ran,
+            "an interrupted run must not leave a lock behind"
+        );
         let seen = check_published(job.objects(), &public).await;
         for k in &batch {
             assert!(
