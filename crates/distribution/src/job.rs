@@ -365,13 +365,22 @@ impl PgLock {
         // lock, Drop closes the session instead of pooling a connection that still holds it.
         let mut guard = Self(Some(conn));
         let conn = guard.0.as_mut().expect("just set");
-        let (got,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
-            .bind(ADVISORY_LOCK_ID)
-            .fetch_one(&mut **conn)
-            .await
-            .context("taking the advisory lock")?;
-        if got {
-            return Ok(Some(guard));
+        // A session that just ended (a crashed or cancelled run) releases its lock only once the
+        // server has noticed, so a busy lock is asked for again for a short while before giving up.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        loop {
+            let (got,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
+                .bind(ADVISORY_LOCK_ID)
+                .fetch_one(&mut **conn)
+                .await
+                .context("taking the advisory lock")?;
+            if got {
+                return Ok(Some(guard));
+            }
+            if std::time::Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         // Not ours: the connection holds no lock and may go back to the pool.
         drop(guard.0.take());
