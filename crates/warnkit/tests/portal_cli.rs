@@ -3,12 +3,13 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_warnkit");
+mod common;
+use common::{free_port_base, Server, BIN};
 
 fn user_add(dir: &Path, user: &str, role: &str, stdin: Option<&str>) -> Output {
     let mut child = Command::new(BIN)
@@ -26,24 +27,6 @@ fn user_add(dir: &Path, user: &str, role: &str, stdin: Option<&str>) -> Output {
     }
     drop(input);
     child.wait_with_output().unwrap()
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port_base() -> u16 {
-    loop {
-        let base = 20_000 + (rand::random::<u16>() % 30_000);
-        if (0..6).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
-            return base;
-        }
-    }
 }
 
 /// The `name=value` of every `Set-Cookie`, joined for a `Cookie` header.

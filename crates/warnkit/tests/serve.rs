@@ -2,41 +2,13 @@
 //! graceful shutdown on SIGTERM; on SQLite and with `--database-url` on PostgreSQL.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_warnkit");
-
-/// Six consecutive free ports (the contract's listeners) starting at a random base.
-fn free_port_base() -> u16 {
-    loop {
-        let base = 20_000 + (rand::random::<u16>() % 30_000);
-        let all_free = (0..6).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok());
-        if all_free {
-            return base;
-        }
-    }
-}
-
-fn warnkit(args: &[&str]) -> String {
-    let out = Command::new(BIN).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "warnkit {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-    }
-}
+mod common;
+use common::{free_port_base, warnkit, Server, BIN};
 
 fn start(dir: &Path, extra: &[&str]) -> (Server, Value) {
     let base = free_port_base().to_string();

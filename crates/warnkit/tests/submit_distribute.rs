@@ -5,73 +5,13 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use prost::Message;
 use serde_json::{json, Value};
 use warnkit_protocol::proto::{SubmissionPayload, TemporaryExposureKey};
 
-const BIN: &str = env!("CARGO_BIN_EXE_warnkit");
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port_base() -> u16 {
-    loop {
-        let base = 20_000 + (rand::random::<u16>() % 30_000);
-        if (0..6).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
-            return base;
-        }
-    }
-}
-
-fn warnkit(args: &[&str]) -> String {
-    let out = Command::new(BIN).args(args).output().expect("run warnkit");
-    assert!(
-        out.status.success(),
-        "warnkit {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .expect("utf-8")
-        .trim()
-        .to_owned()
-}
-
-fn start(dir: &Path, db_args: &[&str]) -> (Server, Value) {
-    let base = free_port_base().to_string();
-    let mut args = vec![
-        "serve",
-        "--data-dir",
-        dir.to_str().expect("utf-8"),
-        "--port-base",
-        &base,
-    ];
-    args.extend(db_args);
-    let log = std::fs::File::create(dir.join("serve.log")).expect("log");
-    let child = Command::new(BIN)
-        .args(&args)
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("spawn");
-    let server = Server(child);
-    let endpoints = dir.join("endpoints.json");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !endpoints.exists() {
-        assert!(Instant::now() < deadline, "endpoints.json never appeared");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let v = serde_json::from_str(&std::fs::read_to_string(endpoints).expect("read")).expect("json");
-    (server, v)
-}
+mod common;
+use common::{start, warnkit};
 
 fn key(day: i64, byte: u8) -> TemporaryExposureKey {
     TemporaryExposureKey {

@@ -1,0 +1,80 @@
+//! Helpers shared by the tests that run the `warnkit` binary: free ports, running a command, and a
+//! `warnkit serve` that is killed when the test ends.
+// Each test binary includes this module and uses a different part of it.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_warnkit");
+
+/// A running `warnkit serve`, killed (and reaped) on drop.
+pub struct Server(pub Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Six consecutive free ports (the contract's listeners) starting at a random base.
+pub fn free_port_base() -> u16 {
+    loop {
+        let base = 20_000 + (rand::random::<u16>() % 30_000);
+        if (0..6).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
+            return base;
+        }
+    }
+}
+
+/// Runs `warnkit ARGS`, asserts success and returns its trimmed standard output.
+pub fn warnkit(args: &[&str]) -> String {
+    let out = Command::new(BIN).args(args).output().expect("run warnkit");
+    assert!(
+        out.status.success(),
+        "warnkit {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned()
+}
+
+/// Starts `warnkit serve --data-dir DIR --port-base (free) EXTRA...` with its log in `DIR/serve.log`,
+/// and waits for `endpoints.json`.
+pub fn start(dir: &Path, extra: &[&str]) -> (Server, Value) {
+    let base = free_port_base().to_string();
+    let mut args = vec![
+        "serve",
+        "--data-dir",
+        dir.to_str().expect("utf-8"),
+        "--port-base",
+        &base,
+    ];
+    args.extend(extra);
+    let log = std::fs::File::create(dir.join("serve.log")).expect("log");
+    let child = Command::new(BIN)
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn");
+    let server = Server(child);
+    let endpoints = dir.join("endpoints.json");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !endpoints.exists() {
+        assert!(Instant::now() < deadline, "endpoints.json never appeared");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let text = std::fs::read_to_string(endpoints).expect("read endpoints.json");
+    (
+        server,
+        serde_json::from_str(&text).expect("endpoints.json is JSON"),
+    )
+}
