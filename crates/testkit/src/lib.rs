@@ -5,6 +5,8 @@
 //! process exits). Each test gets its own database with a random name, dropped when its handle drops.
 //! With `CI=true`, no PostgreSQL is a test failure; otherwise tests skip with a loud line on stderr.
 
+pub mod stack;
+
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::str::FromStr;
@@ -14,6 +16,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection};
+pub use stack::{bind, start_tan_path, TanPath};
 pub use warnkit_store::DbTarget;
 
 /// The engines a shared test suite runs against.
@@ -306,4 +309,27 @@ where
             suite(db).await;
         }
     }
+}
+
+/// Expands `async fn suite(app: App)` into one test per engine, `sqlite` and `postgres`, in a module
+/// named after the suite. `App::start(Engine)` returns `None` when PostgreSQL is unavailable outside CI.
+#[macro_export]
+macro_rules! suite_on_both_engines {
+    ($suite:ident, $app:ty, $threads:literal) => {
+        mod $suite {
+            #[tokio::test(flavor = "multi_thread", worker_threads = $threads)]
+            async fn sqlite() {
+                if let Some(app) = <$app>::start($crate::Engine::Sqlite).await {
+                    super::$suite(app).await;
+                }
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = $threads)]
+            async fn postgres() {
+                if let Some(app) = <$app>::start($crate::Engine::Postgres).await {
+                    super::$suite(app).await;
+                }
+            }
+        }
+    };
 }

@@ -9,11 +9,11 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 use warnkit_service::auth::sha256_hex;
-use warnkit_service::server::{serve, shutdown_channel};
-use warnkit_store::{Db, PoolConfig};
-use warnkit_testkit::{Engine, TestDb};
-use warnkit_testresult::{TestResultConfig, TestResultService};
-use warnkit_verification::{VerificationConfig, VerificationService};
+use warnkit_service::server::shutdown_channel;
+use warnkit_store::PoolConfig;
+use warnkit_testkit::{start_tan_path, Engine, TestDb};
+use warnkit_testresult::TestResultConfig;
+use warnkit_verification::VerificationConfig;
 
 /// Runs `total` jobs on `concurrency` workers; returns jobs per second. Every job must succeed.
 async fn run<F, Fut>(total: usize, concurrency: usize, job: F) -> f64
@@ -53,42 +53,22 @@ async fn bench(engine: Engine, registrations: usize, concurrency: usize, connect
         ..PoolConfig::default()
     };
     let token = "bench-token".to_owned();
-    let trs_db = Db::open(
-        &db.target("testresult"),
-        pool,
-        &warnkit_testresult::MIGRATIONS,
-    )
-    .await
-    .unwrap();
-    let vs_db = Db::open(
-        &db.target("verification"),
-        pool,
-        &warnkit_verification::MIGRATIONS,
-    )
-    .await
-    .unwrap();
     // Lab uploads are setup here, not measured: allow big batches.
     let trs_config = TestResultConfig {
         max_body_bytes: 1 << 20,
         ..Default::default()
     };
-    let trs = TestResultService::new(trs_db, trs_config, token.clone());
-    let bind = || async {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", l.local_addr().unwrap());
-        (l, url)
-    };
-    let ((trs_l, trs_url), (ext_l, ext_url), (int_l, int_url)) =
-        (bind().await, bind().await, bind().await);
-    let config = VerificationConfig {
-        testresult_url: trs_url.clone(),
-        ..Default::default()
-    };
-    let vs = VerificationService::new(vs_db, config, token.clone()).unwrap();
     let (_stop, shutdown) = shutdown_channel();
-    tokio::spawn(serve(trs_l, trs.router(), shutdown.clone()));
-    tokio::spawn(serve(ext_l, vs.external_router(), shutdown.clone()));
-    tokio::spawn(serve(int_l, vs.internal_router(), shutdown));
+    let tan = start_tan_path(
+        &db,
+        pool,
+        trs_config,
+        VerificationConfig::default(),
+        &token,
+        shutdown,
+    )
+    .await;
+    let (trs_url, ext_url, int_url) = (tan.testresult_url, tan.external_url, tan.internal_url);
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency * 2)
         .build()
@@ -100,7 +80,7 @@ async fn bench(engine: Engine, registrations: usize, concurrency: usize, connect
             .map(|i| sha256_hex(format!("bench-{run_id}-{i}")))
             .collect(),
     );
-    let key = trs.create_lab_key("bench").await.unwrap();
+    let key = tan.lab_key;
     for chunk in guids.chunks(1000) {
         let results: Vec<Value> = chunk
             .iter()

@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 use warnkit_portal::{Clock, PortalConfig, PortalService, Role};
 use warnkit_service::server::{serve, shutdown_channel, ShutdownTrigger};
 use warnkit_store::{Db, PoolConfig};
-use warnkit_testkit::{Engine, TestDb};
-use warnkit_testresult::{TestResultConfig, TestResultService};
+use warnkit_testkit::{bind, start_tan_path, Engine, TestDb};
+use warnkit_testresult::TestResultConfig;
 use warnkit_verification::{VerificationConfig, VerificationService};
 
 /// Every test account's password.
@@ -23,24 +23,7 @@ pub const T0: i64 = 1_800_000_000;
 #[macro_export]
 macro_rules! on_both {
     ($suite:ident) => {
-        mod $suite {
-            use warnkit_testkit::Engine;
-            use $crate::harness::App;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                if let Some(app) = App::start(Engine::Sqlite).await {
-                    super::$suite(app).await;
-                }
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(app) = App::start(Engine::Postgres).await {
-                    super::$suite(app).await;
-                }
-            }
-        }
+        warnkit_testkit::suite_on_both_engines!($suite, $crate::harness::App, 2);
     };
 }
 
@@ -56,12 +39,6 @@ pub struct App {
     _db: TestDb,
 }
 
-async fn bind() -> (tokio::net::TcpListener, String) {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", l.local_addr().unwrap());
-    (l, url)
-}
-
 impl App {
     pub async fn start(engine: Engine) -> Option<App> {
         Self::start_with(
@@ -74,29 +51,29 @@ impl App {
 
     pub async fn start_with(
         engine: Engine,
-        mut vc: VerificationConfig,
+        vc: VerificationConfig,
         mut pc: PortalConfig,
     ) -> Option<App> {
         let db = TestDb::new(engine)?;
         let token = "test-service-token".to_owned();
         let pool = PoolConfig::default();
-        let open = |name: &'static str, m: &'static sqlx::migrate::Migrator| {
-            let target = db.target(name);
-            async move { Db::open(&target, pool, m).await.unwrap() }
-        };
-        let trs_db = open("testresult", &warnkit_testresult::MIGRATIONS).await;
-        let vs_db = open("verification", &warnkit_verification::MIGRATIONS).await;
-        let portal_db = open("portal", &warnkit_portal::MIGRATIONS).await;
-        let trs = TestResultService::new(trs_db, TestResultConfig::default(), token.clone());
-        let (trs_l, testresult) = bind().await;
-        let (ext_l, external) = bind().await;
-        let (int_l, internal) = bind().await;
+        let (stop, shutdown) = shutdown_channel();
+        let tan = start_tan_path(
+            &db,
+            pool,
+            TestResultConfig::default(),
+            vc,
+            &token,
+            shutdown.clone(),
+        )
+        .await;
+        let portal_db = Db::open(&db.target("portal"), pool, &warnkit_portal::MIGRATIONS)
+            .await
+            .unwrap();
         let (portal_l, portal) = bind().await;
-        vc.testresult_url = testresult;
         if pc.verification_url == PortalConfig::default().verification_url {
-            pc.verification_url = internal.clone();
+            pc.verification_url = tan.internal_url.clone();
         }
-        let vs = VerificationService::new(vs_db, vc, token.clone()).unwrap();
         let clock = Clock::manual(T0);
         let service = PortalService::new(portal_db, pc, token, clock.clone()).unwrap();
         for (name, role, totp) in [
@@ -108,16 +85,12 @@ impl App {
         ] {
             service.add_user(name, PASSWORD, role, totp).await.unwrap();
         }
-        let (stop, shutdown) = shutdown_channel();
-        tokio::spawn(serve(trs_l, trs.router(), shutdown.clone()));
-        tokio::spawn(serve(ext_l, vs.external_router(), shutdown.clone()));
-        tokio::spawn(serve(int_l, vs.internal_router(), shutdown.clone()));
         tokio::spawn(serve(portal_l, service.router(), shutdown));
         Some(App {
             portal,
-            external,
+            external: tan.external_url,
             service,
-            vs,
+            vs: tan.verification,
             clock,
             _stop: stop,
             _db: db,

@@ -6,34 +6,18 @@ use serde_json::{json, Value};
 use warnkit_protocol::proto::{SubmissionPayload, TemporaryExposureKey};
 use warnkit_service::auth::sha256_hex;
 use warnkit_service::server::{serve, shutdown_channel, ShutdownTrigger};
-use warnkit_store::{unix_now, Db, PoolConfig};
+use warnkit_store::{unix_now, PoolConfig};
 use warnkit_submission::{Clock, KeyStore, SubmissionConfig, SubmissionService, SUBMISSION_PATH};
-use warnkit_testkit::{Engine, TestDb};
-use warnkit_testresult::{TestResultConfig, TestResultService};
-use warnkit_verification::{VerificationConfig, VerificationService};
+pub use warnkit_testkit::bind;
+use warnkit_testkit::{start_tan_path, Engine, TestDb};
+use warnkit_testresult::TestResultConfig;
+use warnkit_verification::VerificationConfig;
 
 /// Expands one `async fn suite(app: App)` into a test per engine.
 #[macro_export]
 macro_rules! on_both {
     ($suite:ident) => {
-        mod $suite {
-            use warnkit_testkit::Engine;
-            use $crate::harness::App;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                if let Some(app) = App::start(Engine::Sqlite).await {
-                    super::$suite(app).await;
-                }
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn postgres() {
-                if let Some(app) = App::start(Engine::Postgres).await {
-                    super::$suite(app).await;
-                }
-            }
-        }
+        warnkit_testkit::suite_on_both_engines!($suite, $crate::harness::App, 4);
     };
 }
 
@@ -51,12 +35,6 @@ pub struct App {
     pub db: TestDb,
 }
 
-pub async fn bind() -> (tokio::net::TcpListener, String) {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", l.local_addr().unwrap());
-    (l, url)
-}
-
 impl App {
     pub async fn start(engine: Engine) -> Option<App> {
         Self::start_with(engine, SubmissionConfig::default()).await
@@ -67,53 +45,35 @@ impl App {
         let db = TestDb::new(engine)?;
         let token = "test-service-token".to_owned();
         let pool = PoolConfig::default();
-        let trs_db = Db::open(
-            &db.target("testresult"),
+        let (stop, shutdown) = shutdown_channel();
+        let tan = start_tan_path(
+            &db,
             pool,
-            &warnkit_testresult::MIGRATIONS,
+            TestResultConfig::default(),
+            VerificationConfig::default(),
+            &token,
+            shutdown.clone(),
         )
-        .await
-        .unwrap();
-        let vs_db = Db::open(
-            &db.target("verification"),
-            pool,
-            &warnkit_verification::MIGRATIONS,
-        )
-        .await
-        .unwrap();
+        .await;
         let store = KeyStore::open(&db.target("submission"), pool)
             .await
             .unwrap();
-        let trs = TestResultService::new(trs_db, TestResultConfig::default(), token.clone());
-        let (trs_l, testresult) = bind().await;
-        let (ext_l, verification) = bind().await;
-        let (int_l, internal) = bind().await;
-        let (sub_l, url) = bind().await;
-        let vc = VerificationConfig {
-            testresult_url: testresult.clone(),
-            ..VerificationConfig::default()
-        };
-        let vs = VerificationService::new(vs_db, vc, token.clone()).unwrap();
         if config.verification_url == SubmissionConfig::default().verification_url {
-            config.verification_url = internal.clone();
+            config.verification_url = tan.internal_url.clone();
         }
         let clock = Clock::manual(unix_now());
         let submission = SubmissionService::new(store, config, token.clone(), clock).unwrap();
-        let (stop, shutdown) = shutdown_channel();
-        tokio::spawn(serve(trs_l, trs.router(), shutdown.clone()));
-        tokio::spawn(serve(ext_l, vs.external_router(), shutdown.clone()));
-        tokio::spawn(serve(int_l, vs.internal_router(), shutdown.clone()));
+        let (sub_l, url) = bind().await;
         tokio::spawn(serve(sub_l, submission.router(), shutdown));
-        let lab_key = trs.create_lab_key("lab-1").await.unwrap();
         Some(App {
             http: Client::new(),
             submission,
             url,
-            verification,
-            internal,
-            testresult,
+            verification: tan.external_url,
+            internal: tan.internal_url,
+            testresult: tan.testresult_url,
             token,
-            lab_key,
+            lab_key: tan.lab_key,
             _stop: stop,
             db,
         })

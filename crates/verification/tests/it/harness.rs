@@ -3,9 +3,9 @@
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
 use warnkit_service::auth::sha256_hex;
-use warnkit_service::server::{serve, shutdown_channel, ShutdownTrigger};
-use warnkit_store::{Db, PoolConfig};
-use warnkit_testkit::{Engine, TestDb};
+use warnkit_service::server::{shutdown_channel, ShutdownTrigger};
+use warnkit_store::PoolConfig;
+use warnkit_testkit::{start_tan_path, Engine, TestDb};
 use warnkit_testresult::{TestResultConfig, TestResultService};
 use warnkit_verification::{VerificationConfig, VerificationService};
 
@@ -13,24 +13,7 @@ use warnkit_verification::{VerificationConfig, VerificationService};
 #[macro_export]
 macro_rules! on_both {
     ($suite:ident) => {
-        mod $suite {
-            use warnkit_testkit::Engine;
-            use $crate::harness::App;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                if let Some(app) = App::start(Engine::Sqlite).await {
-                    super::$suite(app).await;
-                }
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn postgres() {
-                if let Some(app) = App::start(Engine::Postgres).await {
-                    super::$suite(app).await;
-                }
-            }
-        }
+        warnkit_testkit::suite_on_both_engines!($suite, $crate::harness::App, 4);
     };
 }
 
@@ -48,59 +31,37 @@ pub struct App {
     _db: TestDb,
 }
 
-async fn bind() -> (tokio::net::TcpListener, String) {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", l.local_addr().unwrap());
-    (l, url)
-}
-
 impl App {
     pub async fn start(engine: Engine) -> Option<App> {
         Self::start_with(engine, VerificationConfig::default()).await
     }
 
-    pub async fn start_with(engine: Engine, mut config: VerificationConfig) -> Option<App> {
+    pub async fn start_with(engine: Engine, config: VerificationConfig) -> Option<App> {
         let db = TestDb::new(engine)?;
         let token = "test-service-token".to_owned();
-        let pool = PoolConfig::default();
-        let trs_db = Db::open(
-            &db.target("testresult"),
-            pool,
-            &warnkit_testresult::MIGRATIONS,
-        )
-        .await
-        .unwrap();
-        let vs_db = Db::open(
-            &db.target("verification"),
-            pool,
-            &warnkit_verification::MIGRATIONS,
-        )
-        .await
-        .unwrap();
-        let trs = TestResultService::new(trs_db, TestResultConfig::default(), token.clone());
-        let (trs_l, testresult) = bind().await;
-        let (ext_l, external) = bind().await;
-        let (int_l, internal) = bind().await;
-        config.testresult_url = testresult.clone();
-        let vs = VerificationService::new(vs_db, config, token.clone()).unwrap();
         let (stop, shutdown) = shutdown_channel();
-        tokio::spawn(serve(trs_l, trs.router(), shutdown.clone()));
-        tokio::spawn(serve(ext_l, vs.external_router(), shutdown.clone()));
-        tokio::spawn(serve(int_l, vs.internal_router(), shutdown));
-        let lab_key = trs.create_lab_key("lab-1").await.unwrap();
+        let tan = start_tan_path(
+            &db,
+            PoolConfig::default(),
+            TestResultConfig::default(),
+            config,
+            &token,
+            shutdown,
+        )
+        .await;
         let http = Client::builder()
             .pool_max_idle_per_host(256)
             .build()
             .unwrap();
         Some(App {
             http,
-            vs,
-            trs,
-            external,
-            internal,
-            testresult,
+            vs: tan.verification,
+            trs: tan.testresult,
+            external: tan.external_url,
+            internal: tan.internal_url,
+            testresult: tan.testresult_url,
             token,
-            lab_key,
+            lab_key: tan.lab_key,
             _stop: stop,
             _db: db,
         })
