@@ -15,7 +15,7 @@ use crate::web::{
     check_csrf, cookie, current_session, form, html, is_tls, random_token, see_other, set_cookie,
     text, PageError, LOGIN_COOKIE, SESSION_COOKIE,
 };
-use crate::{totp, verify_password, PortalService, Role};
+use crate::{totp, verify_password, HealthAuthority, PortalService, Role};
 
 type PageResult = Result<Response, PageError>;
 
@@ -48,10 +48,18 @@ pub(crate) struct CsrfForm {
     csrf: String,
 }
 
+#[derive(Debug, Deserialize)]
+pub(crate) struct EventForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    authority: String,
+}
+
 fn officer(s: &SessionRow) -> Officer<'_> {
     Officer {
         username: &s.username,
-        role: s.role,
+        roles: s.roles,
         csrf: &s.csrf,
     }
 }
@@ -80,7 +88,8 @@ pub(crate) async fn login_form(State(s): State<PortalService>, headers: HeaderMa
     Ok(login_page(&s, &headers, StatusCode::OK, None, ""))
 }
 
-fn login_page(
+/// The sign-in form (with the OpenID provider's button when configured) and its CSRF cookie.
+pub(crate) fn login_page(
     s: &PortalService,
     headers: &HeaderMap,
     status: StatusCode,
@@ -88,7 +97,8 @@ fn login_page(
     username: &str,
 ) -> Response {
     let token = random_token();
-    let mut response = html(status, pages::login(text(), &token, error, username));
+    let sso = s.inner.oidc.as_ref().map(|o| o.name());
+    let mut response = html(status, pages::login(text(), &token, error, username, sso));
     let cookie = set_cookie(LOGIN_COOKIE, &token, 3600, is_tls(s, headers));
     response.headers_mut().append(header::SET_COOKIE, cookie);
     response
@@ -179,7 +189,7 @@ pub(crate) async fn login(
         expires,
     )
     .await?;
-    tracing::info!(target: "audit", user = username, role = user.role.as_str(), stage, "signed in");
+    tracing::info!(target: "audit", user = username, role = %user.roles, stage, "signed in");
     let tls = is_tls(&s, &headers);
     let mut response = see_other(home_of(stage));
     let h = response.headers_mut();
@@ -349,13 +359,14 @@ fn start_page(
     message: Option<&str>,
 ) -> Response {
     let hours = s.inner.config.session_secs / 3600;
+    let authorities = &s.inner.config.health_authorities;
     html(
         status,
-        pages::start(text(), officer(session), message, hours),
+        pages::start(text(), officer(session), message, hours, authorities),
     )
 }
 
-/// `POST /teletan`: the hotline role gets a teleTAN from the verification service, at most one per
+/// `POST /teletan`: the hotline role gets a TEST teleTAN from the verification service, at most one per
 /// officer per interval. The teleTAN goes to the page only: never to the log or the database.
 pub(crate) async fn teletan(
     State(s): State<PortalService>,
@@ -367,17 +378,59 @@ pub(crate) async fn teletan(
         Err(redirect) => return Ok(redirect),
     };
     let f: CsrfForm = form(&body)?;
-    if let Err(e) = check_csrf(&f.csrf, &session.csrf) {
+    checked(&session, &f.csrf, Role::Hotline)?;
+    issue(&s, &session, None).await
+}
+
+/// `POST /teletan/event`: the event role gets an EVENT ("PIW") teleTAN for a health authority from the
+/// configured list; the same interval, limits and display as a TEST teleTAN.
+pub(crate) async fn event_teletan(
+    State(s): State<PortalService>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> PageResult {
+    let session = match at_stage(&s, &headers, "active").await? {
+        Ok(session) => session,
+        Err(redirect) => return Ok(redirect),
+    };
+    let f: EventForm = form(&body)?;
+    checked(&session, &f.csrf, Role::Event)?;
+    let list = &s.inner.config.health_authorities;
+    let Some(authority) = list.iter().find(|a| a.nr == f.authority) else {
+        tracing::info!(target: "audit", user = %session.username, "event teleTAN refused: unknown health authority");
+        return Ok(start_page(
+            &s,
+            &session,
+            StatusCode::BAD_REQUEST,
+            Some(text().authority_unknown),
+        ));
+    };
+    issue(&s, &session, Some(authority)).await
+}
+
+/// Refuses a form without the session's CSRF token, or an officer without `role`.
+fn checked(session: &SessionRow, csrf: &str, role: Role) -> Result<(), PageError> {
+    if let Err(e) = check_csrf(csrf, &session.csrf) {
         tracing::warn!(target: "audit", user = %session.username, "teleTAN request without a valid CSRF token");
-        return Err(PageError::with_session(e, &session));
+        return Err(PageError::with_session(e, session));
     }
-    if session.role != Role::Hotline {
-        tracing::warn!(target: "audit", user = %session.username, role = session.role.as_str(), "teleTAN refused: role");
+    if !session.roles.contains(role) {
+        tracing::warn!(target: "audit", user = %session.username, role = %session.roles, needed = role.as_str(), "teleTAN refused: role");
         return Err(PageError::with_session(
             AppError::forbidden("role", text().forbidden),
-            &session,
+            session,
         ));
     }
+    Ok(())
+}
+
+/// Claims the officer's interval, asks the verification service, shows the teleTAN: TEST, or EVENT for
+/// `event`'s authority.
+async fn issue(
+    s: &PortalService,
+    session: &SessionRow,
+    event: Option<&HealthAuthority>,
+) -> PageResult {
     let config = &s.inner.config;
     let now = s.inner.clock.now();
     let interval = config.teletan_interval_secs as i64;
@@ -390,22 +443,36 @@ pub(crate) async fn teletan(
                 .officer_limit
                 .replace("{seconds}", &interval.to_string());
             return Ok(start_page(
-                &s,
-                &session,
+                s,
+                session,
                 StatusCode::TOO_MANY_REQUESTS,
                 Some(&message),
             ));
         }
     };
-    match fetch_teletan(&s).await {
+    let kind = if event.is_some() { "EVENT" } else { "TEST" };
+    match fetch_teletan(s, kind).await {
         Ok(tan) => {
             s.inner.metrics.add(
                 "portal_teletans_issued_total",
                 "teleTANs issued through the portal.",
                 1,
             );
-            tracing::info!(target: "audit", user = %session.username, at = now, "teleTAN issued");
-            let page = pages::teletan(text(), officer(&session), &tan, config.teletan_display_secs);
+            match event {
+                Some(a) => {
+                    tracing::info!(target: "audit", user = %session.username, at = now, kind, authority = %a.nr, authority_name = %a.name, "teleTAN issued")
+                }
+                None => {
+                    tracing::info!(target: "audit", user = %session.username, at = now, kind, "teleTAN issued")
+                }
+            }
+            let page = pages::teletan(
+                text(),
+                officer(session),
+                &tan,
+                config.teletan_display_secs,
+                event,
+            );
             Ok(html(StatusCode::OK, page))
         }
         Err(e) => {
@@ -416,13 +483,13 @@ pub(crate) async fn teletan(
             } else {
                 (StatusCode::BAD_GATEWAY, text().upstream_failed)
             };
-            Ok(start_page(&s, &session, status, Some(message)))
+            Ok(start_page(s, session, status, Some(message)))
         }
     }
 }
 
-/// Asks the verification service's internal API for a TEST teleTAN.
-async fn fetch_teletan(s: &PortalService) -> Result<String, AppError> {
+/// Asks the verification service's internal API for a teleTAN of `kind` (`TEST` or `EVENT`).
+async fn fetch_teletan(s: &PortalService, kind: &str) -> Result<String, AppError> {
     #[derive(Deserialize)]
     struct Created {
         value: String,
@@ -436,7 +503,7 @@ async fn fetch_teletan(s: &PortalService) -> Result<String, AppError> {
         .http
         .post(url)
         .bearer_auth(&s.inner.service_token)
-        .header("x-cwa-teletan-type", "TEST")
+        .header("x-cwa-teletan-type", kind)
         .send()
         .await
         .map_err(|e| {

@@ -1,16 +1,26 @@
-//! The portal: health-authority officers sign in (password, then a TOTP code) and the hotline role issues
-//! teleTANs, which the portal fetches from the verification service's internal API with the service token.
+//! The portal: health-authority officers sign in (password, then a TOTP code; or at an OpenID Connect
+//! provider) and the hotline role issues teleTANs, the event role event ("PIW") teleTANs for a listed
+//! health authority, which the portal fetches from the verification service's internal API with the
+//! service token.
 //!
 //! Server-rendered HTML with a little progressive JavaScript; the portal keeps accounts, sessions and
 //! failed sign-ins in its own database and never stores or logs a teleTAN.
 
+mod accounts;
 mod handlers;
+pub mod jwt;
+pub mod oidc;
 mod pages;
+mod sso;
 mod store;
 pub mod text;
 pub mod totp;
 mod web;
 
+pub use accounts::{remove_user, reset_totp, set_password, set_roles};
+pub use oidc::OidcConfig;
+
+use std::fmt;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,6 +61,20 @@ pub struct PortalConfig {
     pub cookie_secure: bool,
     /// Request bodies over this many bytes get 413.
     pub max_body_bytes: usize,
+    /// The health authorities an officer with the event role picks from for an event ("PIW") teleTAN.
+    pub health_authorities: Vec<HealthAuthority>,
+    /// Sign-in at an OpenID Connect provider (off while `issuer` is empty).
+    pub oidc: OidcConfig,
+}
+
+/// A health authority on the event teleTAN form: its name and its number (the original's "Kopfnummer").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthAuthority {
+    /// Shown in the list and in the audit line.
+    pub name: String,
+    /// The authority's number, unique in the list; the form posts it.
+    pub nr: String,
 }
 
 impl Default for PortalConfig {
@@ -65,6 +89,8 @@ impl Default for PortalConfig {
             login_window_secs: 900,
             cookie_secure: false,
             max_body_bytes: 10_000,
+            health_authorities: Vec::new(),
+            oidc: OidcConfig::default(),
         }
     }
 }
@@ -74,17 +100,28 @@ impl Default for PortalConfig {
 pub enum Role {
     /// Issues teleTANs to callers with a confirmed positive test.
     Hotline,
-    /// Health-authority staff: may sign in, may not issue teleTANs (event TANs may follow).
+    /// Issues event ("PIW") teleTANs on behalf of a health authority picked from the configured list.
+    Event,
+    /// Health-authority staff: may sign in, may not issue teleTANs.
     HealthAuthority,
-    /// Administers the portal; accounts are created with `warnkit portal user add`.
+    /// Administers the portal; accounts are managed with `warnkit portal user`.
     Admin,
 }
 
 impl Role {
+    /// Every role, in display order.
+    pub const ALL: [Role; 4] = [
+        Role::Hotline,
+        Role::Event,
+        Role::HealthAuthority,
+        Role::Admin,
+    ];
+
     /// Storage and command-line form.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Hotline => "hotline",
+            Role::Event => "event",
             Role::HealthAuthority => "health-authority",
             Role::Admin => "admin",
         }
@@ -92,12 +129,64 @@ impl Role {
 
     /// Parses the storage form.
     pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "hotline" => Some(Role::Hotline),
-            "health-authority" => Some(Role::HealthAuthority),
-            "admin" => Some(Role::Admin),
-            _ => None,
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// The roles of one officer (an account may hold several, e.g. `hotline,event`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Roles(u8);
+
+impl Roles {
+    /// No role at all.
+    pub const NONE: Roles = Roles(0);
+
+    /// Whether `role` is among these.
+    pub fn contains(self, role: Role) -> bool {
+        self.0 & role.bit() != 0
+    }
+
+    /// These and `role`.
+    pub fn with(self, role: Role) -> Roles {
+        Roles(self.0 | role.bit())
+    }
+
+    /// Whether there is no role.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The roles, in display order.
+    pub fn iter(self) -> impl Iterator<Item = Role> {
+        Role::ALL.into_iter().filter(move |r| self.contains(*r))
+    }
+
+    /// Parses the storage and command-line form, a comma-separated list (`hotline,event`); `None` if any
+    /// name is unknown or the list is empty.
+    pub fn parse(s: &str) -> Option<Roles> {
+        let mut roles = Roles::NONE;
+        for name in s.split(',') {
+            roles = roles.with(Role::parse(name.trim())?);
         }
+        (!roles.is_empty()).then_some(roles)
+    }
+}
+
+impl From<Role> for Roles {
+    fn from(role: Role) -> Roles {
+        Roles::NONE.with(role)
+    }
+}
+
+impl fmt::Display for Roles {
+    /// The storage form: names joined by commas.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.iter().map(Role::as_str).collect();
+        f.write_str(&names.join(","))
     }
 }
 
@@ -149,6 +238,8 @@ struct Inner {
     metrics: Metrics,
     /// A real Argon2id hash to check unknown user names against, so that their timing matches known ones.
     dummy_hash: String,
+    /// The OpenID provider, when configured.
+    oidc: Option<oidc::Oidc>,
 }
 
 impl PortalService {
@@ -164,6 +255,8 @@ impl PortalService {
             .build()
             .map_err(AppError::internal)?;
         let dummy_hash = hash_password("not a real password")?;
+        let oidc = oidc::Oidc::from_config(&config.oidc)?;
+        check_authorities(&config.health_authorities)?;
         let inner = Inner {
             db,
             config,
@@ -172,6 +265,7 @@ impl PortalService {
             http,
             metrics: Metrics::new(NAME),
             dummy_hash,
+            oidc,
         };
         Ok(Self {
             inner: Arc::new(inner),
@@ -199,14 +293,14 @@ impl PortalService {
         &self,
         username: &str,
         password: &str,
-        role: Role,
+        roles: impl Into<Roles>,
         totp: bool,
     ) -> AppResult<()> {
         add_user(
             &self.inner.db,
             username,
             password,
-            role,
+            roles.into(),
             totp,
             self.inner.clock.now(),
         )
@@ -219,7 +313,7 @@ pub async fn add_user(
     db: &Db,
     username: &str,
     password: &str,
-    role: Role,
+    roles: Roles,
     totp: bool,
     now: i64,
 ) -> AppResult<()> {
@@ -229,21 +323,47 @@ pub async fn add_user(
             "user names are 1-64 characters of a-z 0-9 . _ -",
         ));
     }
-    if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(AppError::bad_request(
-            "weak_password",
-            format!("passwords need at least {MIN_PASSWORD_CHARS} characters"),
-        ));
+    check_password(password)?;
+    if roles.is_empty() {
+        return Err(AppError::bad_request("no_role", "an account needs a role"));
     }
     let hash = hash_password(password)?;
-    if !store::insert_user(db, username, &hash, role, totp, now).await? {
+    if !store::insert_user(db, username, &hash, roles, totp, now).await? {
         return Err(AppError::new(
             axum::http::StatusCode::CONFLICT,
             "user_exists",
             "a user with this name exists",
         ));
     }
-    tracing::info!(target: "audit", user = username, role = role.as_str(), totp, "portal user added");
+    tracing::info!(target: "audit", user = username, role = %roles, totp, "portal user added");
+    Ok(())
+}
+
+/// Refuses passwords shorter than [`MIN_PASSWORD_CHARS`].
+fn check_password(password: &str) -> AppResult<()> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(AppError::bad_request(
+            "weak_password",
+            format!("passwords need at least {MIN_PASSWORD_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a health-authority list with an empty name or number, or a number twice (the form posts it).
+fn check_authorities(list: &[HealthAuthority]) -> AppResult<()> {
+    let mut seen = std::collections::BTreeSet::new();
+    for a in list {
+        if a.name.trim().is_empty() || a.nr.trim().is_empty() || !seen.insert(a.nr.as_str()) {
+            return Err(AppError::bad_request(
+                "invalid_config",
+                format!(
+                    "portal.health_authorities: each entry needs a name and a unique nr ({:?})",
+                    a.nr
+                ),
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -306,9 +426,17 @@ mod tests {
         assert!(!valid_username("Ann"));
         assert!(!valid_username(""));
         assert!(!valid_username(&"a".repeat(65)));
-        for r in [Role::Hotline, Role::HealthAuthority, Role::Admin] {
+        for r in Role::ALL {
             assert_eq!(Role::parse(r.as_str()), Some(r));
+            assert_eq!(Roles::parse(r.as_str()), Some(r.into()));
         }
+        let both = Roles::parse("event, hotline").unwrap();
+        assert!(both.contains(Role::Hotline) && both.contains(Role::Event));
+        assert!(!both.contains(Role::Admin));
+        assert_eq!(both.to_string(), "hotline,event");
+        assert_eq!(Roles::parse(&both.to_string()), Some(both));
+        assert_eq!(Roles::parse(""), None);
+        assert_eq!(Roles::parse("hotline,boss"), None);
         let c = Clock::manual(100);
         c.advance(5);
         assert_eq!(c.now(), 105);

@@ -4,15 +4,15 @@
 use std::fmt::Write as _;
 
 use crate::text::Text;
-use crate::Role;
+use crate::{HealthAuthority, Role, Roles};
 
 /// The officer shown in the header, with the CSRF token of the sign-out form.
 #[derive(Debug, Clone, Copy)]
 pub struct Officer<'a> {
     /// User name.
     pub username: &'a str,
-    /// Role.
-    pub role: Role,
+    /// Roles.
+    pub roles: Roles,
     /// CSRF token of the session.
     pub csrf: &'a str,
 }
@@ -33,12 +33,17 @@ pub fn esc(s: &str) -> String {
     out
 }
 
-fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Hotline => "hotline",
-        Role::HealthAuthority => "health authority",
-        Role::Admin => "admin",
-    }
+fn role_names(roles: Roles) -> String {
+    let names: Vec<&str> = roles
+        .iter()
+        .map(|r| match r {
+            Role::Hotline => "hotline",
+            Role::Event => "event",
+            Role::HealthAuthority => "health authority",
+            Role::Admin => "admin",
+        })
+        .collect();
+    names.join(", ")
 }
 
 fn layout(t: &Text, title: &str, officer: Option<Officer<'_>>, head: &str, main: &str) -> String {
@@ -52,7 +57,7 @@ fn layout(t: &Text, title: &str, officer: Option<Officer<'_>>, head: &str, main:
             signed = esc(t.signed_in_as),
             name = esc(o.username),
             role_l = esc(t.role),
-            role = role_name(o.role),
+            role = role_names(o.roles),
             csrf = esc(o.csrf),
             out = esc(t.sign_out),
         );
@@ -95,13 +100,29 @@ fn alert(message: Option<&str>) -> String {
     })
 }
 
-/// The sign-in form; `username` refills the field after a failure.
-pub fn login(t: &Text, csrf: &str, error: Option<&str>, username: &str) -> String {
+/// The sign-in form; `username` refills the field after a failure; `sso` names the OpenID provider
+/// when sign-in there is configured.
+pub fn login(
+    t: &Text,
+    csrf: &str,
+    error: Option<&str>,
+    username: &str,
+    sso: Option<&str>,
+) -> String {
+    let sso = sso.map_or_else(String::new, |name| {
+        format!(
+            r#"<p><a class="button-link" href="/oidc/login" id="sign-in-sso">{}</a></p>
+<p>{}</p>"#,
+            esc(&t.sign_in_with.replace("{provider}", name)),
+            esc(t.or_local)
+        )
+    });
     let main = format!(
         r#"<section class="card narrow" aria-labelledby="h">
 <h1 id="h">{title}</h1>
 <p>{intro}</p>
 {alert}
+{sso}
 <form method="post" action="/login" class="stack">
 <input type="hidden" name="csrf" value="{csrf}">
 <label for="username">{user_l}</label>
@@ -175,29 +196,68 @@ pub fn enrol(t: &Text, csrf: &str, qr_svg: &str, secret: &str, error: Option<&st
     layout(t, t.enrol_title, None, "", &main)
 }
 
-/// The start page: the issue button for the hotline role, an explanation for the others.
-pub fn start(t: &Text, officer: Officer<'_>, message: Option<&str>, session_hours: u64) -> String {
-    let action = if officer.role == Role::Hotline {
-        format!(
-            r#"<form method="post" action="/teletan"><input type="hidden" name="csrf" value="{csrf}">
-<button type="submit" class="primary" id="issue-teletan">{issue}</button></form>"#,
+/// The start page: the issue button for the hotline role, the event form (with the health-authority
+/// list) for the event role, an explanation for the others.
+pub fn start(
+    t: &Text,
+    officer: Officer<'_>,
+    message: Option<&str>,
+    session_hours: u64,
+    authorities: &[HealthAuthority],
+) -> String {
+    let mut boxes = String::new();
+    if officer.roles.contains(Role::Hotline) {
+        let _ = write!(
+            boxes,
+            r#"<section class="card" aria-labelledby="box"><h2 id="box">{box_t}</h2><p>{intro}</p>
+<form method="post" action="/teletan"><input type="hidden" name="csrf" value="{csrf}">
+<button type="submit" class="primary" id="issue-teletan">{issue}</button></form></section>"#,
+            box_t = esc(t.teletan_box),
+            intro = esc(t.teletan_intro),
             csrf = esc(officer.csrf),
             issue = esc(t.issue_teletan),
-        )
-    } else {
-        format!(
-            r#"<p class="note" id="no-role">{}</p>"#,
-            esc(t.no_hotline_role)
-        )
-    };
+        );
+    }
+    if officer.roles.contains(Role::Event) {
+        let options: String = authorities
+            .iter()
+            .map(|a| {
+                format!(
+                    r#"<option value="{}">{} ({})</option>"#,
+                    esc(&a.nr),
+                    esc(&a.name),
+                    esc(&a.nr)
+                )
+            })
+            .collect();
+        let _ = write!(
+            boxes,
+            r#"<section class="card" aria-labelledby="event-box"><h2 id="event-box">{box_t}</h2><p>{intro}</p>
+<form method="post" action="/teletan/event" class="stack"><input type="hidden" name="csrf" value="{csrf}">
+<label for="authority">{label}</label>
+<select id="authority" name="authority" required><option value="">{choose}</option>{options}</select>
+<button type="submit" class="primary" id="issue-event-teletan">{issue}</button></form></section>"#,
+            box_t = esc(t.event_box),
+            intro = esc(t.event_intro),
+            csrf = esc(officer.csrf),
+            label = esc(t.authority),
+            choose = esc(t.authority_choose),
+            issue = esc(t.issue_event_teletan),
+        );
+    }
+    if boxes.is_empty() {
+        let _ = write!(
+            boxes,
+            r#"<section class="card"><p class="note" id="no-role">{}</p></section>"#,
+            esc(t.no_issue_role)
+        );
+    }
     let main = format!(
         r#"<h1>{title}</h1>{alert}
-<section class="card" aria-labelledby="box"><h2 id="box">{box_t}</h2><p>{intro}</p>{action}</section>
+{boxes}
 <p class="hint">{hint}</p>"#,
         title = esc(t.start_title),
         alert = alert(message),
-        box_t = esc(t.teletan_box),
-        intro = esc(t.teletan_intro),
         hint = esc(&t
             .session_hint
             .replace("{hours}", &session_hours.to_string())),
@@ -221,8 +281,26 @@ pub fn groups(tan: &str) -> Vec<&str> {
 }
 
 /// The issued teleTAN, large and grouped, with a copy button and a countdown; a meta refresh clears it
-/// after `display_secs` even without JavaScript.
-pub fn teletan(t: &Text, officer: Officer<'_>, tan: &str, display_secs: u64) -> String {
+/// after `display_secs` even without JavaScript. `event` names the authority of an event teleTAN.
+pub fn teletan(
+    t: &Text,
+    officer: Officer<'_>,
+    tan: &str,
+    display_secs: u64,
+    event: Option<&HealthAuthority>,
+) -> String {
+    let (title, read) = match event {
+        Some(_) => (t.event_title, t.event_read_aloud),
+        None => (t.teletan_title, t.teletan_read_aloud),
+    };
+    let issued_for = event.map_or_else(String::new, |a| {
+        format!(
+            r#"<p id="event-authority">{} {} ({})</p>"#,
+            esc(t.event_for),
+            esc(&a.name),
+            esc(&a.nr)
+        )
+    });
     let spans: String = groups(tan)
         .iter()
         .map(|g| format!(r#"<span class="group">{}</span>"#, esc(g)))
@@ -232,17 +310,17 @@ pub fn teletan(t: &Text, officer: Officer<'_>, tan: &str, display_secs: u64) -> 
     let main = format!(
         r#"<h1>{title}</h1>
 <section class="card" aria-labelledby="tan-h"><h2 id="tan-h" class="visually-hidden">{title}</h2>
-<p class="teletan" id="teletan" data-value="{value}" data-cleared="{cleared}">{spans}</p>
+{issued_for}<p class="teletan" id="teletan" data-value="{value}" data-cleared="{cleared}">{spans}</p>
 <p>{read}</p>
 <p><button type="button" id="copy-teletan" hidden data-done="{copied}" data-failed="{copy_failed}">{copy}</button>
 <span id="copy-status" role="status" aria-live="polite"></span></p>
 <p class="countdown">{shown_for} <span id="countdown" data-seconds="{display_secs}">{mmss}</span>.</p>
 <p><a class="button-link" href="/start" id="back">{back}</a></p>
 </section>"#,
-        title = esc(t.teletan_title),
+        title = esc(title),
         value = esc(tan),
         cleared = esc(t.teletan_cleared),
-        read = esc(t.teletan_read_aloud),
+        read = esc(read),
         copied = esc(t.copied),
         copy_failed = esc(t.copy_failed),
         copy = esc(t.copy),
@@ -250,7 +328,20 @@ pub fn teletan(t: &Text, officer: Officer<'_>, tan: &str, display_secs: u64) -> 
         mmss = format_args!("{}:{:02}", display_secs / 60, display_secs % 60),
         back = esc(t.back_to_start),
     );
-    layout(t, t.teletan_title, Some(officer), &head, &main)
+    layout(t, title, Some(officer), &head, &main)
+}
+
+/// After a sign-in at the OpenID provider: on to the start page by a navigation that starts here, so
+/// that the browser sends the `SameSite=Strict` session cookie (a meta refresh, and a link without it).
+pub fn signed_in(t: &Text) -> String {
+    let head = r#"<meta http-equiv="refresh" content="0;url=/start">"#;
+    let main = format!(
+        r#"<section class="card narrow" aria-labelledby="h"><h1 id="h">{title}</h1>
+<p><a class="button-link" href="/start" id="continue">{cont}</a></p></section>"#,
+        title = esc(t.signed_in_title),
+        cont = esc(t.continue_),
+    );
+    layout(t, t.signed_in_title, None, head, &main)
 }
 
 /// An error page with a way back.
@@ -287,21 +378,50 @@ mod tests {
 
     #[test]
     fn pages_carry_the_stable_hooks() {
-        let login = login(&EN, "tok", Some("nope <b>"), "ann");
-        assert!(login.contains(r#"name="username""#) && login.contains(r#"name="password""#));
-        assert!(login.contains("nope &lt;b&gt;"));
+        let login_page = login(&EN, "tok", Some("nope <b>"), "ann", None);
+        assert!(
+            login_page.contains(r#"name="username""#) && login_page.contains(r#"name="password""#)
+        );
+        assert!(login_page.contains("nope &lt;b&gt;"));
+        assert!(!login_page.contains("/oidc/login"));
+        let sso = login(&EN, "tok", None, "", Some("Keycloak <IAM>"));
+        assert!(
+            sso.contains(r#"href="/oidc/login""#)
+                && sso.contains("Sign in with Keycloak &lt;IAM&gt;")
+        );
         let o = Officer {
             username: "ann",
-            role: Role::Hotline,
+            roles: Role::Hotline.into(),
             csrf: "c",
         };
-        assert!(start(&EN, o, None, 4).contains(r#"id="issue-teletan""#));
-        let ha = Officer {
-            role: Role::HealthAuthority,
+        let list = [HealthAuthority {
+            name: "Gesundheitsamt <Mitte>".into(),
+            nr: "1.01".into(),
+        }];
+        let hotline = start(&EN, o, None, 4, &list);
+        assert!(
+            hotline.contains(r#"id="issue-teletan""#) && !hotline.contains("issue-event-teletan")
+        );
+        let event = Officer {
+            roles: Roles::from(Role::Event).with(Role::Hotline),
             ..o
         };
-        assert!(!start(&EN, ha, None, 4).contains("issue-teletan"));
-        let page = teletan(&EN, o, "ABCDEFGHJK", 600);
+        let both = start(&EN, event, None, 4, &list);
+        assert!(
+            both.contains(r#"id="issue-teletan""#) && both.contains(r#"id="issue-event-teletan""#)
+        );
+        assert!(
+            both.contains(r#"<option value="1.01">Gesundheitsamt &lt;Mitte&gt; (1.01)</option>"#)
+        );
+        let ha = Officer {
+            roles: Role::HealthAuthority.into(),
+            ..o
+        };
+        let none = start(&EN, ha, None, 4, &list);
+        assert!(!none.contains("issue-teletan") && none.contains(r#"id="no-role""#));
+        let page = teletan(&EN, event, "ABCDEFGHJK", 600, Some(&list[0]));
+        assert!(page.contains(r#"id="event-authority""#) && page.contains(EN.event_title));
+        let page = teletan(&EN, o, "ABCDEFGHJK", 600, None);
         assert!(page.contains(r#"id="teletan""#) && page.contains("10:00"));
         assert!(!page.contains("<script>") && !page.contains("style="));
     }

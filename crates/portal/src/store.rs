@@ -2,7 +2,7 @@
 
 use warnkit_store::{on_pool, Db, StoreResult};
 
-use crate::Role;
+use crate::Roles;
 
 /// An account as the portal needs it at sign-in.
 #[derive(Debug, Clone)]
@@ -10,7 +10,7 @@ pub struct User {
     /// Argon2id PHC string.
     pub password_hash: String,
     /// What the officer may do.
-    pub role: Role,
+    pub roles: Roles,
     /// Whether a second factor is asked for.
     pub totp_required: bool,
     /// The base32 TOTP secret, once enrolment has started.
@@ -28,8 +28,8 @@ pub struct SessionRow {
     pub id_hash: String,
     /// The officer.
     pub username: String,
-    /// The officer's role.
-    pub role: Role,
+    /// The officer's roles.
+    pub roles: Roles,
     /// `totp`, `enrol` or `active`.
     pub stage: String,
     /// The CSRF token of this session's forms.
@@ -41,7 +41,7 @@ type UserTuple = (String, String, i64, Option<String>, i64, i64);
 fn user_from(t: UserTuple) -> Option<User> {
     Some(User {
         password_hash: t.0,
-        role: Role::parse(&t.1)?,
+        roles: Roles::parse(&t.1)?,
         totp_required: t.2 != 0,
         totp_secret: t.3,
         totp_confirmed: t.4 != 0,
@@ -54,7 +54,7 @@ pub async fn insert_user(
     db: &Db,
     username: &str,
     password_hash: &str,
-    role: Role,
+    roles: Roles,
     totp_required: bool,
     now: i64,
 ) -> StoreResult<bool> {
@@ -63,7 +63,7 @@ pub async fn insert_user(
     let done = on_pool!(db, |pool| sqlx::query(sql)
         .bind(username)
         .bind(password_hash)
-        .bind(role.as_str())
+        .bind(roles.to_string())
         .bind(i64::from(totp_required))
         .bind(now)
         .execute(pool)
@@ -198,7 +198,7 @@ pub async fn session(db: &Db, id_hash: &str, now: i64) -> StoreResult<Option<Ses
         Some(SessionRow {
             id_hash: r.0,
             username: r.1,
-            role: Role::parse(&r.2)?,
+            roles: Roles::parse(&r.2)?,
             stage: r.3,
             csrf: r.4,
         })
@@ -299,4 +299,104 @@ pub async fn clear_failures(db: &Db, username: &str) -> StoreResult<()> {
     .await
     .map(|r| r.rows_affected()))?;
     Ok(())
+}
+
+/// The password hash of accounts that sign in at the OpenID provider: not a PHC string, so no password
+/// ever matches it.
+pub const OIDC_PASSWORD_HASH: &str = "!oidc";
+
+/// Creates or updates the account of an officer signed in at the OpenID provider, with the roles the
+/// provider gave this time. Never touches a local account (those have a real hash).
+pub async fn upsert_oidc_user(
+    db: &Db,
+    username: &str,
+    roles: Roles,
+    now: i64,
+) -> StoreResult<bool> {
+    let sql = "INSERT INTO users (username, password_hash, role, totp_required, created_at) \
+               VALUES ($1, $2, $3, 0, $4) ON CONFLICT (username) DO UPDATE SET role = excluded.role \
+               WHERE users.password_hash = $2";
+    let done = on_pool!(db, |pool| sqlx::query(sql)
+        .bind(username)
+        .bind(OIDC_PASSWORD_HASH)
+        .bind(roles.to_string())
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(done == 1)
+}
+
+/// Remembers a sign-in sent to the OpenID provider, under the SHA-256 of its `state`.
+pub async fn insert_oidc_login(
+    db: &Db,
+    state_hash: &str,
+    nonce: &str,
+    verifier: &str,
+    now: i64,
+    expires_at: i64,
+) -> StoreResult<()> {
+    on_pool!(db, |pool| sqlx::query(
+        "DELETE FROM oidc_logins WHERE expires_at <= $1"
+    )
+    .bind(now)
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected()))?;
+    let sql =
+        "INSERT INTO oidc_logins (state_hash, nonce, verifier, expires_at) VALUES ($1, $2, $3, $4)";
+    on_pool!(db, |pool| sqlx::query(sql)
+        .bind(state_hash)
+        .bind(nonce)
+        .bind(verifier)
+        .bind(expires_at)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Takes (deletes and returns) the nonce and PKCE verifier of a live sign-in, so each `state` works once.
+pub async fn take_oidc_login(
+    db: &Db,
+    state_hash: &str,
+    now: i64,
+) -> StoreResult<Option<(String, String)>> {
+    let sql = "DELETE FROM oidc_logins WHERE state_hash = $1 RETURNING nonce, verifier, expires_at";
+    let row: Option<(String, String, i64)> = on_pool!(db, |pool| sqlx::query_as(sql)
+        .bind(state_hash)
+        .fetch_optional(pool)
+        .await)?;
+    Ok(row
+        .filter(|r| r.2 > now)
+        .map(|(nonce, verifier, _)| (nonce, verifier)))
+}
+
+/// Ends every session of `username`; returns how many there were.
+pub async fn delete_sessions_of(db: &Db, username: &str) -> StoreResult<u64> {
+    on_pool!(db, |pool| sqlx::query(
+        "DELETE FROM sessions WHERE username = $1"
+    )
+    .bind(username)
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected()))
+}
+
+/// Runs one account update (`$1` is the user name, `$2` an optional value); `false` when no such account.
+pub async fn update_user(
+    db: &Db,
+    sql: &'static str,
+    username: &str,
+    value: Option<&str>,
+) -> StoreResult<bool> {
+    let done = on_pool!(db, |pool| {
+        let q = sqlx::query(sql).bind(username);
+        let q = match value {
+            Some(v) => q.bind(v),
+            None => q,
+        };
+        q.execute(pool).await.map(|r| r.rows_affected())
+    })?;
+    Ok(done == 1)
 }

@@ -57,8 +57,6 @@ pub struct Text {
     pub teletan_intro: &'static str,
     /// The issue button.
     pub issue_teletan: &'static str,
-    /// Shown instead of the button to other roles.
-    pub no_hotline_role: &'static str,
     /// teleTAN page heading.
     pub teletan_title: &'static str,
     /// How to read it aloud.
@@ -93,6 +91,42 @@ pub struct Text {
     pub not_found: &'static str,
     /// Hint about the session lifetime on the start page; `{hours}` is replaced.
     pub session_hint: &'static str,
+    /// The button to the OpenID provider; `{provider}` is replaced.
+    pub sign_in_with: &'static str,
+    /// Between that button and the password form.
+    pub or_local: &'static str,
+    /// The provider did not answer; `{provider}` is replaced.
+    pub sso_unreachable: &'static str,
+    /// A callback without its sign-in (expired, used twice, or started in another browser).
+    pub sso_stale: &'static str,
+    /// The provider's answer was refused; `{reason}` is replaced.
+    pub sso_refused: &'static str,
+    /// Signed in at the provider, but no role maps to a portal role; `{provider}` is replaced.
+    pub sso_no_role: &'static str,
+    /// Heading of the page between the provider and the start page.
+    pub signed_in_title: &'static str,
+    /// Link on that page.
+    pub continue_: &'static str,
+    /// Heading of the event teleTAN box.
+    pub event_box: &'static str,
+    /// What the event teleTAN is for.
+    pub event_intro: &'static str,
+    /// Label of the health-authority list.
+    pub authority: &'static str,
+    /// First, empty choice of that list.
+    pub authority_choose: &'static str,
+    /// The event issue button.
+    pub issue_event_teletan: &'static str,
+    /// No authority, or one not in the list.
+    pub authority_unknown: &'static str,
+    /// Event teleTAN page heading.
+    pub event_title: &'static str,
+    /// Before the authority's name on the event teleTAN page.
+    pub event_for: &'static str,
+    /// How to read an event teleTAN aloud (it lives longer).
+    pub event_read_aloud: &'static str,
+    /// Shown to roles that can issue neither kind.
+    pub no_issue_role: &'static str,
 }
 
 /// English, the default.
@@ -124,7 +158,6 @@ pub static EN: Text = Text {
     teletan_box: "teleTAN for a positive test",
     teletan_intro: "Issue a teleTAN only after you have confirmed the caller's positive test result. The caller enters it in the app to warn their contacts.",
     issue_teletan: "Issue a teleTAN",
-    no_hotline_role: "Your role cannot issue teleTANs. Please ask your administrator if you need the hotline role.",
     teletan_title: "teleTAN",
     teletan_read_aloud: "Read the teleTAN to the caller group by group. It is valid for one hour and can be used once.",
     copy: "Copy teleTAN",
@@ -142,4 +175,22 @@ pub static EN: Text = Text {
     internal_error: "An internal error occurred. Please try again.",
     not_found: "This page does not exist.",
     session_hint: "You are signed out automatically {hours} hours after signing in.",
+    sign_in_with: "Sign in with {provider}",
+    or_local: "Or sign in with a portal account:",
+    sso_unreachable: "{provider} is not reachable right now. Please try again in a minute or use a portal account.",
+    sso_stale: "This sign-in has expired or was started in another browser. Please sign in again.",
+    sso_refused: "The sign-in was refused: {reason}. Please sign in again.",
+    sso_no_role: "Your account at {provider} has no role for this portal. Please ask your administrator.",
+    signed_in_title: "Signed in",
+    continue_: "Continue",
+    event_box: "Event teleTAN (PIW) for a positive test after an event",
+    event_intro: "Choose the health authority you act for. The event teleTAN is valid for two days and can be used once.",
+    authority: "Health authority",
+    authority_choose: "Choose a health authority",
+    issue_event_teletan: "Issue an event teleTAN",
+    authority_unknown: "Please choose a health authority from the list.",
+    event_title: "Event teleTAN",
+    event_for: "Issued for",
+    event_read_aloud: "Read the event teleTAN to the caller group by group. It is valid for two days and can be used once.",
+    no_issue_role: "Your role cannot issue teleTANs. Please ask your administrator if you need the hotline or event role.",
 };

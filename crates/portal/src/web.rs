@@ -40,6 +40,12 @@ pub(crate) fn router(service: PortalService) -> Router {
         )
         .route("/start", get(handlers::start))
         .route("/teletan", axum::routing::post(handlers::teletan))
+        .route(
+            "/teletan/event",
+            axum::routing::post(handlers::event_teletan),
+        )
+        .route("/oidc/login", get(crate::sso::login))
+        .route("/oidc/callback", get(crate::sso::callback))
         .route("/logout", axum::routing::post(handlers::logout))
         .route(
             "/static/portal.css",
@@ -98,14 +104,18 @@ pub(crate) fn text() -> &'static Text {
 #[derive(Debug)]
 pub(crate) struct PageError {
     pub error: AppError,
-    pub officer: Option<(String, crate::Role, String)>,
+    pub officer: Option<(String, crate::Roles, String)>,
 }
 
 impl PageError {
     pub fn with_session(error: AppError, session: &SessionRow) -> Self {
         Self {
             error,
-            officer: Some((session.username.clone(), session.role, session.csrf.clone())),
+            officer: Some((
+                session.username.clone(),
+                session.roles,
+                session.csrf.clone(),
+            )),
         }
     }
 }
@@ -135,7 +145,7 @@ impl IntoResponse for PageError {
         };
         let officer = self.officer.as_ref().map(|(u, r, c)| Officer {
             username: u,
-            role: *r,
+            roles: *r,
             csrf: c,
         });
         html(self.error.status, pages::error(t, &message, officer))

@@ -155,3 +155,224 @@ async fn accounts_from_the_cli_and_a_teletan_through_serve() {
     assert!(audit.contains("\"user\":\"ann\""), "{audit}");
     assert!(audit.contains("\"target\":\"audit\""), "{audit}");
 }
+
+/// `warnkit portal user ARGS --data-dir DIR` with `stdin` (closed when `None`).
+fn user_cmd(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(BIN)
+        .args(["portal", "user"])
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Signs in over HTTP; the session cookie, or `None` when refused.
+async fn sign_in(
+    http: &reqwest::Client,
+    portal: &str,
+    user: &str,
+    password: &str,
+) -> Option<String> {
+    let form = http.get(format!("{portal}/login")).send().await.unwrap();
+    let jar = cookies(&form);
+    let token = csrf(&form.text().await.unwrap());
+    let body = form_body(&[("csrf", &token), ("username", user), ("password", password)]);
+    let r = http
+        .post(format!("{portal}/login"))
+        .header("cookie", jar)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (r.status() == 303).then(|| cookies(&r))
+}
+
+fn form_body(pairs: &[(&str, &str)]) -> String {
+    // Every value here is URL-safe apart from the generated passwords, which use letters and digits only.
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The start page with `session`: its body, or `None` when sent to the sign-in page.
+async fn start_page(http: &reqwest::Client, portal: &str, session: &str) -> Option<String> {
+    let r = http
+        .get(format!("{portal}/start"))
+        .header("cookie", session)
+        .send()
+        .await
+        .unwrap();
+    if r.status() == 200 {
+        Some(r.text().await.unwrap())
+    } else {
+        None
+    }
+}
+
+#[tokio::test]
+async fn account_changes_end_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(&user_add(d, "ann", "hotline", Some("first-password-1\n")));
+    let (_server, endpoints) = common::start(d, &["--only", "portal"]);
+    let portal = endpoints["portal"].as_str().unwrap().to_owned();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let session = sign_in(&http, &portal, "ann", "first-password-1")
+        .await
+        .unwrap();
+    assert!(start_page(&http, &portal, &session).await.is_some());
+
+    // A new password from standard input: the session ends, only the new password works.
+    let said = ok(&user_cmd(
+        d,
+        &["passwd", "--user", "ann"],
+        Some("second-password-2\n"),
+    ));
+    assert!(said.contains("1 session(s) ended"), "{said}");
+    assert!(start_page(&http, &portal, &session).await.is_none());
+    assert!(sign_in(&http, &portal, "ann", "first-password-1")
+        .await
+        .is_none());
+    let session = sign_in(&http, &portal, "ann", "second-password-2")
+        .await
+        .unwrap();
+
+    // Other roles apply to the running session.
+    ok(&user_cmd(
+        d,
+        &["role", "--user", "ann", "--role", "event,health-authority"],
+        None,
+    ));
+    let page = start_page(&http, &portal, &session).await.unwrap();
+    assert!(page.contains("issue-event-teletan") && !page.contains(r#"id="issue-teletan""#));
+    let bad = user_cmd(d, &["role", "--user", "ann", "--role", "boss"], None);
+    assert!(!bad.status.success());
+
+    // A generated password is printed once; a TOTP reset ends the session too.
+    let out = user_cmd(d, &["passwd", "--user", "ann"], None);
+    ok(&out);
+    let generated = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert_eq!(generated.len(), 20);
+    let session = sign_in(&http, &portal, "ann", &generated).await.unwrap();
+    let said = ok(&user_cmd(d, &["reset-totp", "--user", "ann"], None));
+    assert!(said.contains("1 session(s) ended"), "{said}");
+    assert!(start_page(&http, &portal, &session).await.is_none());
+
+    // Removal: the session and the account are gone.
+    let session = sign_in(&http, &portal, "ann", &generated).await.unwrap();
+    let said = ok(&user_cmd(d, &["remove", "--user", "ann"], None));
+    assert!(said.contains("removed ann; 1 session(s) ended"), "{said}");
+    assert!(start_page(&http, &portal, &session).await.is_none());
+    assert!(sign_in(&http, &portal, "ann", &generated).await.is_none());
+    let again = user_cmd(d, &["remove", "--user", "ann"], None);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("there is no account \"ann\""));
+    let weak = user_cmd(d, &["passwd", "--user", "nobody"], Some("short\n"));
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("at least 10 characters"));
+}
+
+#[tokio::test]
+async fn event_teletan_through_serve_with_an_authority_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(&user_add(d, "eve", "event", Some("event-password-1\n")));
+    let config = d.join("warnkit.toml");
+    std::fs::write(
+        &config,
+        "[[portal.health_authorities]]\nname = \"Gesundheitsamt Mitte\"\nnr = \"1.11.0.01.\"\n",
+    )
+    .unwrap();
+    let base = free_port_base();
+    let log = std::fs::File::create(d.join("serve.log")).unwrap();
+    let child = Command::new(BIN)
+        .args([
+            "serve",
+            "--only",
+            "verification,testresult,portal",
+            "--log-json",
+        ])
+        .arg("--config")
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(d)
+        .args(["--port-base", &base.to_string()])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let server = Server(child);
+    let endpoints = d.join("endpoints.json");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !endpoints.exists() {
+        assert!(Instant::now() < deadline, "endpoints.json never appeared");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&endpoints).unwrap()).unwrap();
+    let portal = v["portal"].as_str().unwrap().to_owned();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let session = sign_in(&http, &portal, "eve", "event-password-1")
+        .await
+        .unwrap();
+    let start = start_page(&http, &portal, &session).await.unwrap();
+    assert!(
+        start.contains("Gesundheitsamt Mitte (1.11.0.01.)"),
+        "{start}"
+    );
+    let page = http
+        .post(format!("{portal}/teletan/event"))
+        .header("cookie", &session)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={}&authority=1.11.0.01.", csrf(&start)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let body = page.text().await.unwrap();
+    let marker = r#"data-value=""#;
+    let at = body.find(marker).unwrap() + marker.len();
+    let teletan = &body[at..at + 10];
+
+    drop(server);
+    let log = std::fs::read_to_string(d.join("serve.log")).unwrap();
+    assert!(!log.contains(teletan), "the teleTAN must not be logged");
+    let audit = log
+        .lines()
+        .find(|l| l.contains("teleTAN issued"))
+        .expect("an audit line");
+    for part in [
+        r#""user":"eve""#,
+        r#""kind":"EVENT""#,
+        r#""authority":"1.11.0.01.""#,
+        r#""authority_name":"Gesundheitsamt Mitte""#,
+    ] {
+        assert!(audit.contains(part), "{part} in {audit}");
+    }
+}

@@ -1,6 +1,7 @@
 //! The portal driven by a real headless Chromium through chromedriver's W3C WebDriver HTTP API: sign in,
 //! issue a teleTAN, read it from `#teletan`, redeem it at the verification service; sign out; a wrong
-//! password; a role without the button; a forged form without its CSRF token.
+//! password; a role without the button; a forged form without its CSRF token; and a sign-in at the test
+//! OpenID provider.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`scripts/test` installs them). Without them the test
 //! skips loudly, or fails under `CI=true`. With `WARNKIT_TEST_PORTAL_SCREENSHOTS=DIR` it saves the sign-in and
@@ -381,4 +382,43 @@ async fn officer_in_a_real_browser() {
     third.wait_path("/start").await;
     third.element("#issue-teletan").await;
     third.quit().await;
+}
+
+/// Sign-in at the real OpenID provider in a real browser: the button, the provider's form, back with a
+/// code, and a session the `SameSite=Strict` cookie of which the browser does send; then a teleTAN.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oidc_sign_in_in_a_real_browser() {
+    if !browser_available() {
+        return;
+    }
+    let Some(o) = crate::idp::OidcApp::start(Engine::Sqlite).await else {
+        return;
+    };
+    let base = o.app.portal.clone();
+    let scratch = tempfile::tempdir().unwrap();
+    let driver = Driver::start().await;
+    let browser = driver.session(&scratch.path().join("profile")).await;
+    browser.goto(&format!("{base}/login")).await;
+    assert!(browser
+        .text("#sign-in-sso")
+        .await
+        .contains("Sign in with Test IdP"));
+    if let Some(dir) = std::env::var_os("WARNKIT_TEST_PORTAL_SCREENSHOTS") {
+        let to = PathBuf::from(dir).join("portal-login-sso.png");
+        browser.screenshot(&to).await;
+    }
+    browser.click("#sign-in-sso").await;
+    // The provider's own page (its button has an id the portal's pages do not use).
+    browser.element("#kc-login").await;
+    browser.type_into("#username", "hanna").await;
+    browser.type_into("#password", "hanna-password").await;
+    browser.click("#kc-login").await;
+    browser.wait_path("/start").await;
+    assert!(browser.text(".who").await.contains("oidc:hanna"));
+    browser.click("#issue-teletan").await;
+    let shown = browser.text("#teletan").await;
+    let teletan: String = shown.chars().filter(|c| !c.is_whitespace()).collect();
+    assert_eq!(teletan.len(), 10, "{shown:?}");
+    assert_eq!(o.app.redeem(&teletan).await.len(), 36);
+    browser.quit().await;
 }

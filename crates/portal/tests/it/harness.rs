@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use reqwest::header::{HeaderMap, SET_COOKIE};
 use reqwest::{redirect, Client, StatusCode};
 use serde_json::{json, Value};
-use warnkit_portal::{Clock, PortalConfig, PortalService, Role};
+use warnkit_portal::{Clock, HealthAuthority, PortalConfig, PortalService, Role, Roles};
 use warnkit_service::server::{serve, shutdown_channel, ShutdownTrigger};
 use warnkit_store::{Db, PoolConfig};
 use warnkit_testkit::{bind, start_tan_path, Engine, TestDb};
@@ -27,11 +27,26 @@ macro_rules! on_both {
     };
 }
 
-/// The three services, running, with accounts `hotline`, `hotline2`, `ha` (health-authority), `admin` and
-/// `totp` (hotline with a second factor).
+/// The health authorities of the event teleTAN form in these tests.
+pub fn authorities() -> Vec<HealthAuthority> {
+    vec![
+        HealthAuthority {
+            name: "Gesundheitsamt Mitte".into(),
+            nr: "1.11.0.01.".into(),
+        },
+        HealthAuthority {
+            name: "Gesundheitsamt Nord".into(),
+            nr: "1.11.0.02.".into(),
+        },
+    ]
+}
+
+/// The three services, running, with accounts `hotline`, `hotline2`, `ha` (health-authority), `admin`,
+/// `totp` (hotline with a second factor), `event` and `both` (hotline and event).
 pub struct App {
     pub portal: String,
     pub external: String,
+    pub internal: String,
     pub service: PortalService,
     pub vs: VerificationService,
     pub clock: Clock,
@@ -41,18 +56,30 @@ pub struct App {
 
 impl App {
     pub async fn start(engine: Engine) -> Option<App> {
-        Self::start_with(
-            engine,
-            VerificationConfig::default(),
-            PortalConfig::default(),
-        )
-        .await
+        let pc = PortalConfig {
+            health_authorities: authorities(),
+            ..PortalConfig::default()
+        };
+        Self::start_with(engine, VerificationConfig::default(), pc).await
     }
 
     pub async fn start_with(
         engine: Engine,
         vc: VerificationConfig,
+        pc: PortalConfig,
+    ) -> Option<App> {
+        let portal = bind().await;
+        Self::start_on(engine, vc, pc, portal, Clock::manual(T0)).await
+    }
+
+    /// Like [`App::start_with`], on a portal listener bound beforehand (whose address an identity
+    /// provider must know first) and with the given clock.
+    pub async fn start_on(
+        engine: Engine,
+        vc: VerificationConfig,
         mut pc: PortalConfig,
+        (portal_l, portal): (tokio::net::TcpListener, String),
+        clock: Clock,
     ) -> Option<App> {
         let db = TestDb::new(engine)?;
         let token = "test-service-token".to_owned();
@@ -70,18 +97,19 @@ impl App {
         let portal_db = Db::open(&db.target("portal"), pool, &warnkit_portal::MIGRATIONS)
             .await
             .unwrap();
-        let (portal_l, portal) = bind().await;
         if pc.verification_url == PortalConfig::default().verification_url {
             pc.verification_url = tan.internal_url.clone();
         }
-        let clock = Clock::manual(T0);
         let service = PortalService::new(portal_db, pc, token, clock.clone()).unwrap();
+        let both = Roles::from(Role::Hotline).with(Role::Event);
         for (name, role, totp) in [
-            ("hotline", Role::Hotline, false),
-            ("hotline2", Role::Hotline, false),
-            ("ha", Role::HealthAuthority, false),
-            ("admin", Role::Admin, false),
-            ("totp", Role::Hotline, true),
+            ("hotline", Role::Hotline.into(), false),
+            ("hotline2", Role::Hotline.into(), false),
+            ("ha", Role::HealthAuthority.into(), false),
+            ("admin", Role::Admin.into(), false),
+            ("totp", Role::Hotline.into(), true),
+            ("event", Role::Event.into(), false),
+            ("both", both, false),
         ] {
             service.add_user(name, PASSWORD, role, totp).await.unwrap();
         }
@@ -89,6 +117,7 @@ impl App {
         Some(App {
             portal,
             external: tan.external_url,
+            internal: tan.internal_url,
             service,
             vs: tan.verification,
             clock,
@@ -105,6 +134,21 @@ impl App {
     /// teleTANs stored by the verification service.
     pub async fn teletans(&self) -> i64 {
         self.vs.row_counts().await.unwrap()[3]
+    }
+
+    /// Asks the verification service's internal API to verify (and consume) `tan`; its teleTAN type.
+    pub async fn verify_tan(&self, tan: &str) -> Option<String> {
+        let r = Client::new()
+            .post(format!("{}/version/v1/tan/verify", self.internal))
+            .bearer_auth("test-service-token")
+            .json(&json!({ "tan": tan }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "verifying the TAN");
+        r.headers()
+            .get("x-cwa-teletan-type")
+            .map(|v| v.to_str().unwrap().to_owned())
     }
 
     /// Registers `teletan` with the verification service and gets a TAN; panics unless both work.

@@ -2,7 +2,11 @@
 //! suite on SQLite and on PostgreSQL; plus one test that drives a real headless Chromium.
 
 mod harness;
+mod idp;
 
+mod accounts;
 mod browser;
+mod event;
 mod limits;
+mod oidc;
 mod routes;

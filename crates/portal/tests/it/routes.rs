@@ -38,6 +38,13 @@ async fn probes_assets_and_headers(app: App) {
         .unwrap();
     let cookie = behind_tls.headers()["set-cookie"].to_str().unwrap();
     assert!(cookie.ends_with("; Secure"), "{cookie}");
+    // Without an OpenID provider configured: no button, no sign-in routes.
+    assert!(!login.body.contains("/oidc/login"));
+    assert_eq!(a.get("/oidc/login").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        a.get("/oidc/callback?code=x&state=y").await.status,
+        StatusCode::NOT_FOUND
+    );
     let missing = a.get("/nope").await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert!(missing.headers.contains_key("content-security-policy"));

@@ -1,0 +1,90 @@
+//! Account changes for `warnkit portal user`: a new password, other roles, removal, a new authenticator.
+//! A new password, a removal or a reset second factor ends the account's sessions at once.
+
+use axum::http::StatusCode;
+use warnkit_service::{AppError, AppResult};
+use warnkit_store::Db;
+
+use crate::store::{self, OIDC_PASSWORD_HASH};
+use crate::{check_password, hash_password, Roles};
+
+fn no_such_user(username: &str) -> AppError {
+    AppError::new(
+        StatusCode::NOT_FOUND,
+        "no_user",
+        format!("there is no account {username:?}"),
+    )
+}
+
+/// Whether `username` is an account that signs in at the OpenID provider.
+async fn is_oidc(db: &Db, username: &str) -> AppResult<bool> {
+    let user = store::user(db, username)
+        .await?
+        .ok_or_else(|| no_such_user(username))?;
+    Ok(user.password_hash == OIDC_PASSWORD_HASH)
+}
+
+/// Sets a new password and ends the account's sessions; returns how many ended. Accounts of the
+/// OpenID provider have no password here.
+pub async fn set_password(db: &Db, username: &str, password: &str) -> AppResult<u64> {
+    check_password(password)?;
+    if is_oidc(db, username).await? {
+        return Err(AppError::bad_request(
+            "oidc_account",
+            "this account signs in at the OpenID provider; change its password there",
+        ));
+    }
+    let hash = hash_password(password)?;
+    let sql = "UPDATE users SET password_hash = $2 WHERE username = $1";
+    if !store::update_user(db, sql, username, Some(&hash)).await? {
+        return Err(no_such_user(username));
+    }
+    let ended = store::delete_sessions_of(db, username).await?;
+    tracing::info!(target: "audit", user = username, sessions_ended = ended, "portal password changed");
+    Ok(ended)
+}
+
+/// Gives the account other roles; its sessions carry them from their next request on. For accounts of
+/// the OpenID provider the provider's roles replace these at the next sign-in.
+pub async fn set_roles(db: &Db, username: &str, roles: Roles) -> AppResult<()> {
+    if roles.is_empty() {
+        return Err(AppError::bad_request("no_role", "an account needs a role"));
+    }
+    let sql = "UPDATE users SET role = $2 WHERE username = $1";
+    if !store::update_user(db, sql, username, Some(&roles.to_string())).await? {
+        return Err(no_such_user(username));
+    }
+    tracing::info!(target: "audit", user = username, role = %roles, "portal roles changed");
+    Ok(())
+}
+
+/// Removes the account with its sessions and failure counter; returns how many sessions ended.
+pub async fn remove_user(db: &Db, username: &str) -> AppResult<u64> {
+    let ended = store::delete_sessions_of(db, username).await?;
+    let failures = "DELETE FROM login_failures WHERE username = $1";
+    store::update_user(db, failures, username, None).await?;
+    if !store::update_user(db, "DELETE FROM users WHERE username = $1", username, None).await? {
+        return Err(no_such_user(username));
+    }
+    tracing::info!(target: "audit", user = username, sessions_ended = ended, "portal user removed");
+    Ok(ended)
+}
+
+/// Forgets the authenticator: the next sign-in enrols a new one. Ends the account's sessions (a lost
+/// phone is the usual reason); returns how many ended.
+pub async fn reset_totp(db: &Db, username: &str) -> AppResult<u64> {
+    if is_oidc(db, username).await? {
+        return Err(AppError::bad_request(
+            "oidc_account",
+            "this account signs in at the OpenID provider, which asks for its second factor",
+        ));
+    }
+    let sql = "UPDATE users SET totp_secret = NULL, totp_confirmed = 0, \
+               totp_last_step = 0 WHERE username = $1";
+    if !store::update_user(db, sql, username, None).await? {
+        return Err(no_such_user(username));
+    }
+    let ended = store::delete_sessions_of(db, username).await?;
+    tracing::info!(target: "audit", user = username, sessions_ended = ended, "portal second factor reset");
+    Ok(ended)
+}
