@@ -56,6 +56,10 @@ pub struct Framework {
     /// The derived keys of the day being advertised; derived once per day, not per broadcast.
     #[serde(skip)]
     current: Option<(u32, RpiKey, AemKey)>,
+    /// Bumped whenever the scan log changes, so a cached index of it can tell it is out of date
+    /// (its length cannot: pruning and recording can leave it as it was).
+    #[serde(skip)]
+    generation: u64,
 }
 
 impl Framework {
@@ -68,6 +72,7 @@ impl Framework {
             teks: BTreeMap::new(),
             scan_log: Vec::new(),
             current: None,
+            generation: 0,
         }
     }
 
@@ -112,13 +117,18 @@ impl Framework {
             rssi,
             aem,
         });
+        self.generation += 1;
     }
 
     /// Drops sightings older than the retention window.
     pub fn prune(&mut self, now: i64) {
         let today = IntervalNumber::from_unix_seconds(now.max(0) as u64).day();
         let first = today.saturating_sub(RETENTION_DAYS - 1) * TEK_ROLLING_PERIOD;
+        let before = self.scan_log.len();
         self.scan_log.retain(|o| o.interval >= first);
+        if self.scan_log.len() != before {
+            self.generation += 1;
+        }
         self.teks
             .retain(|d, _| *d >= today.saturating_sub(RETENTION_DAYS - 1));
     }
@@ -126,6 +136,11 @@ impl Framework {
     /// The scan log, oldest first.
     pub fn scan_log(&self) -> &[Observation] {
         &self.scan_log
+    }
+
+    /// A number that changes whenever the scan log does (within this process's lifetime).
+    pub fn scan_log_generation(&self) -> u64 {
+        self.generation
     }
 
     /// The keys of the days before today (up to 13, newest first), as the first upload sends them.

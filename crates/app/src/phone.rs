@@ -166,9 +166,9 @@ pub struct Phone {
     pub fake_pending: Option<u32>,
     /// Counters.
     pub stats: PhoneStats,
-    /// Scan-log length the cached index was built from: rebuilt only when sightings were added.
+    /// Scan-log generation the cached index was built from: rebuilt only when the log changed.
     #[serde(skip)]
-    index: Option<(usize, ObservationIndex)>,
+    index: Option<(u64, ObservationIndex)>,
     /// The parsed public key; parsing checks the point, which is not free.
     #[serde(skip)]
     public_key: Option<p256::ecdsa::VerifyingKey>,
@@ -450,9 +450,9 @@ impl Phone {
             None => {}
         }
         if !keys.is_empty() {
-            let len = self.en.scan_log().len();
-            if self.index.as_ref().map(|(l, _)| *l) != Some(len) {
-                self.index = Some((len, ObservationIndex::new(self.en.scan_log())));
+            let generation = self.en.scan_log_generation();
+            if self.index.as_ref().map(|(g, _)| *g) != Some(generation) {
+                self.index = Some((generation, ObservationIndex::new(self.en.scan_log())));
             }
             if let Some((_, index)) = &self.index {
                 self.exposures.detect(index, &keys);

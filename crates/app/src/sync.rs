@@ -173,7 +173,11 @@ async fn plan(
             Ok(Some(hours)) => {
                 let missing = downloaded.missing_hours(date, &hours);
                 fetches.extend(missing.into_iter().map(|h| Fetch::Hour(date.to_owned(), h)));
-                if date != today {
+                // An ended day's list holds all 24 hours. A shorter one is a copy a cache kept from
+                // before the day ended (indexes are cacheable for a while): taking it as the whole day
+                // would lose the hours it does not list for good, so the day stays open until a
+                // later run sees the full list.
+                if date != today && (0..24).all(|h| hours.contains(&h)) {
                     completes.push(date.to_owned());
                 }
             }

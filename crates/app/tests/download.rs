@@ -268,3 +268,48 @@ async fn forged_archive_is_rejected_and_reported() {
     assert!(published.iter().all(|k| phone.seen_keys.contains(k)));
     assert_eq!(phone.stats.duplicate_keys, 0);
 }
+
+#[tokio::test]
+async fn a_stale_hour_index_of_an_ended_day_does_not_end_it() {
+    let (cdn, url) = start_cdn().await;
+    let signer = signer(7);
+    let (mut phone, http) = phone(&signer, &url);
+    let mut rng = ChaCha20Rng::seed_from_u64(8);
+    // The phone follows day 5 hour by hour up to 20:00.
+    let day5 = warnkit_app::phone::date_string((T0 / DAY + 5) as u32);
+    let evening = T0 + 5 * DAY + 20 * HOUR + 600;
+    publish(&cdn, &signer, evening - 595);
+    assert!(phone.sync(&http, evening, &mut rng).await.complete());
+    let index_path = format!("version/v1/diagnosis-keys/country/DE/date/{day5}/hour");
+    let stale_index = cdn.files.lock().unwrap()[&index_path].clone();
+
+    // Past midnight the server has published the day's last hours, but a cache still serves the
+    // day's hour index as it was at 20:00 (indexes may be cached for a while).
+    let morning = T0 + 6 * DAY + HOUR + 600;
+    let published = publish(&cdn, &signer, morning - 595);
+    let genuine_index = cdn.files.lock().unwrap()[&index_path].clone();
+    cdn.files
+        .lock()
+        .unwrap()
+        .insert(index_path.clone(), stale_index);
+    let report = phone.sync(&http, morning, &mut rng).await;
+    assert!(report.complete(), "{report:?}");
+    assert!(
+        !phone.downloaded.days.contains(&day5),
+        "a day is not over while its index lists fewer than 24 hours"
+    );
+    let missing = published
+        .iter()
+        .filter(|k| !phone.seen_keys.contains(*k))
+        .count();
+    assert!(missing > 0, "the stale index hides the last hours' keys");
+
+    // Once the cache has the real index, the next run fetches the missing hours and ends the day.
+    cdn.files.lock().unwrap().insert(index_path, genuine_index);
+    let report = phone.sync(&http, morning + HOUR, &mut rng).await;
+    assert!(report.complete(), "{report:?}");
+    assert!(phone.downloaded.days.contains(&day5));
+    assert!(published.iter().all(|k| phone.seen_keys.contains(k)));
+    assert_eq!(phone.stats.duplicate_keys, 0);
+    assert!(cdn.served.lock().unwrap().values().all(|&n| n == 1));
+}
