@@ -22,8 +22,11 @@ use crate::signing::SigningMaterial;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DistributionConfig {
-    /// Region the files are published for.
+    /// Region the files are published for: the own country, e.g. `DE`.
     pub region: String,
+    /// The combined region of a federation, e.g. `EUR`: all foreign keys and the own keys whose owners
+    /// consented to sharing, as the original's `EUR` package. `None` (the default) for a country on its own.
+    pub federation_region: Option<String>,
     /// Files with fewer real keys are padded with random keys up to this number (0 disables padding).
     pub min_keys_per_file: usize,
     /// Days of keys and daily files kept.
@@ -53,6 +56,7 @@ impl Default for DistributionConfig {
         let plan = PlanConfig::default();
         Self {
             region: plan.region,
+            federation_region: plan.federation_region,
             min_keys_per_file: plan.min_keys_per_file,
             retention_days: plan.retention_days,
             hourly_retention_days: plan.hourly_retention_days,
@@ -68,9 +72,38 @@ impl Default for DistributionConfig {
 }
 
 impl DistributionConfig {
+    /// Where files are published: the configured store, or `DATA_DIR/published`.
+    pub fn store_config(&self, data_dir: &std::path::Path) -> StoreConfig {
+        self.store.clone().unwrap_or(StoreConfig::Local {
+            dir: data_dir.join("published"),
+        })
+    }
+
+    /// Checks what the job cannot publish: region codes must be path-safe and distinct.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let code = |name: &str, value: &str| {
+            anyhow::ensure!(
+                (2..=8).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric()),
+                "distribution.{name} = {value:?}: a region code is 2 to 8 letters or digits, e.g. \"DE\""
+            );
+            Ok(())
+        };
+        code("region", &self.region)?;
+        if let Some(combined) = &self.federation_region {
+            code("federation_region", combined)?;
+            anyhow::ensure!(
+                !combined.eq_ignore_ascii_case(&self.region),
+                "distribution.federation_region must differ from distribution.region ({})",
+                self.region
+            );
+        }
+        Ok(())
+    }
+
     fn plan_config(&self) -> PlanConfig {
         PlanConfig {
             region: self.region.clone(),
+            federation_region: self.federation_region.clone(),
             min_keys_per_file: self.min_keys_per_file,
             retention_days: self.retention_days,
             hourly_retention_days: self.hourly_retention_days,
@@ -84,9 +117,9 @@ impl DistributionConfig {
 pub struct RunReport {
     /// False when another copy held the lock and this run did nothing.
     pub ran: bool,
-    /// Real keys in the published daily files.
+    /// Real keys in the published daily files, counted once per region they are published in.
     pub real_keys: usize,
-    /// Padding keys in the published daily files.
+    /// Padding keys in the published daily files, all regions.
     pub padding_keys: usize,
     /// Files written (new or changed).
     pub files_written: usize,
@@ -140,10 +173,8 @@ impl Distribution {
         config: DistributionConfig,
         data_dir: &std::path::Path,
     ) -> anyhow::Result<Self> {
-        let store = config.store.clone().unwrap_or(StoreConfig::Local {
-            dir: data_dir.join("published"),
-        });
-        let objects = Objects::open(&store)?;
+        config.validate()?;
+        let objects = Objects::open(&config.store_config(data_dir))?;
         let signing = crate::signing::load_or_create(&data_dir.join("signing"))?;
         if signing.created {
             tracing::info!(
@@ -231,7 +262,8 @@ impl Distribution {
             .context("deleting expired keys")?;
         let current_hour = now.div_euclid(3600);
         // Read a day at a time and keep only the compact form: the full rows of a million keys would
-        // take several times the memory the plan needs.
+        // take several times the memory the plan needs. The countries become region bits here, and keys
+        // published in no region (foreign keys that did not visit us, without a combined region) go.
         let mut keys = Vec::new();
         for day in (today - config.retention_days)..=today {
             let to = ((day + 1) * 24).min(current_hour + 1);
@@ -240,7 +272,7 @@ impl Distribution {
                 .keys_submitted_between(day * 24, to)
                 .await
                 .context("reading keys")?;
-            keys.extend(rows.iter().map(|k| DistKey::new(k, config.expiry_minutes)));
+            keys.extend(rows.iter().filter_map(|k| DistKey::for_config(k, &config)));
         }
         keys.shrink_to_fit();
 
@@ -281,6 +313,8 @@ impl Distribution {
             archive_keys: plan.archive_keys,
             ..RunReport::default()
         };
+        // One listing tells which files are already published with the same bytes: nothing is downloaded.
+        let snapshot = self.objects.snapshot(layout::ROOT).await?;
         // Archives first, then the indexes naming them, then the top index: a reader following the
         // indexes never meets a missing file, even if the run dies half-way.
         for group in [
@@ -289,16 +323,24 @@ impl Distribution {
             plan.top_index.into_iter().collect(),
         ] {
             let written: Vec<bool> = futures::stream::iter(group)
-                .map(|f| async move { self.objects.put(&f.path, f.kind, f.bytes).await })
+                .map(|f| {
+                    let snapshot = &snapshot;
+                    async move {
+                        self.objects
+                            .put_if_changed(snapshot, &f.path, f.kind, f.bytes)
+                            .await
+                    }
+                })
                 .buffer_unordered(8)
                 .try_collect()
                 .await?;
             report.files_written += written.iter().filter(|w| **w).count();
             report.files_unchanged += written.iter().filter(|w| !**w).count();
         }
-        // Only now, with no index naming them any more, expired files go.
-        let prefix = format!("version/v1/diagnosis-keys/country/{}", self.config.region);
-        for path in self.objects.list(&prefix).await? {
+        // Only now, with no index naming them any more, expired files go: of every region, so files of a
+        // region no longer published (a combined region switched off) leave too. Whatever this run
+        // wrote is kept, so the listing from its start names every candidate.
+        for path in snapshot.url_paths(&layout::country_index()) {
             if !plan.keep.contains(&path) {
                 self.objects.delete(&path).await?;
                 report.files_deleted += 1;

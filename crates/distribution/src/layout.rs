@@ -40,7 +40,8 @@ impl Kind {
 
 /// The name of the object inside each URL "directory".
 pub const INDEX_OBJECT: &str = "index";
-const ROOT: &str = "version/v1";
+/// The root of the published layout.
+pub const ROOT: &str = "version/v1";
 
 /// `version/v1/diagnosis-keys/country`: the JSON array of regions.
 pub fn country_index() -> String {

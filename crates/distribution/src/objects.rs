@@ -2,18 +2,27 @@
 //!
 //! Both go through the `object_store` crate. Local writes are atomic (written aside, then renamed),
 //! S3 puts are atomic by nature, so a reader never sees half a file.
+//!
+//! Runs are idempotent without downloading what is published: a run lists the store once
+//! ([`Objects::snapshot`]) and skips a file whose listed ETag is the MD5 of the planned bytes (what S3
+//! gives a single-part PUT). Where the ETag is something else (KMS encryption, other S3-compatible
+//! stores) a HEAD compares the SHA-256 each upload carries in its metadata; only a local store, where
+//! reading is cheap, compares bytes.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
 use bytes::Bytes;
 use futures::TryStreamExt;
+use md5::Md5;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
-use object_store::{Attribute, Attributes, ObjectStore, PutOptions, PutPayload};
+use object_store::{Attribute, Attributes, GetOptions, ObjectStore, PutOptions, PutPayload};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::layout::{self, Kind};
 
@@ -39,6 +48,36 @@ pub enum StoreConfig {
         /// Secret access key (or from `AWS_SECRET_ACCESS_KEY`).
         secret_access_key: Option<String>,
     },
+}
+
+/// The metadata key (`x-amz-meta-content-sha256` on S3) holding the hex SHA-256 of an object's bytes.
+const CONTENT_SHA256: &str = "content-sha256";
+
+/// What a store held when a run began, from one listing: object path → (size, ETag).
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot(HashMap<String, (u64, Option<String>)>);
+
+impl Snapshot {
+    /// The number of objects listed.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether nothing was listed.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The URL paths of the listed files under `prefix` (a URL path), as [`Objects::list`] gives them.
+    pub fn url_paths(&self, prefix: &str) -> Vec<String> {
+        let prefix = format!("{}/", prefix.trim_matches('/'));
+        let suffix = format!("/{}", layout::INDEX_OBJECT);
+        self.0
+            .keys()
+            .filter(|object| object.starts_with(&prefix))
+            .filter_map(|object| object.strip_suffix(&suffix).map(str::to_owned))
+            .collect()
+    }
 }
 
 /// The published-files store.
@@ -103,11 +142,48 @@ impl Objects {
         self.local_dir.as_deref()
     }
 
-    /// Publishes a file unless the same bytes are already there; returns whether it wrote.
+    /// Every object under `prefix` (a URL path) with its size and ETag, in one listing (one request
+    /// per thousand objects on S3): what [`Objects::put_if_changed`] compares with.
+    pub async fn snapshot(&self, prefix: &str) -> anyhow::Result<Snapshot> {
+        let prefix = ObjectPath::from(prefix.trim_matches('/'));
+        let mut listing = self.store.list(Some(&prefix));
+        let mut objects = HashMap::new();
+        while let Some(meta) = listing
+            .try_next()
+            .await
+            .with_context(|| format!("listing {prefix}"))?
+        {
+            objects.insert(meta.location.to_string(), (meta.size, meta.e_tag));
+        }
+        Ok(Snapshot(objects))
+    }
+
+    /// Publishes a file unless the same bytes are already there; returns whether it wrote. Costs a
+    /// HEAD (S3) or a read (local) before the write; a run uses [`Objects::put_if_changed`] instead.
     pub async fn put(&self, url_path: &str, kind: Kind, bytes: Vec<u8>) -> anyhow::Result<bool> {
+        let object = layout::object_for(url_path);
+        let meta = match self.store.head(&ObjectPath::from(object.as_str())).await {
+            Ok(meta) => Some((meta.size, meta.e_tag)),
+            Err(object_store::Error::NotFound { .. }) => None,
+            Err(err) => return Err(err).with_context(|| format!("reading {object}")),
+        };
+        let snapshot = Snapshot(meta.into_iter().map(|m| (object.clone(), m)).collect());
+        self.put_if_changed(&snapshot, url_path, kind, bytes).await
+    }
+
+    /// Publishes a file unless `snapshot` (taken earlier in this run) shows the same bytes already
+    /// there; returns whether it wrote. An unchanged file on S3 costs no request when its ETag is the
+    /// MD5 of its bytes, one HEAD otherwise; nothing is downloaded.
+    pub async fn put_if_changed(
+        &self,
+        snapshot: &Snapshot,
+        url_path: &str,
+        kind: Kind,
+        bytes: Vec<u8>,
+    ) -> anyhow::Result<bool> {
         let object = ObjectPath::from(layout::object_for(url_path));
-        if let Some(existing) = self.get_object(&object).await? {
-            if existing.as_ref() == bytes.as_slice() {
+        if let Some((size, etag)) = snapshot.0.get(object.as_ref()) {
+            if *size == bytes.len() as u64 && self.unchanged(&object, etag, &bytes).await? {
                 return Ok(false);
             }
         }
@@ -118,6 +194,10 @@ impl Objects {
             let mut attributes = Attributes::new();
             attributes.insert(Attribute::CacheControl, kind.cache_control().into());
             attributes.insert(Attribute::ContentType, kind.content_type().into());
+            attributes.insert(
+                Attribute::Metadata(CONTENT_SHA256.into()),
+                hex::encode(Sha256::digest(&bytes)).into(),
+            );
             options.attributes = attributes;
         }
         self.store
@@ -125,6 +205,44 @@ impl Objects {
             .await
             .with_context(|| format!("writing {object}"))?;
         Ok(true)
+    }
+
+    /// Whether an object of the planned size already holds `bytes`.
+    async fn unchanged(
+        &self,
+        object: &ObjectPath,
+        etag: &Option<String>,
+        bytes: &[u8],
+    ) -> anyhow::Result<bool> {
+        if self.local_dir.is_some() {
+            // A local ETag is made of inode and time, not content; reading the file back is cheap here.
+            return Ok(self
+                .get_object(object)
+                .await?
+                .is_some_and(|existing| existing.as_ref() == bytes));
+        }
+        let md5 = format!("\"{}\"", hex::encode(Md5::digest(bytes)));
+        if etag
+            .as_deref()
+            .is_some_and(|e| e.eq_ignore_ascii_case(&md5))
+        {
+            return Ok(true);
+        }
+        // Not an MD5 ETag (KMS encryption, multipart, some S3-compatible stores): the hash the upload
+        // stored in the object's metadata decides, with a HEAD and no download.
+        let options = GetOptions {
+            head: true,
+            ..GetOptions::default()
+        };
+        let stored = match self.store.get_opts(object, options).await {
+            Ok(result) => result
+                .attributes
+                .get(&Attribute::Metadata(CONTENT_SHA256.into()))
+                .map(|v| v.as_ref().to_owned()),
+            Err(object_store::Error::NotFound { .. }) => None,
+            Err(err) => return Err(err).with_context(|| format!("reading {object}")),
+        };
+        Ok(stored.is_some_and(|s| s.eq_ignore_ascii_case(&hex::encode(Sha256::digest(bytes)))))
     }
 
     /// The content at a URL path, if published.

@@ -13,6 +13,9 @@
 //!   and the same input always gives the same bytes, which makes runs idempotent.
 //! - Padding is random but reproducible: its generator is seeded per file from a secret, so a re-run
 //!   publishes the same padding keys again instead of new ones (which would reveal them as padding).
+//! - Regions: the own region (e.g. `DE`) holds the own keys and the foreign keys of visitors; with a
+//!   federation, a combined region (e.g. `EUR`) holds every foreign key and the own keys shared with
+//!   consent. Each region has its own files, padding and indexes; the country index lists them all.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -29,8 +32,11 @@ use crate::layout::{self, Kind};
 /// Settings of the published files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanConfig {
-    /// The region code files are published for, e.g. `DE`.
+    /// The own region, e.g. `DE`: the country's keys and foreign keys of visitors to it.
     pub region: String,
+    /// The combined region of a federation, e.g. `EUR`: every foreign key and the own keys whose owners
+    /// consented to sharing. `None` (a country on its own) publishes no combined files.
+    pub federation_region: Option<String>,
     /// Files with fewer real keys are padded with random keys up to this number (0 = no padding).
     pub min_keys_per_file: usize,
     /// Days of keys and daily files kept (the original: 14).
@@ -45,11 +51,46 @@ impl Default for PlanConfig {
     fn default() -> Self {
         Self {
             region: "DE".into(),
+            federation_region: None,
             min_keys_per_file: 140,
             retention_days: 14,
             hourly_retention_days: 2,
             expiry_minutes: 120,
         }
+    }
+}
+
+impl PlanConfig {
+    /// The regions a stored key is published in, as [`DistKey::OWN_REGION`] and
+    /// [`DistKey::COMBINED_REGION`] bits; 0 when none.
+    ///
+    /// Own keys (origin the own region, or empty as before federation) go into the own region, and into
+    /// the combined one when their owner consented. Foreign keys go into the own region when they
+    /// visited it, and always into the combined region: the federation shared them for that.
+    pub fn regions_of(&self, key: &StoredKey) -> u8 {
+        let own = key.origin.is_empty() || key.origin.eq_ignore_ascii_case(&self.region);
+        let visited_us = key
+            .visited_countries
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(&self.region));
+        let federated = self.federation_region.is_some();
+        let mut regions = 0;
+        if own || visited_us {
+            regions |= DistKey::OWN_REGION;
+        }
+        if federated && (!own || key.consent_to_federation) {
+            regions |= DistKey::COMBINED_REGION;
+        }
+        regions
+    }
+
+    /// The published regions with their bit: the own region first.
+    fn regions(&self) -> Vec<(&str, u8)> {
+        let mut regions = vec![(self.region.as_str(), DistKey::OWN_REGION)];
+        if let Some(combined) = &self.federation_region {
+            regions.push((combined.as_str(), DistKey::COMBINED_REGION));
+        }
+        regions
     }
 }
 
@@ -75,9 +116,9 @@ pub struct Plan {
     pub top_index: Option<PlannedFile>,
     /// Every URL path that should exist after the run; anything else under the key tree is stale.
     pub keep: BTreeSet<String>,
-    /// Real keys published in daily files.
+    /// Real keys published in daily files, counted once per region they are published in.
     pub real_keys: usize,
-    /// Padding keys published in daily files.
+    /// Padding keys published in daily files, all regions.
     pub padding_keys: usize,
     /// Bytes of all key archives (daily and hourly).
     pub archive_bytes: usize,
@@ -85,8 +126,9 @@ pub struct Plan {
     pub archive_keys: usize,
 }
 
-/// A stored key as the plan needs it: 40 bytes, against the few hundred a full row with its
-/// strings takes, so a million keys fit in a small budget.
+/// A stored key as the plan needs it: 44 bytes, against the few hundred a full row with its
+/// strings takes, so a million keys fit in a small budget. The countries are reduced to the regions
+/// the key is published in while reading, so no string is kept per key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DistKey {
     /// The key.
@@ -103,10 +145,17 @@ pub struct DistKey {
     pub publishable_hour: i32,
     /// Transmission risk level.
     pub transmission_risk_level: u8,
+    /// The regions the key is published in: [`Self::OWN_REGION`], [`Self::COMBINED_REGION`] bits.
+    pub regions: u8,
 }
 
 impl DistKey {
-    /// The plan's view of a stored key, with the expiry delay applied.
+    /// Bit of [`Self::regions`]: published in the own region.
+    pub const OWN_REGION: u8 = 1;
+    /// Bit of [`Self::regions`]: published in the combined (federation) region.
+    pub const COMBINED_REGION: u8 = 2;
+
+    /// The plan's view of a stored key of the own region only, with the expiry delay applied.
     pub fn new(key: &StoredKey, expiry_minutes: i64) -> Self {
         Self {
             key_data: key.key_data,
@@ -117,7 +166,18 @@ impl DistKey {
             // Unix hours fit an i32 until the year 247,000.
             publishable_hour: publishable_hour(key, expiry_minutes) as i32,
             transmission_risk_level: key.transmission_risk_level,
+            regions: Self::OWN_REGION,
         }
+    }
+
+    /// The plan's view of a stored key with its regions by [`PlanConfig::regions_of`]; `None` for a key
+    /// published nowhere (a foreign key that did not visit us, with no combined region).
+    pub fn for_config(key: &StoredKey, config: &PlanConfig) -> Option<Self> {
+        let regions = config.regions_of(key);
+        (regions != 0).then(|| Self {
+            regions,
+            ..Self::new(key, config.expiry_minutes)
+        })
     }
 
     fn to_proto(self) -> TemporaryExposureKey {
@@ -142,15 +202,45 @@ pub fn publishable_hour(key: &StoredKey, expiry_minutes: i64) -> i64 {
         .max(ready.div_euclid(3600) + i64::from(ready.rem_euclid(3600) != 0))
 }
 
-/// One archive to build: which hours' keys go in, and its time window.
-struct ArchiveJob {
+/// One archive to build: which region, which hours' keys go in, and its time window.
+struct ArchiveJob<'a> {
     path: String,
+    region: &'a str,
+    bit: u8,
     hours: std::ops::Range<i64>,
+}
+
+/// The keys of one run, sorted by hour, with each hour's place and each region's padding.
+struct Keys {
+    /// Sorted by (publishable hour, key bytes): the order is independent of how the database
+    /// returned them, so the padding drawn from them is too.
+    keys: Vec<DistKey>,
+    /// Hour → its range in `keys`.
+    hours: BTreeMap<i64, std::ops::Range<usize>>,
+    /// (region bit, hour) → the padding keys of that hour's file.
+    padding: BTreeMap<(u8, i64), Vec<DistKey>>,
+}
+
+impl Keys {
+    /// Real keys, then padding, of `hours` in the region `bit`.
+    fn of(&self, bit: u8, hours: std::ops::Range<i64>) -> impl Iterator<Item = &DistKey> + '_ {
+        let start = hours.start;
+        let end = hours.end;
+        self.hours
+            .range(hours)
+            .flat_map(move |(_, range)| self.keys[range.clone()].iter())
+            .filter(move |k| k.regions & bit != 0)
+            .chain(
+                self.padding
+                    .range((bit, start)..(bit, end))
+                    .flat_map(|(_, keys)| keys.iter()),
+            )
+    }
 }
 
 /// Plans a run at Unix time `now`. `extra` files (configuration, public key) are published as given.
 pub fn plan(
-    keys: Vec<DistKey>,
+    mut keys: Vec<DistKey>,
     now: i64,
     config: &PlanConfig,
     signer: &Signer,
@@ -161,83 +251,118 @@ pub fn plan(
     let today = now.div_euclid(86_400);
     let first_day = today - config.retention_days;
     let first_hourly_day = today - config.hourly_retention_days;
-    let region = config.region.as_str();
+    let regions = config.regions();
 
-    // Real keys by the hour they are published in; only ended hours inside the retention window.
-    let mut by_hour: BTreeMap<i64, Vec<DistKey>> = BTreeMap::new();
-    for key in keys {
+    // Real keys of ended hours inside the retention window, sorted in place: one copy of the keys
+    // serves every region.
+    keys.retain(|key| {
         let hour = i64::from(key.publishable_hour);
-        if hour < current_hour && hour.div_euclid(24) >= first_day {
-            by_hour.entry(hour).or_default().push(key);
-        }
-    }
-    let mut plan = Plan::default();
-    for (hour, keys) in by_hour.iter_mut() {
-        if hour.div_euclid(24) < today {
-            plan.real_keys += keys.len();
-        }
-        pad(
-            keys,
-            config.min_keys_per_file,
-            padding_seed(padding_secret, region, *hour),
+        hour < current_hour && hour.div_euclid(24) >= first_day && key.regions != 0
+    });
+    // Key bytes compared as one big-endian integer: the same order as the bytes, without a memcmp call.
+    keys.par_sort_unstable_by_key(|k| (k.publishable_hour, u128::from_be_bytes(k.key_data)));
+    let mut hours = BTreeMap::new();
+    let mut start = 0;
+    for chunk in keys.chunk_by(|a, b| a.publishable_hour == b.publishable_hour) {
+        hours.insert(
+            i64::from(chunk[0].publishable_hour),
+            start..start + chunk.len(),
         );
-        if hour.div_euclid(24) < today {
-            plan.padding_keys += keys.len();
+        start += chunk.len();
+    }
+    let mut keys = Keys {
+        keys,
+        hours,
+        padding: BTreeMap::new(),
+    };
+
+    let mut plan = Plan::default();
+    for &(region, bit) in &regions {
+        for (&hour, range) in &keys.hours {
+            let real: Vec<&DistKey> = keys.keys[range.clone()]
+                .iter()
+                .filter(|k| k.regions & bit != 0)
+                .collect();
+            let padding = pad(
+                &real,
+                config.min_keys_per_file,
+                padding_seed(padding_secret, region, hour),
+            );
+            if hour.div_euclid(24) < today {
+                plan.real_keys += real.len();
+                plan.padding_keys += padding.len();
+            }
+            if !padding.is_empty() {
+                keys.padding.insert((bit, hour), padding);
+            }
         }
     }
-    plan.padding_keys -= plan.real_keys;
 
     let mut jobs = Vec::new();
-    let mut dates = Vec::new();
-    for day in first_day..today.max(first_day) {
-        let date = layout::date_string(day);
-        if day >= first_hourly_day {
-            for hour_of_day in 0..24 {
-                let hour = day * 24 + hour_of_day;
-                jobs.push(ArchiveJob {
-                    path: layout::hourly(region, &date, hour_of_day as u32),
-                    hours: hour..hour + 1,
-                });
+    for &(region, bit) in &regions {
+        let mut dates = Vec::new();
+        for day in first_day..today.max(first_day) {
+            let date = layout::date_string(day);
+            if day >= first_hourly_day {
+                for hour_of_day in 0..24 {
+                    let hour = day * 24 + hour_of_day;
+                    jobs.push(ArchiveJob {
+                        path: layout::hourly(region, &date, hour_of_day as u32),
+                        region,
+                        bit,
+                        hours: hour..hour + 1,
+                    });
+                }
+                plan.indexes.push(json_file(
+                    layout::hour_index(region, &date),
+                    &(0..24).collect::<Vec<u32>>(),
+                ));
             }
-            plan.indexes.push(json_file(
-                layout::hour_index(region, &date),
-                &(0..24).collect::<Vec<u32>>(),
-            ));
+            jobs.push(ArchiveJob {
+                path: layout::daily(region, &date),
+                region,
+                bit,
+                hours: day * 24..(day + 1) * 24,
+            });
+            dates.push(date);
         }
-        jobs.push(ArchiveJob {
-            path: layout::daily(region, &date),
-            hours: day * 24..(day + 1) * 24,
-        });
-        dates.push(date);
+        // Today's ended hours: hourly files only; the day is not in the date index until it has ended.
+        let today_date = layout::date_string(today);
+        let today_hours: Vec<u32> = (0..(current_hour - today * 24) as u32).collect();
+        for &hour_of_day in &today_hours {
+            let hour = today * 24 + i64::from(hour_of_day);
+            jobs.push(ArchiveJob {
+                path: layout::hourly(region, &today_date, hour_of_day),
+                region,
+                bit,
+                hours: hour..hour + 1,
+            });
+        }
+        plan.indexes.push(json_file(
+            layout::hour_index(region, &today_date),
+            &today_hours,
+        ));
+        plan.indexes
+            .push(json_file(layout::date_index(region), &dates));
     }
-    // Today's ended hours: hourly files only; the day is not in the date index until it has ended.
-    let today_date = layout::date_string(today);
-    let today_hours: Vec<u32> = (0..(current_hour - today * 24) as u32).collect();
-    for &hour_of_day in &today_hours {
-        let hour = today * 24 + i64::from(hour_of_day);
-        jobs.push(ArchiveJob {
-            path: layout::hourly(region, &today_date, hour_of_day),
-            hours: hour..hour + 1,
-        });
-    }
-    plan.indexes.push(json_file(
-        layout::hour_index(region, &today_date),
-        &today_hours,
-    ));
-    plan.indexes
-        .push(json_file(layout::date_index(region), &dates));
 
     // Protobuf keys exist only while their file is built: a few files at a time, not all keys at once.
     let signers = std::slice::from_ref(signer);
+    let keys = &keys;
     let archives: Result<Vec<(PlannedFile, usize)>, ExportError> = jobs
         .into_par_iter()
         .map(|job| {
-            let keys: Vec<TemporaryExposureKey> = by_hour
-                .range(job.hours.clone())
-                .flat_map(|(_, keys)| keys.iter().map(|k| k.to_proto()))
+            let protos: Vec<TemporaryExposureKey> = keys
+                .of(job.bit, job.hours.clone())
+                .map(|k| k.to_proto())
                 .collect();
-            let count = keys.len();
-            let body = export_body(region, job.hours.start * 3600, job.hours.end * 3600, keys);
+            let count = protos.len();
+            let body = export_body(
+                job.region,
+                job.hours.start * 3600,
+                job.hours.end * 3600,
+                protos,
+            );
             let bytes = export::write_archive(body, signers)?;
             Ok((
                 PlannedFile {
@@ -255,7 +380,8 @@ pub fn plan(
         plan.archives.push(file);
     }
     plan.archives.extend(extra);
-    plan.top_index = Some(json_file(layout::country_index(), &[region]));
+    let names: Vec<&str> = regions.iter().map(|(name, _)| *name).collect();
+    plan.top_index = Some(json_file(layout::country_index(), &names));
     plan.keep = plan
         .archives
         .iter()
@@ -272,6 +398,7 @@ fn export_body(
     end: i64,
     mut keys: Vec<TemporaryExposureKey>,
 ) -> TemporaryExposureKeyExport {
+    // Unstable: a stable sort's buffer would cost megabytes per daily file being built.
     keys.sort_unstable_by(|a, b| a.key_data.cmp(&b.key_data));
     TemporaryExposureKeyExport {
         start_timestamp: Some(start as u64),
@@ -290,18 +417,19 @@ fn padding_seed(secret: &[u8], region: &str, hour: i64) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-/// Adds random keys until `min` when there is at least one real key.
-fn pad(keys: &mut Vec<DistKey>, min: usize, seed: [u8; 32]) {
-    if keys.is_empty() || keys.len() >= min {
-        return;
+/// The random keys that fill a file of `real` keys up to `min`; none for an empty file.
+fn pad(real: &[&DistKey], min: usize, seed: [u8; 32]) -> Vec<DistKey> {
+    if real.is_empty() || real.len() >= min {
+        return Vec::new();
     }
     let mut rng = rand_chacha::ChaCha20Rng::from_seed(seed);
-    let real = keys.len();
-    while keys.len() < min {
-        let mut fake = keys[rng.gen_range(0..real)];
-        fake.key_data = rng.gen();
-        keys.push(fake);
-    }
+    (real.len()..min)
+        .map(|_| {
+            let mut fake = *real[rng.gen_range(0..real.len())];
+            fake.key_data = rng.gen();
+            fake
+        })
+        .collect()
 }
 
 fn json_file<T: serde::Serialize + ?Sized>(path: String, value: &T) -> PlannedFile {

@@ -258,3 +258,139 @@ async fn postgres_advisory_lock_keeps_out_a_second_instance() {
         .expect("unlock");
     assert!(other.run_once(NOW).await.expect("run").ran);
 }
+
+/// The keys of every daily file of `region` the date index names.
+async fn daily_keys(objects: &Objects, region: &str) -> BTreeSet<[u8; 16]> {
+    let Some(index) = objects.get(&layout::date_index(region)).await.expect("get") else {
+        return BTreeSet::new();
+    };
+    let dates: Vec<String> = serde_json::from_slice(&index).expect("json");
+    let mut keys = BTreeSet::new();
+    for date in dates {
+        let bytes = objects
+            .get(&layout::daily(region, &date))
+            .await
+            .expect("get")
+            .expect("daily file named by the index");
+        let archive = Archive::read(&bytes, &Limits::default()).expect("archive");
+        assert_eq!(archive.export.region(), region);
+        keys.extend(
+            archive
+                .export
+                .keys
+                .iter()
+                .map(|k| <[u8; 16]>::try_from(k.key_data()).expect("16")),
+        );
+    }
+    keys
+}
+
+#[tokio::test]
+async fn publishes_foreign_keys_in_the_own_and_the_combined_region() {
+    on_both(|db| async move {
+        let federated = DistributionConfig {
+            min_keys_per_file: 0,
+            federation_region: Some("EUR".into()),
+            ..DistributionConfig::default()
+        };
+        let (job, keys) = setup(&db, federated).await;
+        let with = |byte: u8, origin: &str, visited: &[&str], consent: bool| StoredKey {
+            origin: origin.into(),
+            visited_countries: visited.iter().map(|c| (*c).to_owned()).collect(),
+            consent_to_federation: consent,
+            ..key(byte, DAY - 1, DAY * 24 + 3)
+        };
+        keys.insert(&[
+            with(1, "FR", &["DE"], true),  // a French visitor: DE and EUR
+            with(2, "FR", &["IT"], true),  // never here: EUR only
+            with(3, "DE", &["FR"], false), // ours without consent: DE only
+            with(4, "DE", &[], true),      // ours with consent: DE and EUR
+            with(5, "IT", &["DE", "FR"], false),
+        ])
+        .await
+        .expect("insert");
+        let first = job.run_once(NOW).await.expect("run");
+        let public =
+            std::fs::read_to_string(db.dir().join("signing/public-key.pem")).expect("public key");
+        // Following the indexes from the top reaches both regions, and every file verifies.
+        let all = check_published(job.objects(), &public).await;
+        assert_eq!(all.len(), 5);
+        let top = job
+            .objects()
+            .get(&layout::country_index())
+            .await
+            .expect("get")
+            .expect("country index");
+        assert_eq!(top.as_ref(), br#"["DE","EUR"]"#);
+        assert_eq!(
+            daily_keys(job.objects(), "DE").await,
+            BTreeSet::from([[1; 16], [3; 16], [4; 16], [5; 16]])
+        );
+        assert_eq!(
+            daily_keys(job.objects(), "EUR").await,
+            BTreeSet::from([[1; 16], [2; 16], [4; 16], [5; 16]])
+        );
+        assert_eq!(first.real_keys, 8, "four keys in each region's daily file");
+
+        let again = job.run_once(NOW).await.expect("run");
+        assert_eq!(
+            again.files_written, 0,
+            "a re-run writes nothing in either region"
+        );
+        assert_eq!(again.files_deleted, 0);
+
+        // Switching the combined region off withdraws its files and leaves a lone country's layout.
+        let (alone, _) = setup(
+            &db,
+            DistributionConfig {
+                min_keys_per_file: 0,
+                ..DistributionConfig::default()
+            },
+        )
+        .await;
+        let off = alone.run_once(NOW).await.expect("run");
+        assert!(off.files_deleted > 14, "the EUR files leave");
+        let top = alone
+            .objects()
+            .get(&layout::country_index())
+            .await
+            .expect("get")
+            .expect("country index");
+        assert_eq!(top.as_ref(), br#"["DE"]"#);
+        assert!(alone
+            .objects()
+            .list("version/v1/diagnosis-keys/country/EUR")
+            .await
+            .expect("list")
+            .is_empty());
+        assert_eq!(
+            daily_keys(alone.objects(), "DE").await,
+            BTreeSet::from([[1; 16], [3; 16], [4; 16], [5; 16]])
+        );
+    })
+    .await;
+}
+
+#[test]
+fn region_codes_are_checked() {
+    let ok = DistributionConfig {
+        federation_region: Some("EUR".into()),
+        ..DistributionConfig::default()
+    };
+    assert!(ok.validate().is_ok());
+    for (region, combined) in [
+        ("DE", Some("de")),
+        ("DE", Some("")),
+        ("DE", Some("E/U")),
+        ("../x", None),
+        ("D", None),
+    ] {
+        let bad = DistributionConfig {
+            region: region.into(),
+            federation_region: combined.map(str::to_owned),
+            ..DistributionConfig::default()
+        };
+        let err = bad.validate().expect_err("must be refused");
+        assert!(err.to_string().contains("distribution."), "{err}");
+    }
+}

@@ -215,3 +215,168 @@ fn keys_past_retention_are_dropped() {
         .iter()
         .all(|p| !p.contains(&layout::date_string(DAY - 19))));
 }
+
+// ---- regions: the own country and the federation's combined region ----
+
+fn foreign(byte: u8, origin: &str, visited: &[&str], consent: bool) -> StoredKey {
+    StoredKey {
+        origin: origin.into(),
+        visited_countries: visited.iter().map(|c| (*c).to_owned()).collect(),
+        consent_to_federation: consent,
+        ..key(byte, DAY - 1, DAY * 24 + 3)
+    }
+}
+
+fn federated(min: usize) -> PlanConfig {
+    PlanConfig {
+        federation_region: Some("EUR".into()),
+        ..config(min)
+    }
+}
+
+fn run_with(keys: &[StoredKey], config: &PlanConfig) -> Plan {
+    let keys = keys
+        .iter()
+        .filter_map(|k| DistKey::for_config(k, config))
+        .collect();
+    plan::plan(keys, NOW, config, &signer(), b"secret", vec![]).expect("plan")
+}
+
+fn region_keys(plan: &Plan, region: &str) -> BTreeSet<[u8; 16]> {
+    let f = files(plan);
+    keys_in(&f, &layout::daily(region, &layout::date_string(DAY)))
+        .into_iter()
+        .collect()
+}
+
+#[test]
+fn the_region_rule() {
+    let c = federated(0);
+    let own = DistKey::OWN_REGION;
+    let combined = DistKey::COMBINED_REGION;
+    // A foreign key whose owner visited us: ours and the federation's.
+    assert_eq!(
+        c.regions_of(&foreign(1, "FR", &["DE"], true)),
+        own | combined
+    );
+    // A foreign key that never came here: only the combined region.
+    assert_eq!(c.regions_of(&foreign(2, "FR", &["IT"], true)), combined);
+    // Our own key without consent stays home; with consent it is shared.
+    assert_eq!(c.regions_of(&foreign(3, "DE", &["FR"], false)), own);
+    assert_eq!(c.regions_of(&foreign(4, "DE", &[], true)), own | combined);
+    // Keys stored before federation have no origin: they are ours.
+    assert_eq!(c.regions_of(&foreign(5, "", &[], false)), own);
+    // Country codes compare without case.
+    assert_eq!(c.regions_of(&foreign(6, "de", &[], false)), own);
+    assert_eq!(
+        c.regions_of(&foreign(7, "FR", &["de"], false)),
+        own | combined
+    );
+    // Without a combined region a foreign key not visiting us is published nowhere.
+    let alone = config(0);
+    assert_eq!(alone.regions_of(&foreign(2, "FR", &["IT"], true)), 0);
+    assert!(DistKey::for_config(&foreign(2, "FR", &["IT"], true), &alone).is_none());
+    assert_eq!(alone.regions_of(&foreign(1, "FR", &["DE"], true)), own);
+    assert_eq!(alone.regions_of(&foreign(4, "DE", &[], true)), own);
+}
+
+#[test]
+fn a_region_bit_keeps_the_key_small() {
+    // The job holds a million of these: the region bits live in what was padding.
+    assert_eq!(std::mem::size_of::<DistKey>(), 44);
+}
+
+#[test]
+fn both_regions_get_their_own_files() {
+    let keys = [
+        foreign(1, "FR", &["DE"], true),  // visitor: DE and EUR
+        foreign(2, "FR", &["IT"], true),  // not here: EUR only
+        foreign(3, "DE", &["FR"], false), // own, no consent: DE only
+        foreign(4, "DE", &[], true),      // own, consent: DE and EUR
+    ];
+    let plan = run_with(&keys, &federated(0));
+    assert_eq!(
+        region_keys(&plan, "DE"),
+        BTreeSet::from([[1; 16], [3; 16], [4; 16]])
+    );
+    assert_eq!(
+        region_keys(&plan, "EUR"),
+        BTreeSet::from([[1; 16], [2; 16], [4; 16]])
+    );
+    let f = files(&plan);
+    let regions: Vec<String> = serde_json::from_slice(&f[&layout::country_index()]).expect("json");
+    assert_eq!(regions, vec!["DE", "EUR"]);
+    // The combined region has the whole layout: 14 dates, hour indexes, empty signed days.
+    let dates: Vec<String> = serde_json::from_slice(&f[&layout::date_index("EUR")]).expect("json");
+    assert_eq!(dates.len(), 14);
+    assert!(keys_in(&f, &layout::daily("EUR", &dates[0])).is_empty());
+    let hours: Vec<u32> =
+        serde_json::from_slice(&f[&layout::hour_index("EUR", &layout::date_string(DAY))])
+            .expect("json");
+    assert_eq!(hours.len(), 24);
+    let hourly = keys_in(&f, &layout::hourly("EUR", &layout::date_string(DAY), 3));
+    assert_eq!(hourly.len(), 3);
+    // Archives name their region.
+    let archive = Archive::read(
+        &f[&layout::daily("EUR", &layout::date_string(DAY))],
+        &Limits::default(),
+    )
+    .expect("archive");
+    assert_eq!(archive.export.region(), "EUR");
+    assert_eq!(plan.real_keys, 6, "three keys in each region's daily file");
+    for path in f.keys() {
+        assert!(plan.keep.contains(path));
+    }
+}
+
+#[test]
+fn without_a_combined_region_nothing_changes() {
+    let keys = [
+        foreign(1, "FR", &["DE"], true),
+        foreign(2, "FR", &["IT"], true),
+        foreign(3, "DE", &["FR"], false),
+        foreign(4, "DE", &[], true),
+    ];
+    let plan = run_with(&keys, &config(0));
+    assert_eq!(
+        region_keys(&plan, "DE"),
+        BTreeSet::from([[1; 16], [3; 16], [4; 16]])
+    );
+    assert!(
+        plan.keep.iter().all(|p| !p.contains("/EUR")),
+        "no combined files without a combined region"
+    );
+    let f = files(&plan);
+    let regions: Vec<String> = serde_json::from_slice(&f[&layout::country_index()]).expect("json");
+    assert_eq!(regions, vec!["DE"]);
+    // A lone country's files are what they were before regions existed: the same bytes as a plan of
+    // the same keys made the old way, all as own keys.
+    let published: Vec<StoredKey> = keys
+        .iter()
+        .filter(|k| k.key_data != [2; 16])
+        .cloned()
+        .collect();
+    assert_eq!(f, files(&run(&published, NOW, 0)));
+}
+
+#[test]
+fn each_region_is_padded_on_its_own() {
+    let keys = [
+        foreign(1, "FR", &["IT"], true), // EUR only
+        foreign(3, "DE", &[], false),    // DE only
+    ];
+    let plan = run_with(&keys, &federated(10));
+    let f = files(&plan);
+    let date = layout::date_string(DAY);
+    let de = keys_in(&f, &layout::hourly("DE", &date, 3));
+    let eur = keys_in(&f, &layout::hourly("EUR", &date, 3));
+    assert_eq!((de.len(), eur.len()), (10, 10));
+    assert!(de.contains(&[3; 16]) && !de.contains(&[1; 16]));
+    assert!(eur.contains(&[1; 16]) && !eur.contains(&[3; 16]));
+    let de: BTreeSet<_> = de.into_iter().collect();
+    assert!(
+        eur.iter().all(|k| !de.contains(k)),
+        "padding is drawn per region, so the two files share no key"
+    );
+    assert_eq!((plan.real_keys, plan.padding_keys), (2, 18));
+}

@@ -1,10 +1,13 @@
 //! Publishing to a real S3-protocol server (moto's server mode, started here) instead of a directory:
-//! the job writes, re-runs idempotently, sets per-kind headers, and the files verify.
+//! the job writes, re-runs idempotently without downloading anything (moto records every request it
+//! gets), sets per-kind headers, repairs a file changed behind its back, and the files verify.
 //!
 //! Needs `moto_server` (`pip install 'moto[server]'`; `scripts/test` installs it). Without it the test
 //! skips loudly, and with `CI=true` it fails.
 
 use std::net::TcpListener;
+
+use sha2::Digest;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -24,7 +27,8 @@ impl Drop for Moto {
     }
 }
 
-fn start_moto() -> Option<(Moto, String)> {
+/// Starts moto recording every request it serves into `recording` (read with [`requests_seen`]).
+fn start_moto(recording: &std::path::Path) -> Option<(Moto, String)> {
     let port = TcpListener::bind("127.0.0.1:0")
         .ok()?
         .local_addr()
@@ -32,6 +36,8 @@ fn start_moto() -> Option<(Moto, String)> {
         .port();
     let child = Command::new("moto_server")
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .env("MOTO_ENABLE_RECORDING", "true")
+        .env("MOTO_RECORDER_FILEPATH", recording)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn();
@@ -58,9 +64,44 @@ fn start_moto() -> Option<(Moto, String)> {
     Some((moto, format!("http://127.0.0.1:{port}")))
 }
 
+/// The requests moto served since the last call, as (method, path and query), bucket set-up excluded;
+/// then forgets them.
+async fn requests_seen(http: &reqwest::Client, endpoint: &str) -> Vec<(String, String)> {
+    let text = http
+        .get(format!("{endpoint}/moto-api/recorder/download-recording"))
+        .send()
+        .await
+        .expect("download recording")
+        .text()
+        .await
+        .expect("recording");
+    let reset = http
+        .post(format!("{endpoint}/moto-api/recorder/reset-recording"))
+        .send()
+        .await
+        .expect("reset recording");
+    assert!(reset.status().is_success());
+    text.lines()
+        .map(|line| {
+            let entry: serde_json::Value = serde_json::from_str(line).expect("recorded request");
+            let url = entry["url"].as_str().expect("url");
+            let path = url.splitn(4, '/').nth(3).unwrap_or_default();
+            (
+                entry["method"].as_str().expect("method").to_owned(),
+                format!("/{path}"),
+            )
+        })
+        .collect()
+}
+
+fn count(requests: &[(String, String)], method: &str) -> usize {
+    requests.iter().filter(|(m, _)| m == method).count()
+}
+
 #[tokio::test]
 async fn publishes_to_a_real_s3_server() {
-    let Some((_moto, endpoint)) = start_moto() else {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some((_moto, endpoint)) = start_moto(&dir.path().join("moto-recording.jsonl")) else {
         return;
     };
     let http = reqwest::Client::new();
@@ -82,7 +123,6 @@ async fn publishes_to_a_real_s3_server() {
         .expect("bucket policy");
     assert!(res.status().is_success(), "bucket policy: {}", res.status());
 
-    let dir = tempfile::tempdir().expect("tempdir");
     let store = StoreConfig::S3 {
         bucket: "warnkit".into(),
         endpoint: Some(endpoint.clone()),
@@ -117,13 +157,74 @@ async fn publishes_to_a_real_s3_server() {
     };
     let job = Distribution::for_data_dir(keys, config, dir.path()).expect("job");
     let now = warnkit_store::unix_now();
+    requests_seen(&http, &endpoint).await;
     let first = job.run_once(now).await.expect("run");
     assert!(first.files_written > 14);
+    let seen = requests_seen(&http, &endpoint).await;
+    assert_eq!(count(&seen, "PUT"), first.files_written, "{seen:?}");
+    assert_eq!(count(&seen, "GET"), 1, "one listing, no reads: {seen:?}");
     let second = job.run_once(now).await.expect("run");
     assert_eq!(
         second.files_written, 0,
         "unchanged files are not uploaded again"
     );
+    assert_eq!(second.files_unchanged, first.files_written);
+    // The re-run compared ETags from one listing: no object was downloaded, none was asked about.
+    let seen = requests_seen(&http, &endpoint).await;
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].0, "GET");
+    assert!(seen[0].1.contains("list-type=2"), "{seen:?}");
+
+    // A file changed behind the job's back (same size, other bytes) is put right by the next run.
+    let index_object = layout::object_for(&layout::date_index("DE"));
+    let original = http
+        .get(format!("{endpoint}/warnkit/{index_object}"))
+        .send()
+        .await
+        .expect("get")
+        .bytes()
+        .await
+        .expect("body");
+    let tampered: Vec<u8> = original
+        .iter()
+        .map(|b| if b.is_ascii_digit() { b'0' } else { *b })
+        .collect();
+    assert_ne!(tampered.as_slice(), original.as_ref());
+    // Another writer, with its own client and none of the job's metadata.
+    let other = object_store::aws::AmazonS3Builder::new()
+        .with_bucket_name("warnkit")
+        .with_region("us-east-1")
+        .with_endpoint(&endpoint)
+        .with_allow_http(true)
+        .with_access_key_id("test")
+        .with_secret_access_key("test")
+        .build()
+        .expect("s3 client");
+    object_store::ObjectStore::put(
+        &other,
+        &object_store::path::Path::from(index_object.as_str()),
+        tampered.into(),
+    )
+    .await
+    .expect("tamper");
+    requests_seen(&http, &endpoint).await;
+    let repair = job.run_once(now).await.expect("run");
+    assert_eq!(repair.files_written, 1);
+    let seen = requests_seen(&http, &endpoint).await;
+    assert_eq!(
+        (count(&seen, "GET"), count(&seen, "HEAD"), count(&seen, "PUT")),
+        (1, 1, 1),
+        "a same-size file whose ETag differs costs one HEAD (the ETag might not be an MD5), no download: {seen:?}"
+    );
+    let repaired = http
+        .get(format!("{endpoint}/warnkit/{index_object}"))
+        .send()
+        .await
+        .expect("get")
+        .bytes()
+        .await
+        .expect("body");
+    assert_eq!(repaired, original);
 
     // Read back through plain HTTP, as a CDN would: objects, content types and caching headers.
     let daily = layout::object_for(&layout::daily("DE", &layout::date_string(day + 1)));
@@ -138,8 +239,14 @@ async fn publishes_to_a_real_s3_server() {
         .to_str()
         .expect("ascii")
         .contains("immutable"));
-    let archive =
-        Archive::read(&res.bytes().await.expect("body"), &Limits::default()).expect("archive");
+    // Each upload carries its content hash, for stores whose ETag is not an MD5.
+    let stored_hash = res.headers()["x-amz-meta-content-sha256"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let body = res.bytes().await.expect("body");
+    assert_eq!(stored_hash, hex::encode(sha2::Sha256::digest(&body)));
+    let archive = Archive::read(&body, &Limits::default()).expect("archive");
     let public = signing::load_or_create(&dir.path().join("signing"))
         .expect("key")
         .public_pem;

@@ -1,20 +1,61 @@
-//! The static server over real HTTP: content types, cache headers, ETags, HEAD, and hostile paths.
+//! The static server over real HTTP: content types, cache headers, ETags, HEAD, and hostile paths, both
+//! as an axum route and on its own connection loop; and what only the loop does: pipelining, HTTP/1.0,
+//! large files, handing other requests to the port's router, refusing what it cannot read.
 
 use reqwest::header;
 use reqwest::StatusCode;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use warnkit_distribution::{layout, Kind, Objects, StaticFiles};
+use warnkit_service::server::{shutdown_channel, ShutdownTrigger};
 
-async fn start(objects: Objects) -> String {
+/// How the files are served: as an axum route, or by `StaticFiles::serve` with the route as fallback.
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    Route,
+    Loop,
+}
+
+/// The port's other routes, as `warnkit serve` has them beside the files.
+fn port_router(files: StaticFiles) -> axum::Router {
+    axum::Router::new()
+        .route("/health", axum::routing::get(|| async { "ok" }))
+        .merge(files.router())
+}
+
+async fn start_in(objects: Objects, mode: Mode) -> (String, ShutdownTrigger) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, StaticFiles::new(objects).router()).await });
-    format!("http://{addr}")
+    let (trigger, shutdown) = shutdown_channel();
+    let files = StaticFiles::new(objects);
+    match mode {
+        Mode::Route => {
+            tokio::spawn(async move { axum::serve(listener, port_router(files)).await });
+        }
+        Mode::Loop => {
+            let router = port_router(files.clone());
+            tokio::spawn(files.serve(listener, router, shutdown));
+        }
+    }
+    (format!("http://{addr}"), trigger)
+}
+
+async fn start(objects: Objects) -> String {
+    let (base, trigger) = start_in(objects, Mode::Loop).await;
+    // The server lives as long as the test.
+    std::mem::forget(trigger);
+    base
 }
 
 #[tokio::test]
 async fn serves_files_with_etags_and_cache_headers() {
+    for mode in [Mode::Route, Mode::Loop] {
+        serves_files_with_etags_and_cache_headers_in(mode).await;
+    }
+}
+
+async fn serves_files_with_etags_and_cache_headers_in(mode: Mode) {
     let dir = tempfile::tempdir().expect("tempdir");
     let objects = Objects::local(dir.path()).expect("objects");
     let daily = layout::daily("DE", "2025-11-22");
@@ -30,7 +71,7 @@ async fn serves_files_with_etags_and_cache_headers() {
         )
         .await
         .expect("put");
-    let base = start(objects.clone()).await;
+    let (base, _trigger) = start_in(objects.clone(), mode).await;
     let client = reqwest::Client::new();
 
     let res = client
@@ -121,7 +162,9 @@ async fn serves_files_with_etags_and_cache_headers() {
             .send()
             .await
             .expect("get");
-        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{missing}");
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{missing}: {mode:?}");
+        let body: serde_json::Value = res.json().await.expect("the JSON error envelope");
+        assert!(body.to_string().contains("not_found"), "{body}");
     }
 }
 
@@ -130,7 +173,13 @@ async fn hostile_paths_never_leave_the_store() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("secret"), b"top secret").expect("write");
     let objects = Objects::local(&dir.path().join("published")).expect("objects");
-    let base = start(objects).await;
+    for mode in [Mode::Route, Mode::Loop] {
+        let (base, _trigger) = start_in(objects.clone(), mode).await;
+        hostile_paths_in(&base).await;
+    }
+}
+
+async fn hostile_paths_in(base: &str) {
     let host = base.trim_start_matches("http://").to_owned();
     for path in [
         "/version/v1/diagnosis-keys/country/../../../../../secret",
@@ -140,7 +189,6 @@ async fn hostile_paths_never_leave_the_store() {
         "//etc/passwd",
     ] {
         // A raw request, so no client normalises the path first.
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut stream = tokio::net::TcpStream::connect(&host).await.expect("connect");
         let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
         stream.write_all(request.as_bytes()).await.expect("write");
@@ -149,4 +197,257 @@ async fn hostile_paths_never_leave_the_store() {
         assert!(response.starts_with("HTTP/1.1 404") || response.starts_with("HTTP/1.1 400"), "{path}: {response}");
         assert!(!response.contains("top secret"), "{path}");
     }
+}
+
+/// Sends `requests` on one connection in one write and reads until the server closes it.
+async fn raw(base: &str, requests: &str) -> Vec<u8> {
+    let host = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect");
+    stream.write_all(requests.as_bytes()).await.expect("write");
+    let mut response = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut response),
+    )
+    .await
+    .expect("the server closes the connection")
+    .expect("read");
+    response
+}
+
+/// One response cut from the front of `bytes`: status, headers (names lowercase), body.
+fn next_response(bytes: &mut &[u8], head_request: bool) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut response = httparse::Response::new(&mut headers);
+    let httparse::Status::Complete(len) = response.parse(bytes).expect("a response") else {
+        panic!("incomplete response: {}", String::from_utf8_lossy(bytes));
+    };
+    let headers: Vec<(String, String)> = response
+        .headers
+        .iter()
+        .map(|h| {
+            (
+                h.name.to_ascii_lowercase(),
+                String::from_utf8_lossy(h.value).into_owned(),
+            )
+        })
+        .collect();
+    let status = response.code.expect("status");
+    let length = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .map_or(0, |(_, v)| v.parse().expect("length"));
+    let length = if head_request || status == 304 {
+        0
+    } else {
+        length
+    };
+    let body = bytes[len..len + length].to_vec();
+    *bytes = &bytes[len + length..];
+    (status, headers, body)
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+async fn published() -> (tempfile::TempDir, Objects, String, Vec<u8>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let objects = Objects::local(dir.path()).expect("objects");
+    let daily = layout::daily("DE", "2025-11-22");
+    // Larger than what is copied into one buffer: the body goes out from the cache as it is.
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    objects
+        .put(&daily, Kind::Archive, big.clone())
+        .await
+        .expect("put");
+    objects
+        .put(
+            &layout::date_index("DE"),
+            Kind::Index,
+            b"[\"2025-11-22\"]".to_vec(),
+        )
+        .await
+        .expect("put");
+    (dir, objects, daily, big)
+}
+
+#[tokio::test]
+async fn pipelined_requests_are_answered_in_order() {
+    let (_dir, objects, daily, big) = published().await;
+    let base = start(objects).await;
+    let index = layout::date_index("DE");
+    let host = base.trim_start_matches("http://");
+    let requests = format!(
+        "GET /{index} HTTP/1.1\r\nHost: {host}\r\n\r\n\
+         HEAD /{daily} HTTP/1.1\r\nHost: {host}\r\n\r\n\
+         GET /{daily}?cache-buster=1 HTTP/1.1\r\nHost: {host}\r\n\r\n\
+         GET /health HTTP/1.1\r\nHost: {host}\r\n\r\n\
+         GET /version/v1/nothing HTTP/1.1\r\nHost: {host}\r\n\r\n\
+         GET /{index} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    );
+    let all = raw(&base, &requests).await;
+    let mut rest = all.as_slice();
+    let (status, headers, body) = next_response(&mut rest, false);
+    assert_eq!(
+        (status, body.as_slice()),
+        (200, b"[\"2025-11-22\"]".as_slice())
+    );
+    assert_eq!(header(&headers, "content-type"), Some("application/json"));
+    assert_eq!(
+        header(&headers, "cache-control"),
+        Some("public, max-age=300")
+    );
+    assert!(header(&headers, "date").is_some_and(|d| d.ends_with(" GMT")));
+    let (status, headers, body) = next_response(&mut rest, true);
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "content-length"), Some("300000"));
+    assert!(body.is_empty());
+    let etag = header(&headers, "etag").expect("etag").to_owned();
+    let (status, headers, body) = next_response(&mut rest, false);
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "etag"), Some(etag.as_str()));
+    assert!(body == big, "the large body arrives whole");
+    let (status, _, body) = next_response(&mut rest, false);
+    assert_eq!(
+        (status, body.as_slice()),
+        (200, b"ok".as_slice()),
+        "other routes go to the router"
+    );
+    let (status, _, _) = next_response(&mut rest, false);
+    assert_eq!(status, 404);
+    let (status, headers, _) = next_response(&mut rest, false);
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "connection"), Some("close"));
+    assert!(rest.is_empty(), "nothing after the last answer");
+}
+
+#[tokio::test]
+async fn http_1_0_and_conditional_requests() {
+    let (_dir, objects, daily, _) = published().await;
+    let base = start(objects).await;
+    let index = layout::date_index("DE");
+    // HTTP/1.0 closes unless asked not to; when asked, the answer says it keeps the connection.
+    let all = raw(&base, &format!("GET /{index} HTTP/1.0\r\n\r\n")).await;
+    let mut rest = all.as_slice();
+    let (status, headers, _) = next_response(&mut rest, false);
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "connection"), Some("close"));
+    let all = raw(
+        &base,
+        &format!(
+            "GET /{index} HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /{index} HTTP/1.0\r\n\r\n"
+        ),
+    )
+    .await;
+    let mut rest = all.as_slice();
+    let (_, headers, _) = next_response(&mut rest, false);
+    assert_eq!(header(&headers, "connection"), Some("keep-alive"));
+    let (status, _, _) = next_response(&mut rest, false);
+    assert_eq!(status, 200);
+    assert!(rest.is_empty());
+    // If-None-Match over several header lines, weak or strong: 304 without a body.
+    let first = raw(
+        &base,
+        &format!("HEAD /{daily} HTTP/1.1\r\nConnection: close\r\n\r\n"),
+    )
+    .await;
+    let (_, headers, _) = next_response(&mut first.as_slice(), true);
+    let etag = header(&headers, "etag").expect("etag").to_owned();
+    let all = raw(
+        &base,
+        &format!(
+            "GET /{daily} HTTP/1.1\r\nIf-None-Match: \"x\"\r\nIf-None-Match: W/{etag}\r\n\r\n\
+             GET /{daily} HTTP/1.1\r\nIf-None-Match: \"x\"\r\nConnection: close\r\n\r\n"
+        ),
+    )
+    .await;
+    let mut rest = all.as_slice();
+    let (status, headers, body) = next_response(&mut rest, false);
+    assert_eq!((status, body.len()), (304, 0));
+    assert_eq!(header(&headers, "etag"), Some(etag.as_str()));
+    assert_eq!(header(&headers, "content-length"), None);
+    let (status, _, body) = next_response(&mut rest, false);
+    assert_eq!((status, body.len()), (200, 300_000));
+}
+
+#[tokio::test]
+async fn what_the_loop_cannot_read_is_refused_and_other_methods_reach_the_router() {
+    let (_dir, objects, daily, _) = published().await;
+    let base = start(objects).await;
+    // A POST with a body goes to the router (405 for a file), and the connection goes on after it.
+    let all = raw(
+        &base,
+        &format!(
+            "POST /{daily} HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET /health HTTP/1.1\r\nConnection: close\r\n\r\n"
+        ),
+    )
+    .await;
+    let mut rest = all.as_slice();
+    let (status, headers, _) = next_response(&mut rest, false);
+    assert_eq!(status, 405);
+    assert!(header(&headers, "allow").is_some_and(|a| a.contains("GET")));
+    let (status, _, body) = next_response(&mut rest, false);
+    assert_eq!((status, body.as_slice()), (200, b"ok".as_slice()));
+    for (request, expected) in [
+        (
+            "POST /health HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+                .to_owned(),
+            411,
+        ),
+        (
+            "POST /health HTTP/1.1\r\nContent-Length: 100000000\r\n\r\n".to_owned(),
+            413,
+        ),
+        ("GARBAGE\r\n\r\n".to_owned(), 400),
+        (
+            format!(
+                "GET /health HTTP/1.1\r\nX-Big: {}\r\n\r\n",
+                "a".repeat(20_000)
+            ),
+            431,
+        ),
+    ] {
+        let all = raw(&base, &request).await;
+        let mut rest = all.as_slice();
+        let (status, headers, _) = next_response(&mut rest, false);
+        assert_eq!(status, expected, "{}", &request[..request.len().min(60)]);
+        assert_eq!(header(&headers, "connection"), Some("close"));
+        assert!(rest.is_empty(), "the connection ends after the refusal");
+    }
+}
+
+#[tokio::test]
+async fn shutdown_stops_the_loop() {
+    let (_dir, objects, _, _) = published().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let files = StaticFiles::new(objects);
+    let (trigger, shutdown) = shutdown_channel();
+    let server = tokio::spawn(files.clone().serve(listener, port_router(files), shutdown));
+    // An idle keep-alive connection does not hold the server up.
+    let mut idle = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    idle.write_all(b"GET /health HTTP/1.1\r\n\r\n")
+        .await
+        .expect("write");
+    let mut first = [0u8; 12];
+    idle.read_exact(&mut first).await.expect("answer");
+    assert_eq!(&first, b"HTTP/1.1 200");
+    trigger.trigger();
+    tokio::time::timeout(std::time::Duration::from_secs(5), server)
+        .await
+        .expect("the server stops")
+        .expect("no panic")
+        .expect("no error");
+    let mut rest = Vec::new();
+    idle.read_to_end(&mut rest).await.expect("closed");
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "no longer listening"
+    );
 }
