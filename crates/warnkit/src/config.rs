@@ -17,7 +17,12 @@ use warnkit_verification::VerificationConfig;
 /// Prefix of every environment override.
 const ENV_PREFIX: &str = "WARNKIT_";
 /// Environment variables with the prefix that are not configuration keys.
-const NOT_CONFIG: &[&str] = &["WARNKIT_SERVICE_TOKEN", "WARNKIT_CONFIG", "WARNKIT_LOG"];
+const NOT_CONFIG: &[&str] = &[
+    "WARNKIT_SERVICE_TOKEN",
+    "WARNKIT_CONFIG",
+    "WARNKIT_LOG",
+    warnkit_federation::config::TOKEN_ENV,
+];
 
 /// Everything `warnkit serve` can be told; every field has a default that suits one machine.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,6 +59,10 @@ pub struct Config {
     pub distribution: warnkit_distribution::DistributionConfig,
     /// The officers' portal.
     pub portal: warnkit_portal::PortalConfig,
+    /// The federation gateway (`warnkit gateway`), when this instance runs it.
+    pub gateway: warnkit_federation::GatewayConfig,
+    /// This country's federation jobs (upload to and download from a gateway).
+    pub federation: warnkit_federation::FederationConfig,
 }
 
 impl Default for Config {
@@ -73,6 +82,8 @@ impl Default for Config {
             submission: SubmissionConfig::default(),
             distribution: warnkit_distribution::DistributionConfig::default(),
             portal: warnkit_portal::PortalConfig::default(),
+            gateway: warnkit_federation::GatewayConfig::default(),
+            federation: warnkit_federation::FederationConfig::default(),
         }
     }
 }
@@ -141,6 +152,8 @@ pub struct Ports {
     pub portal: u16,
     /// Internal verification API.
     pub verification_internal: u16,
+    /// The federation gateway (not started by default).
+    pub gateway: u16,
 }
 
 impl Default for Ports {
@@ -152,18 +165,22 @@ impl Default for Ports {
             testresult: 8003,
             portal: 8004,
             verification_internal: 8012,
+            gateway: 8005,
         }
     }
 }
 
-/// Listener names in the contract's port order (internal verification last), for `port_base`.
-pub const LISTENERS: [&str; 6] = [
+/// Listener names in the contract's port order (internal verification, then the gateway, last), for
+/// `port_base`.
+pub const LISTENERS: [&str; 7] = [
     "distribution",
     "submission",
     "verification",
     "testresult",
     "portal",
     "verification_internal",
+    // After the internal API, so that adding the gateway moved no existing `port_base` assignment.
+    "gateway",
 ];
 
 /// The flags every command that reads the configuration shares.
@@ -280,6 +297,7 @@ impl Config {
             "testresult" => self.ports.testresult,
             "portal" => self.ports.portal,
             "verification_internal" => self.ports.verification_internal,
+            "gateway" => self.ports.gateway,
             other => bail!("unknown listener {other}"),
         })
     }
@@ -384,6 +402,8 @@ mod tests {
         assert_eq!(c, Config::default());
         assert_eq!(c.port("verification").unwrap(), 8002);
         assert_eq!(c.port("verification_internal").unwrap(), 8012);
+        assert_eq!(c.port("gateway").unwrap(), 8005);
+        assert!(!c.federation.enabled);
         assert_eq!(c.verification.tans_per_registration, 2);
     }
 

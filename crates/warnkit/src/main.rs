@@ -43,6 +43,8 @@ enum Command {
     Capacity(cmd::capacity::CapacityArgs),
     /// Run the backend services (verification, test results, ...) in one process.
     Serve(cmd::serve::ServeArgs),
+    /// The federation gateway between countries' backends, and its member countries.
+    Gateway(cmd::gateway::GatewayArgs),
     /// Print the effective configuration (defaults, file, WARNKIT_* environment, flags).
     Config(cmd::config::ConfigCommandArgs),
     /// Lab API keys, and posting a test result as a lab would.
@@ -73,6 +75,7 @@ fn main() -> ExitCode {
         Command::Sim(c) => cmd::sim::run(c),
         Command::Capacity(a) => cmd::capacity::run(a),
         Command::Serve(a) => cmd::serve::run(a),
+        Command::Gateway(a) => cmd::gateway::run(a),
         Command::Config(a) => cmd::config::run(a),
         Command::Lab(c) => cmd::lab::run(c),
         Command::Teletan(c) => cmd::teletan::run(c),

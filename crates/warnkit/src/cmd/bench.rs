@@ -34,6 +34,9 @@ pub enum BenchCommand {
     },
     /// Uploads per second through the submission service, with real TAN checks over HTTP.
     Submission(super::bench_submission::BenchSubmissionArgs),
+    /// Countries' uploads through a real federation gateway over HTTP, and one country's download of
+    /// them all (fetch, verify, store).
+    Federation(super::bench_federation::BenchFederationArgs),
     /// Fill a key database with synthetic keys over 14 days, then time one `warnkit distribute` run
     /// (a separate process, so its peak memory is the run's alone).
     Distribution {
@@ -182,6 +185,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         BenchCommand::Submission(args) => super::bench_submission::run(args),
+        BenchCommand::Federation(args) => super::bench_federation::run(args),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The subcommands of `warnkit`, one module each.
 
 pub mod bench;
+pub mod bench_federation;
 pub mod bench_submission;
 pub mod capacity;
 pub mod config;
@@ -8,6 +9,7 @@ pub mod demo;
 pub mod distribute;
 pub mod en;
 pub mod export;
+pub mod gateway;
 pub mod keygen;
 pub mod lab;
 pub mod phone;

@@ -19,13 +19,17 @@ use crate::config::{Config, ConfigArgs};
 
 /// Services of the contract, in port order; `true` where this binary has it already. Adding a service is
 /// flipping its flag here and one arm in [`start_service`].
-const SERVICES: [(&str, bool); 5] = [
+const SERVICES: [(&str, bool); 6] = [
     ("distribution", true),
     ("submission", true),
     ("verification", true),
     ("testresult", true),
     ("portal", true),
+    ("gateway", true),
 ];
+
+/// Services started only when named: a country's backend does not run the federation gateway.
+const OPT_IN: [&str; 1] = ["gateway"];
 
 /// Arguments of `warnkit serve`.
 #[derive(Debug, clap::Args)]
@@ -41,6 +45,9 @@ pub struct ServeArgs {
     /// Log one JSON object per line.
     #[arg(long)]
     log_json: bool,
+    /// Serve the demo's backend with its clock set by `warnkit demo --server` (loopback only).
+    #[arg(long)]
+    demo_clock: bool,
 }
 
 /// Runs `warnkit serve` until SIGTERM or SIGINT.
@@ -51,7 +58,34 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     config.log.json |= args.log_json;
     init_logging(&config)?;
+    if args.demo_clock {
+        return super::demo::serve_demo_clock(config, &args.only);
+    }
     let selected = select(&args.only)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting tokio")?;
+    runtime.block_on(serve_all(config, selected))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs only the services `names`, as `serve --only` would: for the commands that are one service
+/// (`warnkit gateway`).
+pub fn run_only(
+    config_args: &ConfigArgs,
+    port_base: Option<u16>,
+    log_json: bool,
+    names: &[&str],
+) -> anyhow::Result<ExitCode> {
+    let mut config = Config::load(config_args)?;
+    if port_base.is_some() {
+        config.port_base = port_base;
+    }
+    config.log.json |= log_json;
+    init_logging(&config)?;
+    let only: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    let selected = select(&only)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -83,14 +117,18 @@ pub fn init_logging(config: &Config) -> anyhow::Result<()> {
 
 fn select(only: &[String]) -> anyhow::Result<Vec<&'static str>> {
     if only.is_empty() {
-        return Ok(SERVICES.iter().filter(|s| s.1).map(|s| s.0).collect());
+        return Ok(SERVICES
+            .iter()
+            .filter(|s| s.1 && !OPT_IN.contains(&s.0))
+            .map(|s| s.0)
+            .collect());
     }
     let mut selected = Vec::new();
     for name in only {
         match SERVICES.iter().find(|s| s.0 == name.as_str()) {
             Some((name, true)) => selected.push(*name),
             Some((name, false)) => bail!("service {name} is not part of this build yet"),
-            None => bail!("unknown service {name:?} (known: distribution, submission, verification, testresult, portal)"),
+            None => bail!("unknown service {name:?} (known: distribution, submission, verification, testresult, portal, gateway)"),
         }
     }
     Ok(selected)
@@ -118,6 +156,7 @@ fn listeners_of(service: &str) -> &'static [&'static str] {
         "testresult" => &["testresult"],
         "distribution" => &["distribution"],
         "submission" => &["submission"],
+        "gateway" => &["gateway"],
         _ => &["portal"],
     }
 }
@@ -188,10 +227,15 @@ async fn start_service(
             }
             let service =
                 SubmissionService::new(store.clone(), sc, token.to_owned(), Clock::system())?;
+            let router = service.router();
+            let mut jobs: Vec<Job> = vec![Box::pin(service.retention_loop(shutdown.clone()))];
+            if config.federation.enabled {
+                jobs.push(federation_job(config, store.clone(), urls, shutdown).await?);
+            }
             Ok(Started {
-                routers: vec![("submission", service.router())],
+                routers: vec![("submission", router)],
                 db: store.db().clone(),
-                jobs: vec![Box::pin(service.retention_loop(shutdown.clone()))],
+                jobs,
             })
         }
         "distribution" => {
@@ -248,8 +292,61 @@ async fn start_service(
                 jobs: vec![],
             })
         }
+        "gateway" => {
+            let db = Db::open(
+                &target,
+                config.pool(),
+                &warnkit_federation::gateway::MIGRATOR,
+            )
+            .await
+            .context("gateway database")?;
+            let gateway = warnkit_federation::Gateway::new(
+                db.clone(),
+                config.gateway.clone(),
+                Clock::system(),
+            )?;
+            Ok(Started {
+                routers: vec![("gateway", gateway.router())],
+                db,
+                jobs: vec![Box::pin(gateway.retention_loop(shutdown.clone()))],
+            })
+        }
         other => bail!("service {other} is not part of this build yet"),
     }
+}
+
+/// A scheduled background job of a service.
+type Job = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// The federation's upload and download jobs over the submission service's key store, on their
+/// schedule. The key store is shared in one direction each way: own keys out, foreign keys in.
+async fn federation_job(
+    config: &Config,
+    keys: KeyStore,
+    urls: &BTreeMap<&str, String>,
+    shutdown: &Shutdown,
+) -> anyhow::Result<Job> {
+    let mut fc = config.federation.clone();
+    // A gateway in this process wins over the default URL, as for the other services.
+    if let Some(url) = urls.get("gateway") {
+        if fc.gateway_url == warnkit_federation::FederationConfig::default().gateway_url {
+            fc.gateway_url = url.clone();
+        }
+    }
+    let settings = fc
+        .resolve(&config.data_dir, &config.distribution.region)
+        .context("federation settings")?;
+    let federation = warnkit_federation::Federation::open(
+        keys,
+        &config.db_target(warnkit_federation::jobs::NAME),
+        config.pool(),
+        settings,
+        Clock::system(),
+    )
+    .await?;
+    tracing::info!(country = federation.country(), gateway = %fc.gateway_url, "federation jobs scheduled");
+    let interval = Duration::from_secs(fc.interval_minutes.max(1) * 60);
+    Ok(Box::pin(federation.schedule(interval, shutdown.clone())))
 }
 
 async fn serve_all(config: Config, selected: Vec<&'static str>) -> anyhow::Result<()> {
@@ -274,7 +371,16 @@ async fn serve_all(config: Config, selected: Vec<&'static str>) -> anyhow::Resul
                 .remove(listener)
                 .context("listener bound for every router")?;
             tracing::info!(service = listener, url = %b.url, backend = started.db.backend().name(), "listening");
-            tasks.spawn(serve(b.listener, router, shutdown.clone()));
+            if listener == "distribution" {
+                // Published files take the static server's own fast path; the port's other routes
+                // (and anything that is not a plain GET or HEAD of a file) still go through `router`.
+                let files = StaticFiles::new(warnkit_distribution::Objects::open(
+                    &config.distribution.store_config(&config.data_dir),
+                )?);
+                tasks.spawn(files.serve(b.listener, router, shutdown.clone()));
+            } else {
+                tasks.spawn(serve(b.listener, router, shutdown.clone()));
+            }
         }
         for job in started.jobs {
             tasks.spawn(async move {
@@ -343,6 +449,7 @@ mod tests {
         );
         assert_eq!(select(&["testresult".into()]).unwrap(), vec!["testresult"]);
         assert_eq!(select(&["portal".into()]).unwrap(), vec!["portal"]);
+        assert_eq!(select(&["gateway".into()]).unwrap(), vec!["gateway"]);
         assert!(select(&["nope".into()]).is_err());
     }
 }
