@@ -166,6 +166,9 @@ pub struct Phone {
     pub fake_pending: Option<u32>,
     /// Counters.
     pub stats: PhoneStats,
+    /// Home country, visited countries and federation consent sent with every upload.
+    #[serde(default)]
+    pub interop: submit::Interop,
     /// Scan-log generation the cached index was built from: rebuilt only when the log changed.
     #[serde(skip)]
     index: Option<(u64, ObservationIndex)>,
@@ -189,6 +192,7 @@ impl Phone {
             config_day: None,
             fake_pending: None,
             stats: PhoneStats::default(),
+            interop: submit::Interop::default(),
             index: None,
             public_key: None,
         }
@@ -271,7 +275,7 @@ impl Phone {
         tan: &str,
         rng: &mut impl Rng,
     ) -> Result<(), PhoneError> {
-        let status = submit::upload(http, keys, tan, false, rng).await?;
+        let status = submit::upload(http, keys, &self.interop, tan, false, rng).await?;
         if status == 200 {
             self.stats.uploads += 1;
             Ok(())
@@ -301,7 +305,7 @@ impl Phone {
         self.stats
             .fake_keys
             .extend(keys.iter().map(|k| hex::encode(k.key_data())));
-        submit::upload(http, keys, &tan, true, rng).await?;
+        submit::upload(http, keys, &self.interop, &tan, true, rng).await?;
         self.stats.fake_uploads += 1;
         self.fake_pending = Some(day_of(now));
         Ok(())
@@ -323,7 +327,7 @@ impl Phone {
         self.stats
             .fake_keys
             .extend(keys.iter().map(|k| hex::encode(k.key_data())));
-        submit::upload(http, keys, &tan, true, rng).await?;
+        submit::upload(http, keys, &self.interop, &tan, true, rng).await?;
         self.stats.fake_uploads += 1;
         self.fake_pending = None;
         Ok(())

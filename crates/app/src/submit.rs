@@ -4,6 +4,7 @@
 
 use prost::Message;
 use rand::Rng;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use warnkit_protocol::interval::TEK_ROLLING_PERIOD;
 use warnkit_protocol::proto::{SubmissionPayload, TemporaryExposureKey};
@@ -27,18 +28,42 @@ pub fn pad_json(mut body: Value, target: usize) -> Value {
     body
 }
 
+/// What an upload says about borders: the app's home country, the countries its user visited, and
+/// whether the user agreed to share the keys with them (the payload's fields 3 to 5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interop {
+    /// The app's home country (`origin`).
+    pub origin: String,
+    /// Countries visited in the past 14 days (`visitedCountries`).
+    pub visited_countries: Vec<String>,
+    /// Consent to sharing the keys through the federation gateway (`consentToFederation`).
+    pub consent_to_federation: bool,
+}
+
+impl Default for Interop {
+    /// A German app that shares with nobody abroad: what every upload said before federation.
+    fn default() -> Self {
+        Self {
+            origin: "DE".into(),
+            visited_countries: Vec::new(),
+            consent_to_federation: false,
+        }
+    }
+}
+
 /// The upload body for `keys`, with `requestPadding` so it is exactly `target` bytes when it fits.
 pub fn padded_payload(
     keys: Vec<TemporaryExposureKey>,
+    interop: &Interop,
     target: usize,
     rng: &mut impl Rng,
 ) -> Vec<u8> {
     let mut payload = SubmissionPayload {
         keys,
         request_padding: None,
-        visited_countries: vec![],
-        origin: Some("DE".into()),
-        consent_to_federation: Some(false),
+        visited_countries: interop.visited_countries.clone(),
+        origin: Some(interop.origin.clone()),
+        consent_to_federation: Some(interop.consent_to_federation),
         submission_type: Some(0),
     };
     let base = payload.encoded_len();
@@ -121,11 +146,12 @@ pub async fn tan(http: &Http, token: &str, fake: bool) -> Result<String, PhoneEr
 pub async fn upload(
     http: &Http,
     keys: Vec<TemporaryExposureKey>,
+    interop: &Interop,
     tan: &str,
     fake: bool,
     rng: &mut impl Rng,
 ) -> Result<u16, PhoneError> {
-    let body = padded_payload(keys, UPLOAD_BODY_BYTES, rng);
+    let body = padded_payload(keys, interop, UPLOAD_BODY_BYTES, rng);
     let r = http.post_keys(body, tan, fake).await?;
     Ok(r.status.as_u16())
 }
@@ -174,10 +200,19 @@ mod tests {
     fn uploads_of_any_key_count_have_one_size() {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         for n in [1, 2, 13, 14] {
-            let body = padded_payload(fake_keys(20_000, n, &mut rng), UPLOAD_BODY_BYTES, &mut rng);
+            let interop = Interop {
+                origin: "FR".into(),
+                visited_countries: vec!["DE".into(), "IT".into()],
+                consent_to_federation: true,
+            };
+            let keys = fake_keys(20_000, n, &mut rng);
+            let body = padded_payload(keys, &interop, UPLOAD_BODY_BYTES, &mut rng);
             assert_eq!(body.len(), UPLOAD_BODY_BYTES, "{n} keys");
             let decoded = SubmissionPayload::decode(body.as_slice()).unwrap();
             assert_eq!(decoded.keys.len(), n as usize);
+            assert_eq!(decoded.origin.as_deref(), Some("FR"));
+            assert_eq!(decoded.visited_countries, ["DE", "IT"]);
+            assert_eq!(decoded.consent_to_federation, Some(true));
         }
     }
 

@@ -1,11 +1,17 @@
 //! `warnkit demo`: N simulated phones live D days against the real backend services. Households,
 //! workplaces and buses bring people together, some test positive (a lab posts the result) and upload
 //! their keys, distribution runs every simulated hour, every phone downloads, matches and scores; the
-//! summary compares who was warned with who was really exposed.
+//! summary compares who was warned with who was really exposed. With `--countries DE,FR` every country
+//! gets its own backend, a federation gateway joins them, and travellers carry exposures across borders
+//! (`countries`).
 
 mod backend;
+mod clock;
+mod countries;
 mod run;
 mod world;
+
+pub use clock::serve_demo_clock;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -43,9 +49,30 @@ pub struct DemoArgs {
     /// Risk calculation on the phones.
     #[arg(long, value_enum, default_value = "v1")]
     pub risk: RiskArg,
+    /// Run several countries, each with its own backend, joined by a federation gateway, e.g.
+    /// `DE,FR`: `--phones` phones live in each, some travel to the others.
+    #[arg(long, value_name = "CODES", conflicts_with = "server")]
+    pub countries: Option<String>,
+    /// With `--countries`: share of people who consent to sharing their keys with other countries.
+    #[arg(long, default_value_t = 0.8, requires = "countries")]
+    pub federation_rate: f64,
+    /// With `--countries`: chance that a person spends a given day in another country.
+    #[arg(long, default_value_t = 0.1, requires = "countries")]
+    pub travel_rate: f64,
     /// Keep the backend's data directory here instead of a temporary one.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "server")]
     pub data_dir: Option<std::path::PathBuf>,
+    /// Run against a `warnkit serve --demo-clock` instead of starting the services: its data
+    /// directory (or `endpoints.json`), or `distribution=URL,submission=URL,verification=URL,
+    /// testresult=URL,demo_clock=URL`. Use a fresh server for each run: its clock cannot go back.
+    #[arg(long, value_name = "DIR|FILE|NAME=URL,...")]
+    pub server: Option<String>,
+    /// With `--server` URLs: the server's service token (else read from its data directory).
+    #[arg(long, requires = "server", value_name = "TOKEN")]
+    pub demo_token: Option<String>,
+    /// With `--server` URLs: the server's public signing key, PEM (else read from its data directory).
+    #[arg(long, requires = "server", value_name = "FILE")]
+    pub public_key: Option<std::path::PathBuf>,
 }
 
 /// The risk model, as a command-line value.
@@ -119,6 +146,16 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("starting tokio")?;
     let show_progress = !args.json && std::io::stderr().is_terminal();
+    if let Some(codes) = &args.countries {
+        let codes = countries::parse_countries(codes)?;
+        let summary = runtime.block_on(countries::simulate(&args, &codes, show_progress))?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        } else {
+            countries::print(&summary);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let summary = runtime.block_on(run::simulate(&args, show_progress))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);

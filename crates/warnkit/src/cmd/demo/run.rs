@@ -12,23 +12,25 @@ use rand_chacha::ChaCha20Rng;
 use tokio::sync::Semaphore;
 use warnkit_app::{Backoff, Http, Level, Phone, RiskModel, Settings};
 
-use super::backend::Backend;
+use super::backend::{Backend, RemoteOptions, ServerSpec};
 use super::world::{Contact, World, WorldOptions, SCATTER_DB};
 use super::{DemoArgs, RiskArg, Summary};
 
 /// Every phone broadcasts with this calibrated power; RSSI = power − attenuation.
-const TX_POWER: i8 = -10;
+pub(super) const TX_POWER: i8 = -10;
 /// Phones working at the same time: enough to keep both sides busy without a connection per phone.
-const CONCURRENCY: usize = 64;
+pub(super) const CONCURRENCY: usize = 64;
 /// Hours after the last day's midnight the demo keeps running, so the day-after uploads of the last
 /// day get published (two hours after the day ends) and downloaded.
-const DRAIN_HOURS: i64 = 6;
+pub(super) const DRAIN_HOURS: i64 = 6;
 
-/// A phone with its own random source and the minute of the hour its background task runs.
-struct Agent {
-    phone: Phone,
-    rng: ChaCha20Rng,
-    minute: i64,
+/// A phone with its own random source, the minute of the hour its background task runs, and its home
+/// country (an index into the backends; always 0 with one country).
+pub(super) struct Agent {
+    pub(super) phone: Phone,
+    pub(super) rng: ChaCha20Rng,
+    pub(super) minute: i64,
+    pub(super) home: usize,
 }
 
 /// Runs the whole demo and returns the figures.
@@ -51,14 +53,31 @@ pub async fn simulate(args: &DemoArgs, show_progress: bool) -> anyhow::Result<Su
         &mut rng,
     );
     let temp;
-    let dir = match &args.data_dir {
-        Some(d) => d.clone(),
+    let backend = match &args.server {
+        Some(server) => {
+            let options = RemoteOptions {
+                token: args.demo_token.clone(),
+                public_key_pem: match &args.public_key {
+                    Some(p) => Some(
+                        std::fs::read_to_string(p)
+                            .with_context(|| format!("reading {}", p.display()))?,
+                    ),
+                    None => None,
+                },
+            };
+            Backend::connect(&ServerSpec::parse(server)?, options).await?
+        }
         None => {
-            temp = tempfile::tempdir().context("creating a temporary directory")?;
-            temp.path().to_path_buf()
+            let dir = match &args.data_dir {
+                Some(d) => d.clone(),
+                None => {
+                    temp = tempfile::tempdir().context("creating a temporary directory")?;
+                    temp.path().to_path_buf()
+                }
+            };
+            Backend::start(&dir, world.start).await?
         }
     };
-    let backend = Backend::start(&dir, world.start).await?;
     let http = Http::new(backend.endpoints.clone(), Backoff::fast(), args.seed)?
         .with_shared_verification();
     let lab = reqwest::Client::new();
@@ -77,6 +96,7 @@ pub async fn simulate(args: &DemoArgs, show_progress: bool) -> anyhow::Result<Su
             phone: Phone::new(settings.clone(), TX_POWER),
             rng: ChaCha20Rng::from_rng(&mut rng).unwrap_or_else(|_| ChaCha20Rng::seed_from_u64(0)),
             minute: rng.gen_range(0..60),
+            home: 0,
         })
         .collect();
     let mut summary = Summary {
@@ -92,7 +112,10 @@ pub async fn simulate(args: &DemoArgs, show_progress: bool) -> anyhow::Result<Su
     let semaphore = Arc::new(Semaphore::new(CONCURRENCY));
     for hour in first_hour..last_hour {
         let h0 = hour * 3600;
-        backend.clock.set(h0 + 1800);
+        backend
+            .set_clock(h0 + 1800)
+            .await
+            .context("setting the clock")?;
         backend
             .distribute(h0 + 5)
             .await
@@ -111,14 +134,14 @@ pub async fn simulate(args: &DemoArgs, show_progress: bool) -> anyhow::Result<Su
             post_result(&lab, &backend, args.seed, test).await?;
             summary.requests += 1;
         }
-        agents = background(agents, &http, h0, &semaphore).await?;
+        agents = background(agents, std::slice::from_ref(&http), h0, &semaphore).await?;
         progress.inc(1);
     }
     progress.finish_and_clear();
 
     // Everyone syncs once more at the end and shows their risk.
     let end = last_hour * 3600;
-    agents = final_sync(agents, &http, end, &semaphore).await?;
+    agents = final_sync(agents, std::slice::from_ref(&http), end, &semaphore).await?;
     // The phones score the last 14 days, today included.
     let oldest_day = end.div_euclid(86_400) - 13;
     let truth = world.truth(oldest_day);
@@ -132,32 +155,17 @@ pub async fn simulate(args: &DemoArgs, show_progress: bool) -> anyhow::Result<Su
     let mut published: HashSet<[u8; 16]> = HashSet::new();
     for (i, a) in agents.iter().enumerate() {
         let warned = a.phone.risk(end)?.level == Level::Increased;
-        summary.warned += usize::from(warned);
-        summary.truly_exposed += usize::from(truth.exposed[i]);
-        summary.true_warnings += usize::from(warned && truth.exposed[i]);
-        summary.false_warnings += usize::from(warned && !truth.exposed[i]);
-        summary.missed += usize::from(!warned && truth.exposed[i]);
-        summary.missed_despite_upload += usize::from(!warned && exposed_by_sharer[i]);
-        summary.warned_without_contact += usize::from(warned && !truth.met_positive[i]);
-        let s = &a.phone.stats;
-        summary.uploads += u64::from(s.uploads);
-        summary.uploads_failed += u64::from(s.failed_uploads);
-        summary.fake_uploads += u64::from(s.fake_uploads);
-        summary.phone_errors += u64::from(s.background_errors);
-        summary.files_downloaded += s.files;
-        summary.duplicate_keys += s.duplicate_keys;
-        summary.rejected_archives += s.rejected.len() as u64;
-        summary.failed_syncs += u64::from(s.failed_syncs);
+        let verdict = Verdict {
+            warned,
+            exposed: truth.exposed[i],
+            expected: truth.exposed[i],
+            exposed_by_sharer: exposed_by_sharer[i],
+            met_positive: truth.met_positive[i],
+        };
+        tally(&mut summary, &a.phone, &verdict);
         published.extend(a.phone.seen_keys.iter().copied());
     }
-    for a in &agents {
-        for k in &a.phone.stats.fake_keys {
-            let mut data = [0u8; 16];
-            if hex::decode_to_slice(k, &mut data).is_ok() && published.contains(&data) {
-                summary.fake_keys_published += 1;
-            }
-        }
-    }
+    summary.fake_keys_published = fake_keys_in(agents.iter().map(|a| &a.phone), &published);
     summary.positives = world.tests.iter().filter(|t| t.positive).count();
     summary.sharing_positives = sharers.len();
     let traffic = http.traffic();
@@ -170,7 +178,59 @@ pub async fn simulate(args: &DemoArgs, show_progress: bool) -> anyhow::Result<Su
     Ok(summary)
 }
 
-fn progress_bar(show: bool, hours: u64) -> indicatif::ProgressBar {
+/// One phone's outcome against the ground truth.
+pub(super) struct Verdict {
+    /// Shows increased risk at the end.
+    pub(super) warned: bool,
+    /// Truly exposed.
+    pub(super) exposed: bool,
+    /// Truly exposed by a positive whose keys the phone's downloads could carry (with one country:
+    /// every truly exposed phone); not warned then counts as missed.
+    pub(super) expected: bool,
+    /// Expected, by a positive who did upload.
+    pub(super) exposed_by_sharer: bool,
+    /// Had any contact with a positive.
+    pub(super) met_positive: bool,
+}
+
+/// Adds one phone's verdict and counters to `summary`.
+pub(super) fn tally(summary: &mut Summary, phone: &Phone, v: &Verdict) {
+    summary.warned += usize::from(v.warned);
+    summary.truly_exposed += usize::from(v.exposed);
+    summary.true_warnings += usize::from(v.warned && v.exposed);
+    summary.false_warnings += usize::from(v.warned && !v.exposed);
+    summary.missed += usize::from(!v.warned && v.expected);
+    summary.missed_despite_upload += usize::from(!v.warned && v.exposed_by_sharer);
+    summary.warned_without_contact += usize::from(v.warned && !v.met_positive);
+    let s = &phone.stats;
+    summary.uploads += u64::from(s.uploads);
+    summary.uploads_failed += u64::from(s.failed_uploads);
+    summary.fake_uploads += u64::from(s.fake_uploads);
+    summary.phone_errors += u64::from(s.background_errors);
+    summary.files_downloaded += s.files;
+    summary.duplicate_keys += s.duplicate_keys;
+    summary.rejected_archives += s.rejected.len() as u64;
+    summary.failed_syncs += u64::from(s.failed_syncs);
+}
+
+/// Fake keys of `phones` that show up among `published` keys.
+pub(super) fn fake_keys_in<'a>(
+    phones: impl Iterator<Item = &'a Phone>,
+    published: &HashSet<[u8; 16]>,
+) -> u64 {
+    let mut n = 0;
+    for phone in phones {
+        for k in &phone.stats.fake_keys {
+            let mut data = [0u8; 16];
+            if hex::decode_to_slice(k, &mut data).is_ok() && published.contains(&data) {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+pub(super) fn progress_bar(show: bool, hours: u64) -> indicatif::ProgressBar {
     if !show {
         return indicatif::ProgressBar::hidden();
     }
@@ -186,7 +246,12 @@ fn progress_bar(show: bool, hours: u64) -> indicatif::ProgressBar {
 /// Records the sightings of every contact starting before `until`, from `next` on; returns the index
 /// of the first contact not yet played. A contact's sightings are all recorded at once: phones only
 /// look at their scan log when they match, which happens after the contact.
-fn sightings(contacts: &[Contact], mut next: usize, until: i64, agents: &mut [Agent]) -> usize {
+pub(super) fn sightings(
+    contacts: &[Contact],
+    mut next: usize,
+    until: i64,
+    agents: &mut [Agent],
+) -> usize {
     while let Some(c) = contacts.get(next).filter(|c| c.start < until) {
         for slot in 0..i64::from(c.minutes / 5) {
             let t = c.start + slot * 300;
@@ -207,7 +272,7 @@ fn sightings(contacts: &[Contact], mut next: usize, until: i64, agents: &mut [Ag
     next
 }
 
-async fn post_result(
+pub(super) async fn post_result(
     lab: &reqwest::Client,
     backend: &Backend,
     seed: u64,
@@ -235,14 +300,14 @@ async fn post_result(
 }
 
 /// Every phone's background task for the hour starting at `h0`: at its scheduled download time when
-/// that falls in the hour, else at its own minute.
-async fn background(
+/// that falls in the hour, else at its own minute. `https` has the client of each home country.
+pub(super) async fn background(
     agents: Vec<Agent>,
-    http: &Http,
+    https: &[Http],
     h0: i64,
     semaphore: &Arc<Semaphore>,
 ) -> anyhow::Result<Vec<Agent>> {
-    each(agents, semaphore, http, move |mut a, http| async move {
+    each(agents, semaphore, https, move |mut a, http| async move {
         let next = a.phone.schedule.next_run;
         let t = if (h0..h0 + 3600).contains(&next) {
             next
@@ -255,24 +320,25 @@ async fn background(
     .await
 }
 
-async fn final_sync(
+pub(super) async fn final_sync(
     agents: Vec<Agent>,
-    http: &Http,
+    https: &[Http],
     end: i64,
     semaphore: &Arc<Semaphore>,
 ) -> anyhow::Result<Vec<Agent>> {
-    each(agents, semaphore, http, move |mut a, http| async move {
+    each(agents, semaphore, https, move |mut a, http| async move {
         a.phone.sync(&http, end, &mut a.rng).await;
         a
     })
     .await
 }
 
-/// Runs `f` on every agent, `CONCURRENCY` at a time on the runtime's threads, keeping the order.
+/// Runs `f` on every agent with its home country's client, `CONCURRENCY` at a time on the runtime's
+/// threads, keeping the order.
 async fn each<F, Fut>(
     agents: Vec<Agent>,
     semaphore: &Arc<Semaphore>,
-    http: &Http,
+    https: &[Http],
     f: F,
 ) -> anyhow::Result<Vec<Agent>>
 where
@@ -287,7 +353,11 @@ where
             .acquire_owned()
             .await
             .context("semaphore")?;
-        let fut = f(agent, http.clone());
+        let http = https
+            .get(agent.home)
+            .context("a phone's home country")?
+            .clone();
+        let fut = f(agent, http);
         set.spawn(async move {
             let a = fut.await;
             drop(permit);
@@ -305,7 +375,7 @@ where
 }
 
 /// People truly exposed by one of `sources` (the ground truth restricted to those positives).
-fn exposed_by(world: &World, sources: &HashSet<usize>, oldest_day: i64) -> Vec<bool> {
+pub(super) fn exposed_by(world: &World, sources: &HashSet<usize>, oldest_day: i64) -> Vec<bool> {
     let mut restricted = world.clone();
     restricted
         .tests
