@@ -16,6 +16,11 @@ fn derivation(c: &mut Criterion) {
     let mut group = c.benchmark_group("derivation");
     group.bench_function("rpik (HKDF)", |b| b.iter(|| black_box(&tek).rpi_key()));
     group.bench_function("rpik + aemk", |b| b.iter(|| black_box(&tek).derive_keys()));
+    let teks: [Tek; 16] = std::array::from_fn(|i| Tek([i as u8; 16]));
+    group.throughput(Throughput::Elements(16));
+    group.bench_function("rpik x16 (HKDF, AVX-512 lanes, no key schedule)", |b| {
+        b.iter(|| warnkit_protocol::crypto::rpi_key_bytes_x16(black_box(&teks)))
+    });
     let rpik = tek.rpi_key();
     let mut batch = warnkit_protocol::crypto::RpiBatch::default();
     let mut day = 0u32;

@@ -1,18 +1,25 @@
 //! The matching engine: diagnosis keys × a phone's scan log → exposures.
 //!
-//! Built for throughput, since a phone matches every published key of the last two weeks:
+//! Built for throughput, since a phone matches every published key of the last two weeks
+//! (figures and the reasoning behind each step in `docs/benchmarks-matching.md`):
 //! - the observed RPIs go into a compact open-addressing table keyed by their first 8 bytes (RPIs are
-//!   AES outputs, so those bytes are already a uniform hash), fronted by a blocked Bloom filter (three
-//!   bits in one 64-bit word, 16 bits per RPI) that answers all but ~0.5% of misses with one cached
-//!   load, so the large table is touched almost only for real matches;
-//! - RPI keys are derived four at a time, interleaving the four HKDF hash chains on the SHA unit;
-//! - each key's 144 RPIs are produced by one batched AES call, so AES-NI pipelines the blocks;
+//!   AES outputs, so those bytes are already a uniform hash), fronted by blocked Bloom filters (a
+//!   three-bit pattern from a fixed table in one 64-bit word): one over the whole log and one per
+//!   day holding only what a key of that day can match, small enough to stay in L1/L2, so the large
+//!   table is touched almost only for real matches;
+//! - RPI keys are derived sixteen at a time, the sixteen HKDF chains side by side in AVX-512 lanes
+//!   (`warnkit-sha256x`; SHA-NI pairs or plain `sha2` on other CPUs);
+//! - each key's 144 RPIs are produced by one batched AES call, so AES-NI pipelines the blocks, from
+//!   plaintexts cached per day;
+//! - the filter pass is about nine instructions per RPI, and the table lookups of a whole group of
+//!   keys go last, together, so their cache misses overlap;
 //! - keys whose validity window holds no observation at all are skipped before any crypto;
 //! - the AEM key is derived only for keys that matched;
 //! - with the `parallel` feature, keys are split across threads.
 
 use crate::crypto::{
-    rpi_keys_x4, AemKey, CalibrationConfidence, Rpi, RpiBatch, RpiKey, Tek, KEY_LEN, METADATA_LEN,
+    rpi_key_bytes_x16, AemKey, Block, CalibrationConfidence, Rpi, RpiBatch, RpiKey, Tek, KEY_LEN,
+    METADATA_LEN,
 };
 use crate::interval::{MATCHING_TOLERANCE, TEK_ROLLING_PERIOD};
 
@@ -91,6 +98,69 @@ struct Slot {
     len: u32,
 }
 
+/// A blocked Bloom filter over RPIs: three bits (a pattern from [`FILTER_MASKS`]) in one word.
+#[derive(Debug, Clone)]
+struct Filter {
+    /// Stored inverted (a set bit is a bit no RPI set), which saves the probe a `not`.
+    absent: Vec<u64>,
+    mask: usize,
+}
+
+impl Filter {
+    /// An empty filter sized for `rpis` distinct RPIs.
+    fn with_capacity(rpis: usize, bits_per_rpi: usize) -> Self {
+        let words = (rpis * bits_per_rpi / 64).next_power_of_two().max(1);
+        Self {
+            absent: vec![!0; words],
+            mask: words - 1,
+        }
+    }
+
+    fn insert(&mut self, rpi: &[u8]) {
+        let prefix = raw_prefix(rpi);
+        self.absent[prefix as usize & self.mask] &= !filter_bits(prefix);
+    }
+
+    /// Whether an RPI with this raw prefix may be in the set.
+    #[inline(always)]
+    fn may_contain(absent: &[u64], mask: usize, prefix: u64) -> bool {
+        filter_bits(prefix) & absent[prefix as usize & mask] == 0
+    }
+
+    /// Writes the positions of the blocks that pass the filter to `hits` and returns how many.
+    ///
+    /// The hot loop of matching: 144 probes per key, of which well under one passes without a
+    /// real match. Kept to about eight instructions per probe: the prefix, its pattern from
+    /// [`FILTER_MASKS`], the word, one test; the branch is almost never taken, so it predicts well.
+    /// Two probes per iteration halve the loop's own overhead.
+    fn pass(&self, blocks: &[Block], hits: &mut [u8; TEK_ROLLING_PERIOD as usize]) -> usize {
+        let mask = self.mask;
+        // The slice's length lets the compiler drop the bounds check on `prefix & mask`.
+        let absent = &self.absent[..=mask];
+        let blocks = &blocks[..blocks.len().min(hits.len())];
+        let mut count = 0;
+        for (pair, two) in blocks.chunks_exact(2).enumerate() {
+            let (a, b) = (raw_prefix(two[0].as_slice()), raw_prefix(two[1].as_slice()));
+            if Self::may_contain(absent, mask, a) {
+                hits[count] = (2 * pair) as u8;
+                count += 1;
+            }
+            if Self::may_contain(absent, mask, b) {
+                hits[count] = (2 * pair + 1) as u8;
+                count += 1;
+            }
+        }
+        if let [.., last] = blocks {
+            if blocks.len() % 2 == 1 && Self::may_contain(absent, mask, raw_prefix(last.as_slice()))
+            {
+                hits[count] = (blocks.len() - 1) as u8;
+                count += 1;
+            }
+        }
+        count
+    }
+}
+
 /// The scan log, indexed for matching. Build once per matching session, then match any number of keys.
 #[derive(Debug, Clone)]
 pub struct ObservationIndex {
@@ -99,19 +169,66 @@ pub struct ObservationIndex {
     order: Vec<u32>,
     slots: Vec<Slot>,
     slot_mask: usize,
-    filter: Vec<u64>,
-    filter_words_mask: usize,
+    /// Over every observed RPI.
+    filter: Filter,
+    /// Per UTC day `d` (sorted by `d`): the RPIs seen within [`MATCHING_TOLERANCE`] of the day's
+    /// 144 intervals, all that a key starting at the day's first interval can match. A tenth of the
+    /// global filter's size for two weeks of scans, so it stays in L1/L2 and is cheaper per probe.
+    day_filters: Vec<(u32, Filter)>,
     /// Distinct observed intervals, sorted: answers "anything seen in this range?" by binary search.
     intervals: Vec<u32>,
 }
 
-/// Filter size: with three bits per RPI in one word this leaves ~0.5% false positives.
-const FILTER_BITS_PER_RPI: usize = 16;
+/// Size of the global filter in bits per distinct observed RPI (before rounding up to a power of
+/// two). It only serves keys that do not start on a day boundary, so it favours few false
+/// positives (each one a likely cache miss in the big table) over size.
+const FILTER_BITS_PER_RPI: usize = 32;
 
-/// The three filter bits of a prefix within its word. The word index uses the low bits and the table
-/// the bits from 32 up, so these come from bits 40..58, independent of both.
+/// The same for the per-day filters, which serve nearly every key: 16 bits per RPI keeps a day
+/// of a 100k-sighting log in 32 KiB. Measured against 8 and 32 (`docs/benchmarks-matching.md`):
+/// 8 doubles the false positives, 32 falls out of L1; both were 4-7 % slower overall.
+const DAY_FILTER_BITS_PER_RPI: usize = 16;
+
+/// Index bits of [`FILTER_MASKS`], taken from the top of the prefix: the filter word comes from the
+/// low bits and the hash table slot from bits 32 up, so the three stay independent.
+const FILTER_MASK_INDEX_BITS: u32 = 10;
+
+/// Three-bit patterns for the filter, one per value of the prefix's top bits. A lookup costs one
+/// L1 load, where computing three shifted bits costs about eight instructions per probe, and the
+/// filter is probed 144 times per key. (8 KiB: small enough to stay in L1 next to the RPIs.)
+static FILTER_MASKS: [u64; 1 << FILTER_MASK_INDEX_BITS] = filter_masks();
+
+/// Three distinct bit positions per entry, from a fixed splitmix64 stream.
+const fn filter_masks() -> [u64; 1 << FILTER_MASK_INDEX_BITS] {
+    let mut masks = [0u64; 1 << FILTER_MASK_INDEX_BITS];
+    let mut seed = 0x005e_ed0f_f11e_u64;
+    let mut i = 0;
+    while i < masks.len() {
+        let mut mask = 0u64;
+        while mask.count_ones() < 3 {
+            seed = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = seed;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^= z >> 31;
+            mask |= 1 << (z >> 58);
+        }
+        masks[i] = mask;
+        i += 1;
+    }
+    masks
+}
+
+/// The filter bits of a (raw) prefix within its word.
 fn filter_bits(prefix: u64) -> u64 {
-    (1 << ((prefix >> 40) & 63)) | (1 << ((prefix >> 46) & 63)) | (1 << ((prefix >> 52) & 63))
+    FILTER_MASKS[(prefix >> (64 - FILTER_MASK_INDEX_BITS)) as usize]
+}
+
+/// An RPI block's first 8 bytes as they are, for the filter.
+fn raw_prefix(rpi: &[u8]) -> u64 {
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&rpi[..8]);
+    u64::from_le_bytes(first)
 }
 
 /// The RPI's first 8 bytes as a table key; 0 marks an empty slot, so a zero prefix is moved to 1.
@@ -141,11 +258,9 @@ impl ObservationIndex {
         let slot_count = (distinct * 2).next_power_of_two().max(16);
         let mut slots = vec![Slot::default(); slot_count];
         let slot_mask = slot_count - 1;
-        let filter_words = (distinct * FILTER_BITS_PER_RPI / 64)
-            .next_power_of_two()
-            .max(1);
-        let mut filter = vec![0u64; filter_words];
-        let filter_words_mask = filter_words - 1;
+        let mut filter = Filter::with_capacity(distinct, FILTER_BITS_PER_RPI);
+        // (day, start of the RPI's run) for every day filter an RPI belongs in.
+        let mut days: Vec<(u32, u32)> = Vec::with_capacity(observations.len() * 2);
 
         let mut start = 0usize;
         while start < observations.len() {
@@ -164,9 +279,33 @@ impl ObservationIndex {
                 start: start as u32,
                 len: (end - start) as u32,
             };
-            filter[prefix as usize & filter_words_mask] |= filter_bits(prefix);
+            filter.insert(&rpi.0);
+            for obs in &observations[start..end] {
+                let period = TEK_ROLLING_PERIOD;
+                days.push((
+                    obs.interval.saturating_sub(MATCHING_TOLERANCE) / period,
+                    start as u32,
+                ));
+                days.push((
+                    obs.interval.saturating_add(MATCHING_TOLERANCE) / period,
+                    start as u32,
+                ));
+            }
             start = end;
         }
+
+        days.sort_unstable();
+        days.dedup();
+        let day_filters = days
+            .chunk_by(|a, b| a.0 == b.0)
+            .map(|runs| {
+                let mut filter = Filter::with_capacity(runs.len(), DAY_FILTER_BITS_PER_RPI);
+                for &(_, start) in runs {
+                    filter.insert(&observations[start as usize].rpi.0);
+                }
+                (runs[0].0, filter)
+            })
+            .collect();
 
         let mut intervals: Vec<u32> = observations.iter().map(|o| o.interval).collect();
         intervals.sort_unstable();
@@ -177,7 +316,7 @@ impl ObservationIndex {
             slots,
             slot_mask,
             filter,
-            filter_words_mask,
+            day_filters,
             intervals,
         }
     }
@@ -192,19 +331,32 @@ impl ObservationIndex {
         self.observations.is_empty()
     }
 
+    /// The smallest filter that holds every RPI a key starting at `start` can match: its day's
+    /// filter for a day-aligned key and a tolerance within the one the day filters were built
+    /// with, else the global one.
+    fn filter_for(&self, start: u32, tolerance: u32) -> &Filter {
+        let day = start / TEK_ROLLING_PERIOD;
+        if !start.is_multiple_of(TEK_ROLLING_PERIOD) || tolerance > MATCHING_TOLERANCE {
+            return &self.filter;
+        }
+        match self.day_filters.binary_search_by_key(&day, |(d, _)| *d) {
+            Ok(i) => &self.day_filters[i].1,
+            // No sighting near the day at all: nothing can match, and the empty filter says so
+            // as cheaply as any.
+            Err(_) => &self.filter,
+        }
+    }
+
     /// Whether any sighting falls in `[lo, hi]`.
     fn any_observed_between(&self, lo: u32, hi: u32) -> bool {
         let i = self.intervals.partition_point(|&x| x < lo);
         i < self.intervals.len() && self.intervals[i] <= hi
     }
 
-    /// The observations carrying `rpi`, as a range into `self.observations`.
+    /// The observations carrying `rpi`, as a range into `self.observations`, from the hash table
+    /// alone (the filter is the caller's business).
     fn lookup(&self, rpi: &[u8]) -> Option<std::ops::Range<usize>> {
         let prefix = prefix_of(rpi);
-        let bits = filter_bits(prefix);
-        if self.filter[prefix as usize & self.filter_words_mask] & bits != bits {
-            return None;
-        }
         let mut pos = (prefix >> 32) as usize & self.slot_mask;
         loop {
             let slot = self.slots[pos];
@@ -240,6 +392,29 @@ impl ObservationIndex {
         self.match_chunk(keys, 0, options)
     }
 
+    /// The straightforward matcher the fast path is tested against: each key's RPI key on its
+    /// own, each RPI generated alone and looked up in the hash table without the filter. Same
+    /// results in the same order as [`ObservationIndex::match_keys`], many times slower. Not API.
+    #[doc(hidden)]
+    pub fn match_keys_reference(
+        &self,
+        keys: &[DiagnosisKey],
+        options: &MatchOptions,
+    ) -> Vec<Match> {
+        let mut out = Vec::new();
+        for (k, key) in keys.iter().enumerate() {
+            let rpik = key.tek.rpi_key();
+            let mut aem_key = None;
+            for i in 0..TEK_ROLLING_PERIOD {
+                let rpi = rpik.rpi(key.rolling_start.wrapping_add(i));
+                if let Some(range) = self.lookup(&rpi.0) {
+                    self.emit(key, k, i as usize, range, &mut aem_key, options, &mut out);
+                }
+            }
+        }
+        out
+    }
+
     fn match_chunk(
         &self,
         keys: &[DiagnosisKey],
@@ -247,97 +422,164 @@ impl ObservationIndex {
         options: &MatchOptions,
     ) -> Vec<Match> {
         let mut out = Vec::new();
-        let mut batch = RpiBatch::default();
-        // Keys that have sightings in their window are derived four at a time (see `rpi_keys_x4`).
-        let mut pending: Vec<usize> = Vec::with_capacity(4);
-        let candidates = keys.iter().enumerate().filter(|(_, key)| {
-            let lo = key.rolling_start.saturating_sub(options.tolerance);
-            let hi = key
-                .rolling_start
-                .saturating_add(TEK_ROLLING_PERIOD - 1 + options.tolerance);
-            self.any_observed_between(lo, hi)
-        });
-        for (k, _) in candidates {
-            pending.push(k);
-            if pending.len() == 4 {
-                let teks = [0, 1, 2, 3].map(|i| keys[pending[i]].tek);
-                for (i, rpik) in rpi_keys_x4(&teks).iter().enumerate() {
-                    let k = pending[i];
-                    self.match_key(&keys[k], rpik, offset + k, options, &mut batch, &mut out);
-                }
-                pending.clear();
+        let mut scratch = Scratch::default();
+        let mut windows = WindowCache::default();
+        // Keys that have sightings in their window are derived sixteen at a time (see
+        // `rpi_key_bytes_x16`); groups keep the keys' order, so results stay ordered by key.
+        let mut group = [(0usize, &self.filter); 16];
+        let mut len = 0;
+        for (k, key) in keys.iter().enumerate() {
+            let Some(filter) = windows.filter_for(self, key.rolling_start, options.tolerance)
+            else {
+                continue;
+            };
+            group[len] = (k, filter);
+            len += 1;
+            if len == group.len() {
+                self.match_group(keys, &group, offset, options, &mut scratch, &mut out);
+                len = 0;
             }
         }
-        // The last few keys come after every group of four, so results stay ordered by key.
-        for &k in &pending {
-            self.match_key(
-                &keys[k],
-                &keys[k].tek.rpi_key(),
-                offset + k,
-                options,
-                &mut batch,
-                &mut out,
-            );
+        if len > 0 {
+            self.match_group(keys, &group[..len], offset, options, &mut scratch, &mut out);
         }
         out
     }
 
-    fn match_key(
+    /// Up to sixteen keys: their RPI keys in one 16-lane HKDF (a short group repeats its last key
+    /// in the unused lanes), then each key's RPIs through its filter, then the table lookups of
+    /// the whole group's candidates.
+    ///
+    /// The lookups go last, all together, because the table is large (16 bytes × 2 slots per
+    /// distinct RPI: megabytes for a two-week scan log) and nearly every candidate misses the
+    /// caches. Loading every candidate's first slot in one branch-free loop lets those misses
+    /// overlap instead of each stalling the key's loop in turn.
+    fn match_group(
         &self,
-        key: &DiagnosisKey,
-        rpik: &RpiKey,
-        key_index: usize,
+        keys: &[DiagnosisKey],
+        group: &[(usize, &Filter)],
+        offset: usize,
         options: &MatchOptions,
-        batch: &mut RpiBatch,
+        scratch: &mut Scratch,
         out: &mut Vec<Match>,
     ) {
-        // The reference matcher derives all 144 RPIs whatever the rolling period says; a key with a
-        // short period simply has no sightings for the rest.
-        let blocks = rpik.day_rpis_into(key.rolling_start, batch);
-        // First the filter for all 144 RPIs, without branches, so the loads overlap; then only the
-        // few hits (real ones and ~0.5% false positives) go to the table.
-        let mut hits = [0u64; 3];
-        for (i, block) in blocks.iter().enumerate() {
-            let prefix = prefix_of(block.as_slice());
-            let bits = filter_bits(prefix);
-            let hit = self.filter[prefix as usize & self.filter_words_mask] & bits == bits;
-            hits[i / 64] |= u64::from(hit) << (i % 64);
+        let teks: [Tek; 16] = std::array::from_fn(|i| keys[group[i.min(group.len() - 1)].0].tek);
+        let raw = rpi_key_bytes_x16(&teks);
+        let candidates = &mut scratch.candidates;
+        candidates.clear();
+        let mut hits = [0u8; TEK_ROLLING_PERIOD as usize];
+        for (g, (&(k, filter), raw)) in group.iter().zip(&raw).enumerate() {
+            // The reference matcher derives all 144 RPIs whatever the rolling period says; a key
+            // with a short period simply has no sightings for the rest.
+            let blocks = RpiKey::new(raw).day_rpis_into(keys[k].rolling_start, &mut scratch.batch);
+            let count = filter.pass(blocks, &mut hits);
+            for &i in &hits[..count] {
+                let i = usize::from(i);
+                candidates.push((g, i, blocks[i]));
+            }
         }
-        let mut aem_key: Option<AemKey> = None;
-        let candidates = hits.iter().enumerate().flat_map(|(w, &word)| {
-            std::iter::successors(Some(word), |m| Some(m & m.wrapping_sub(1)))
-                .take_while(|m| *m != 0)
-                .map(move |m| w * 64 + m.trailing_zeros() as usize)
-        });
-        for i in candidates {
-            let block = &blocks[i];
-            let Some(range) = self.lookup(block.as_slice()) else {
+        if candidates.is_empty() {
+            return;
+        }
+        let mut touched = 0u64;
+        for (_, _, block) in candidates.iter() {
+            let prefix = prefix_of(block.as_slice());
+            touched ^= self.slots[(prefix >> 32) as usize & self.slot_mask].prefix;
+        }
+        std::hint::black_box(touched);
+        let mut aem_keys = [None; 16];
+        for &(g, i, block) in candidates.iter() {
+            if let Some(range) = self.lookup(block.as_slice()) {
+                let k = group[g].0;
+                self.emit(
+                    &keys[k],
+                    offset + k,
+                    i,
+                    range,
+                    &mut aem_keys[g],
+                    options,
+                    out,
+                );
+            }
+        }
+    }
+
+    /// Emits the sightings in `range` that fall within the tolerance of the key's RPI number `i`
+    /// and carry plausible metadata.
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &self,
+        key: &DiagnosisKey,
+        key_index: usize,
+        i: usize,
+        range: std::ops::Range<usize>,
+        aem_key: &mut Option<AemKey>,
+        options: &MatchOptions,
+        out: &mut Vec<Match>,
+    ) {
+        let rpi_interval = key.rolling_start.wrapping_add(i as u32);
+        for (pos, obs) in self.observations[range.clone()].iter().enumerate() {
+            if obs.interval.abs_diff(rpi_interval) > options.tolerance {
                 continue;
-            };
-            let rpi_interval = key.rolling_start.wrapping_add(i as u32);
+            }
+            // Derived once per key, and only for keys with a sighting.
             let aemk = *aem_key.get_or_insert_with(|| key.tek.aem_key());
-            for (pos, obs) in self.observations[range.clone()].iter().enumerate() {
-                if obs.interval.abs_diff(rpi_interval) > options.tolerance {
+            let metadata = aemk.decrypt(&obs.rpi, obs.aem);
+            if let Some((min, max)) = options.tx_power_bounds {
+                if metadata.tx_power < min || metadata.tx_power > max {
                     continue;
                 }
-                let metadata = aemk.decrypt(&obs.rpi, obs.aem);
-                if let Some((min, max)) = options.tx_power_bounds {
-                    if metadata.tx_power < min || metadata.tx_power > max {
-                        continue;
-                    }
-                }
-                let attenuation =
-                    (i16::from(metadata.tx_power) - i16::from(obs.rssi)).clamp(0, 255);
-                out.push(Match {
-                    key_index,
-                    observation_index: self.order[range.start + pos] as usize,
-                    rpi_interval,
-                    observed_interval: obs.interval,
-                    rssi: obs.rssi,
-                    tx_power: metadata.tx_power,
-                    calibration_confidence: metadata.calibration_confidence,
-                    attenuation: attenuation as u8,
-                });
+            }
+            let attenuation = (i16::from(metadata.tx_power) - i16::from(obs.rssi)).clamp(0, 255);
+            out.push(Match {
+                key_index,
+                observation_index: self.order[range.start + pos] as usize,
+                rpi_interval,
+                observed_interval: obs.interval,
+                rssi: obs.rssi,
+                tx_power: metadata.tx_power,
+                calibration_confidence: metadata.calibration_confidence,
+                attenuation: attenuation as u8,
+            });
+        }
+    }
+}
+
+/// Buffers reused from one group of keys to the next.
+#[derive(Default)]
+struct Scratch {
+    batch: RpiBatch,
+    /// (position in the group, RPI number, RPI) of every block that passed its filter.
+    candidates: Vec<(usize, usize, Block)>,
+}
+
+/// Remembers, for recent rolling starts, whether any sighting falls in a key's window and which
+/// filter to probe: published keys cover a handful of days, so nearly every key repeats an answer,
+/// and the binary searches behind it cost ~10 mispredicted branches each.
+#[derive(Default)]
+struct WindowCache<'a> {
+    entries: [Option<(u32, Option<&'a Filter>)>; 16],
+}
+
+impl<'a> WindowCache<'a> {
+    /// The filter for a key starting at `start`, or `None` when nothing was seen in its window.
+    fn filter_for(
+        &mut self,
+        index: &'a ObservationIndex,
+        start: u32,
+        tolerance: u32,
+    ) -> Option<&'a Filter> {
+        let entry = &mut self.entries[(start / TEK_ROLLING_PERIOD) as usize % 16];
+        match *entry {
+            Some((cached, answer)) if cached == start => answer,
+            _ => {
+                let lo = start.saturating_sub(tolerance);
+                let hi = start.saturating_add(TEK_ROLLING_PERIOD - 1 + tolerance);
+                let answer = index
+                    .any_observed_between(lo, hi)
+                    .then(|| index.filter_for(start, tolerance));
+                *entry = Some((start, answer));
+                answer
             }
         }
     }

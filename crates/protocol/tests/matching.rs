@@ -199,3 +199,124 @@ proptest! {
         prop_assert_eq!(ours, naive(&keys, &log, &options));
     }
 }
+
+/// Keys in the shapes the fast path treats differently: full groups of sixteen and a short last
+/// group, day-aligned starts (day filters) and unaligned ones (the global filter), days 16 apart
+/// (the same slot of the per-day caches), and sightings of every kind, against the simple path.
+fn fast_equals_reference(key_count: usize, options: MatchOptions) {
+    let keys: Vec<DiagnosisKey> = (0..key_count as u32)
+        .map(|i| DiagnosisKey {
+            tek: Tek((u128::from(i) * 0x9e37_79b9_7f4a_7c15 + 1).to_le_bytes()),
+            rolling_start: DAY + 144 * (i % 20) + if i % 7 == 3 { 37 } else { 0 },
+            rolling_period: 144,
+        })
+        .collect();
+    let mut log = Vec::new();
+    for (i, k) in keys.iter().enumerate().step_by(3) {
+        let n = k.rolling_start + (i as u32 * 11 % 144);
+        // Skews from -20 to +20 intervals: some in, some out of any tolerance.
+        let seen = (n + ((i as u32 + 20) % 41)).saturating_sub(20);
+        log.push(sighting(k, n, seen, -70, (i % 40) as i8 - 30));
+    }
+    // Random RPIs seen all over the 20 days, so filters have company.
+    for i in 0..3000u32 {
+        log.push(Observation {
+            rpi: Rpi((u128::from(i) * 0xdead_beef_1234_5678_9abc).to_le_bytes()),
+            interval: DAY + i % (20 * 144),
+            rssi: -80,
+            aem: [1, 2, 3, 4],
+        });
+    }
+    let index = ObservationIndex::new(&log);
+    let fast = index.match_keys(&keys, &options);
+    let reference = index.match_keys_reference(&keys, &options);
+    assert!(!reference.is_empty(), "the data must contain matches");
+    assert_eq!(fast, reference);
+}
+
+#[test]
+fn fast_path_equals_reference_on_full_and_short_groups() {
+    let serial = MatchOptions {
+        parallel: false,
+        ..MatchOptions::default()
+    };
+    for count in [1, 15, 16, 17, 33, 400] {
+        fast_equals_reference(count, serial);
+    }
+}
+
+#[test]
+fn fast_path_equals_reference_beyond_the_day_filters_tolerance() {
+    // A tolerance wider than the day filters were built for must fall back to the global filter.
+    fast_equals_reference(
+        200,
+        MatchOptions {
+            tolerance: 20,
+            tx_power_bounds: None,
+            parallel: false,
+        },
+    );
+    fast_equals_reference(
+        200,
+        MatchOptions {
+            tolerance: 0,
+            parallel: false,
+            ..MatchOptions::default()
+        },
+    );
+}
+
+#[test]
+fn fast_path_equals_reference_in_parallel() {
+    fast_equals_reference(5000, MatchOptions::default());
+}
+
+#[test]
+fn a_sighting_at_the_edge_of_the_next_day_is_found() {
+    // Day filters hold sightings up to the tolerance past their day: the last RPI of a day seen
+    // 12 intervals later (in the next day) and the first one seen 12 earlier must both match.
+    let k = key(9, 1);
+    let last = k.rolling_start + 143;
+    let log = [
+        sighting(&k, last, last + 12, -60, 0),
+        sighting(&k, k.rolling_start, k.rolling_start - 12, -60, 0),
+        sighting(&k, last, last + 13, -60, 0),
+    ];
+    let matches = ObservationIndex::new(&log).match_keys(&[k], &MatchOptions::default());
+    let found: Vec<usize> = matches.iter().map(|m| m.observation_index).collect();
+    assert_eq!(found, vec![1, 0]);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// Up to three groups of sixteen keys, random sightings of them and noise: the fast path and
+    /// the naive matcher agree.
+    #[test]
+    fn many_keys_agree_with_the_naive_matcher(
+        seeds in proptest::collection::vec((any::<[u8; 16]>(), 0u32..4, prop::bool::ANY), 1..40),
+        sightings in proptest::collection::vec((any::<prop::sample::Index>(), 0u32..144, -20i32..20), 0..30),
+    ) {
+        let keys: Vec<DiagnosisKey> = seeds
+            .iter()
+            .map(|&(tek, day, aligned)| DiagnosisKey {
+                tek: Tek(tek),
+                rolling_start: DAY + 144 * day + if aligned { 0 } else { 71 },
+                rolling_period: 144,
+            })
+            .collect();
+        let log: Vec<Observation> = sightings
+            .iter()
+            .map(|(k, i, skew)| {
+                let k = keys[k.index(keys.len())];
+                let n = k.rolling_start + i;
+                sighting(&k, n, n.saturating_add_signed(*skew), -60, 0)
+            })
+            .collect();
+        let options = MatchOptions { parallel: false, ..MatchOptions::default() };
+        let index = ObservationIndex::new(&log);
+        let ours = index.match_keys(&keys, &options);
+        prop_assert_eq!(&ours, &index.match_keys_reference(&keys, &options));
+        prop_assert_eq!(summarise(&ours), naive(&keys, &log, &options));
+    }
+}

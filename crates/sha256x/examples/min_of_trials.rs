@@ -38,9 +38,60 @@ fn trial<const N: usize>(f: fn(&mut [[u32; 8]; N], &[[u8; 64]; N])) -> f64 {
     start.elapsed().as_nanos() as f64 / (calls * N) as f64
 }
 
+/// ns per block for `compress256_x16` (`GROUPS` independent 16-lane groups in turn), chained.
+fn trial_x16<const GROUPS: usize>(scheduled: bool) -> f64 {
+    use warnkit_sha256x::{compress256_x16, compress256_x16_scheduled, Scheduled};
+    let mut states = [[[0x0123_4567u32; 16]; 8]; GROUPS];
+    let words = [[0xa5a5_a5a5u32; 16]; 16];
+    let block = Scheduled::new(&[0xa5; 64]);
+    let calls = BLOCKS_PER_TRIAL / (16 * GROUPS);
+    let start = Instant::now();
+    for _ in 0..calls {
+        for s in states.iter_mut() {
+            if scheduled {
+                compress256_x16_scheduled(s, black_box(&block));
+            } else {
+                compress256_x16(s, black_box(&words));
+            }
+        }
+    }
+    black_box(states);
+    start.elapsed().as_nanos() as f64 / (calls * 16 * GROUPS) as f64
+}
+
+/// ns per block for a 16-lane AVX-512 call and an 8-lane SHA-NI call in turn (24 lanes).
+fn trial_x16_with_x8() -> f64 {
+    use warnkit_sha256x::compress256_x16;
+    let mut states = [[0x0123_4567u32; 16]; 8];
+    let words = [[0xa5a5_a5a5u32; 16]; 16];
+    let mut lanes = [[0x0123_4567u32; 8]; 8];
+    let blocks = [[0xa5u8; 64]; 8];
+    let calls = BLOCKS_PER_TRIAL / 24;
+    let start = Instant::now();
+    for _ in 0..calls {
+        compress256_x16(&mut states, black_box(&words));
+        compress256_x8(&mut lanes, black_box(&blocks));
+    }
+    black_box((states, lanes));
+    start.elapsed().as_nanos() as f64 / (calls * 24) as f64
+}
+
 fn main() {
     println!("SHA-NI backend in use: {}", warnkit_sha256x::accelerated());
-    let cases: [Case; 10] = [
+    println!(
+        "AVX-512 backend in use: {}",
+        warnkit_sha256x::accelerated_x16()
+    );
+    let cases: [Case; 14] = [
+        ("compress256_x16", || trial_x16::<1>(false)),
+        ("compress256_x16, 2 groups in turn", || {
+            trial_x16::<2>(false)
+        }),
+        ("compress256_x16_scheduled", || trial_x16::<1>(true)),
+        (
+            "compress256_x16 and compress256_x8 in turn",
+            trial_x16_with_x8,
+        ),
         ("sha2, 1 stream", || trial::<1>(sha2_each)),
         ("sha2, 4 streams one after another", || {
             trial::<4>(sha2_each)
@@ -58,7 +109,7 @@ fn main() {
         ("interleaved 6 lanes", || trial::<6>(interleaved::<6>)),
         ("interleaved 8 lanes", || trial::<8>(interleaved::<8>)),
     ];
-    let mut best = [f64::INFINITY; 10];
+    let mut best = [f64::INFINITY; 14];
     for _ in 0..TRIALS {
         for (b, (_, run)) in best.iter_mut().zip(&cases) {
             *b = b.min(run());

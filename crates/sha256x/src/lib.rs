@@ -12,9 +12,11 @@
 //!
 //! # Backends
 //!
-//! On x86-64 with SHA-NI (probed once at run time) the interleaved code in the crate's only
-//! `unsafe` module runs; anywhere else each lane falls back to [`sha2::compress256`], which has
-//! its own portable and accelerated paths. Results are identical either way.
+//! On x86-64 with SHA-NI (probed once at run time) the interleaved code in `ni.rs` runs; anywhere
+//! else each lane falls back to [`sha2::compress256`], which has its own portable and accelerated
+//! paths. The 16-lane functions run on AVX-512F where present (`avx512.rs`: the plain FIPS rounds
+//! on vectors of sixteen lanes), else through the pairwise path. Results are identical either way.
+//! `ni.rs` and `avx512.rs` hold all of the crate's (and the workspace's) `unsafe` code.
 //!
 //! # Measured
 //!
@@ -31,6 +33,8 @@
 //! | [`compress256_x2`]                                  | 23.2         |
 //! | [`compress256_x4`]                                  | 18.6         |
 //! | [`compress256_x8`]                                  | 18.6         |
+//! | [`compress256_x16`] (AVX-512, 16 lanes)             | 16.5         |
+//! | [`compress256_x16_scheduled`] (AVX-512)             | 12.5         |
 //!
 //! So against one chained stream (the HKDF chain of a single key) four lanes are 1.95x faster.
 //! Against four unrelated `sha2` calls in a row the gain is only 1.24x: the out-of-order core
@@ -60,12 +64,35 @@
 #![warn(missing_docs)]
 
 #[cfg(target_arch = "x86_64")]
+mod avx512;
+#[cfg(target_arch = "x86_64")]
 mod ni;
 
 #[cfg(test)]
 mod tests;
 
 use sha2::digest::generic_array::{typenum::U64, GenericArray};
+
+/// SHA-256 round constants (FIPS 180-4, 4.2.2), one line per four-round step.
+#[rustfmt::skip]
+pub(crate) const K: [u32; 64] = [
+    0x428a_2f98, 0x7137_4491, 0xb5c0_fbcf, 0xe9b5_dba5,
+    0x3956_c25b, 0x59f1_11f1, 0x923f_82a4, 0xab1c_5ed5,
+    0xd807_aa98, 0x1283_5b01, 0x2431_85be, 0x550c_7dc3,
+    0x72be_5d74, 0x80de_b1fe, 0x9bdc_06a7, 0xc19b_f174,
+    0xe49b_69c1, 0xefbe_4786, 0x0fc1_9dc6, 0x240c_a1cc,
+    0x2de9_2c6f, 0x4a74_84aa, 0x5cb0_a9dc, 0x76f9_88da,
+    0x983e_5152, 0xa831_c66d, 0xb003_27c8, 0xbf59_7fc7,
+    0xc6e0_0bf3, 0xd5a7_9147, 0x06ca_6351, 0x1429_2967,
+    0x27b7_0a85, 0x2e1b_2138, 0x4d2c_6dfc, 0x5338_0d13,
+    0x650a_7354, 0x766a_0abb, 0x81c2_c92e, 0x9272_2c85,
+    0xa2bf_e8a1, 0xa81a_664b, 0xc24b_8b70, 0xc76c_51a3,
+    0xd192_e819, 0xd699_0624, 0xf40e_3585, 0x106a_a070,
+    0x19a4_c116, 0x1e37_6c08, 0x2748_774c, 0x34b0_bcb5,
+    0x391c_0cb3, 0x4ed8_aa4a, 0x5b9c_ca4f, 0x682e_6ff3,
+    0x748f_82ee, 0x78a5_636f, 0x84c8_7814, 0x8cc7_0208,
+    0x90be_fffa, 0xa450_6ceb, 0xbef9_a3f7, 0xc671_78f2,
+];
 
 /// Whether the interleaved SHA-NI backend is in use on this CPU (otherwise every lane goes through
 /// [`sha2::compress256`] in turn). Useful for logging which path a benchmark measured.
@@ -143,5 +170,146 @@ pub mod variants {
             return;
         }
         crate::compress_portable(states, blocks);
+    }
+}
+
+/// Sixteen lanes of `N` 32-bit words, word-major: `rows[j][l]` is word `j` of lane `l`.
+///
+/// The layout of [`compress256_x16`]: eight rows make sixteen states, sixteen rows sixteen message
+/// blocks (each word already read big-endian, as SHA-256 reads it).
+pub type Rows16<const N: usize> = [[u32; 16]; N];
+
+/// Whether the 16-lane AVX-512 backend of [`compress256_x16`] is in use on this CPU (otherwise
+/// its lanes go through [`compress256_x8`]'s path).
+pub fn accelerated_x16() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        avx512::available()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Compresses message block `l` into state `l` for sixteen lanes, both given word-major.
+///
+/// Same result as `sha2::compress256` per lane. With AVX-512F (probed once at run time) all
+/// sixteen lanes run side by side in vector registers, which beats SHA-NI's throughput on CPUs
+/// with full-width AVX-512 units (figures in `docs/benchmarks-sha256x.md`); elsewhere the lanes
+/// are transposed to blocks and compressed two at a time as [`compress256_x8`] does. The
+/// word-major layout lets a chain of compressions (HKDF) pass digests on as message words without
+/// any transposition in between.
+#[inline]
+pub fn compress256_x16(states: &mut Rows16<8>, words: &Rows16<16>) {
+    #[cfg(target_arch = "x86_64")]
+    if avx512::try_compress(states, words) {
+        return;
+    }
+    compress_x16_blocks(states, |l| {
+        let mut block = [0u8; 64];
+        for (j, chunk) in block.chunks_exact_mut(4).enumerate() {
+            chunk.copy_from_slice(&words[j][l].to_be_bytes());
+        }
+        block
+    });
+}
+
+/// A message block with its message schedule worked out ahead of time, for compressing the same
+/// block into many states (HKDF's fixed `info` block).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scheduled {
+    block: [u8; 64],
+    /// `K[i] + W[i]` for the 64 rounds.
+    kw: [u32; 64],
+}
+
+impl Scheduled {
+    /// Works out the message schedule of `block` (usable in `const` items).
+    pub const fn new(block: &[u8; 64]) -> Self {
+        let mut w = [0u32; 64];
+        let mut i = 0;
+        while i < 16 {
+            w[i] = u32::from_be_bytes([
+                block[4 * i],
+                block[4 * i + 1],
+                block[4 * i + 2],
+                block[4 * i + 3],
+            ]);
+            i += 1;
+        }
+        while i < 64 {
+            let (w15, w2) = (w[i - 15], w[i - 2]);
+            let sigma0 = w15.rotate_right(7) ^ w15.rotate_right(18) ^ (w15 >> 3);
+            let sigma1 = w2.rotate_right(17) ^ w2.rotate_right(19) ^ (w2 >> 10);
+            w[i] = w[i - 16]
+                .wrapping_add(sigma0)
+                .wrapping_add(w[i - 7])
+                .wrapping_add(sigma1);
+            i += 1;
+        }
+        let mut kw = [0u32; 64];
+        let mut i = 0;
+        while i < 64 {
+            kw[i] = K[i].wrapping_add(w[i]);
+            i += 1;
+        }
+        Self { block: *block, kw }
+    }
+
+    /// The block itself.
+    pub fn block(&self) -> &[u8; 64] {
+        &self.block
+    }
+}
+
+/// Compresses the same (pre-scheduled) block into each of sixteen word-major states.
+///
+/// Same result as [`compress256_x16`] with `block` in every lane, minus the message schedule's
+/// work (about a third of a compression's vector instructions on the AVX-512 path).
+#[inline]
+pub fn compress256_x16_scheduled(states: &mut Rows16<8>, block: &Scheduled) {
+    #[cfg(target_arch = "x86_64")]
+    if avx512::try_compress_scheduled(states, &block.kw) {
+        return;
+    }
+    compress_x16_blocks(states, |_| block.block);
+}
+
+/// The 16-lane functions on the portable fallback alone, for the tests.
+#[cfg(test)]
+pub(crate) fn compress_x16_portable(states: &mut Rows16<8>, block_of: impl Fn(usize) -> [u8; 64]) {
+    let mut lanes = [[0u32; 8]; 16];
+    let mut blocks = [[0u8; 64]; 16];
+    for (l, (lane, block)) in lanes.iter_mut().zip(blocks.iter_mut()).enumerate() {
+        for (j, word) in lane.iter_mut().enumerate() {
+            *word = states[j][l];
+        }
+        *block = block_of(l);
+    }
+    compress_portable(&mut lanes, &blocks);
+    for (l, lane) in lanes.iter().enumerate() {
+        for (j, word) in lane.iter().enumerate() {
+            states[j][l] = *word;
+        }
+    }
+}
+
+/// The non-AVX-512 path of the 16-lane functions: lanes out of the word-major rows, through the
+/// pairwise path, and back.
+fn compress_x16_blocks(states: &mut Rows16<8>, block_of: impl Fn(usize) -> [u8; 64]) {
+    let mut lanes = [[0u32; 8]; 16];
+    let mut blocks = [[0u8; 64]; 16];
+    for (l, (lane, block)) in lanes.iter_mut().zip(blocks.iter_mut()).enumerate() {
+        for (j, word) in lane.iter_mut().enumerate() {
+            *word = states[j][l];
+        }
+        *block = block_of(l);
+    }
+    compress_pairs(&mut lanes, &blocks);
+    for (l, lane) in lanes.iter().enumerate() {
+        for (j, word) in lane.iter().enumerate() {
+            states[j][l] = *word;
+        }
     }
 }

@@ -125,6 +125,94 @@ proptest! {
     }
 }
 
+/// Word-major rows of sixteen lanes' states and blocks (big-endian words, as SHA-256 reads them).
+fn to_rows(states: &[[u32; 8]; 16], blocks: &[[u8; 64]; 16]) -> (Rows16<8>, Rows16<16>) {
+    let mut s = [[0u32; 16]; 8];
+    let mut w = [[0u32; 16]; 16];
+    for l in 0..16 {
+        for j in 0..8 {
+            s[j][l] = states[l][j];
+        }
+        for j in 0..16 {
+            w[j][l] = u32::from_be_bytes(blocks[l][4 * j..4 * j + 4].try_into().unwrap());
+        }
+    }
+    (s, w)
+}
+
+fn from_rows(s: &Rows16<8>) -> [[u32; 8]; 16] {
+    std::array::from_fn(|l| std::array::from_fn(|j| s[j][l]))
+}
+
+/// The AVX-512 backend called directly, or `None` on a CPU without AVX-512F.
+fn avx512_direct(states: &Rows16<8>, words: &Rows16<16>) -> Option<Rows16<8>> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut out = *states;
+        if avx512::try_compress(&mut out, words) {
+            return Some(out);
+        }
+    }
+    let _ = (states, words);
+    None
+}
+
+proptest! {
+    /// The 16-lane call (whatever backend it picks), its AVX-512 backend and its portable
+    /// fallback, each against sha2 lane by lane.
+    #[test]
+    fn x16_matches_sha2(states in lanes::<_, 16>(state()), blocks in lanes::<_, 16>(block())) {
+        let want = reference(&states, &blocks);
+        let (rows, words) = to_rows(&states, &blocks);
+        let mut got = rows;
+        compress256_x16(&mut got, &words);
+        prop_assert_eq!(from_rows(&got), want, "public API");
+        let mut got = rows;
+        compress_x16_portable(&mut got, |l| blocks[l]);
+        prop_assert_eq!(from_rows(&got), want, "portable fallback");
+        let mut got = rows;
+        compress_x16_blocks(&mut got, |l| blocks[l]);
+        prop_assert_eq!(from_rows(&got), want, "pairwise (SHA-NI) fallback");
+        if let Some(got) = avx512_direct(&rows, &words) {
+            prop_assert_eq!(from_rows(&got), want, "AVX-512 backend");
+        }
+    }
+
+    /// A pre-scheduled block in every lane, on every path, against sha2.
+    #[test]
+    fn x16_scheduled_matches_sha2(states in lanes::<_, 16>(state()), b in block()) {
+        let want = reference(&states, &[b; 16]);
+        let scheduled = Scheduled::new(&b);
+        prop_assert_eq!(scheduled.block(), &b);
+        let (rows, _) = to_rows(&states, &[b; 16]);
+        let mut got = rows;
+        compress256_x16_scheduled(&mut got, &scheduled);
+        prop_assert_eq!(from_rows(&got), want, "public API");
+        let mut got = rows;
+        compress_x16_blocks(&mut got, |_| b);
+        prop_assert_eq!(from_rows(&got), want, "fallback");
+        #[cfg(target_arch = "x86_64")]
+        {
+            let mut got = rows;
+            if avx512::try_compress_scheduled(&mut got, &scheduled.kw) {
+                prop_assert_eq!(from_rows(&got), want, "AVX-512 backend");
+            }
+        }
+    }
+}
+
+#[test]
+fn x16_known_answers() {
+    // Each one-block message in four lanes apiece, from the IV: the digests must come out.
+    let padded: [[u8; 64]; 4] = ONE_BLOCK.map(|(m, _)| pad(m)[0]);
+    let blocks: [[u8; 64]; 16] = std::array::from_fn(|l| padded[l % 4]);
+    let (mut rows, words) = to_rows(&[IV; 16], &blocks);
+    compress256_x16(&mut rows, &words);
+    for (l, state) in from_rows(&rows).iter().enumerate() {
+        assert_eq!(hex_state(state), ONE_BLOCK[l % 4].1, "lane {l}");
+    }
+}
+
 /// FIPS 180-2 padding of a message into whole blocks.
 fn pad(message: &[u8]) -> Vec<[u8; 64]> {
     let mut bytes = message.to_vec();
@@ -225,6 +313,9 @@ fn reports_backend() {
     // Not an assertion: CI machines without SHA-NI are fine. The line shows in `--nocapture` runs
     // which path the other tests exercised through the public API.
     println!("SHA-NI backend in use: {}", accelerated());
+    println!("AVX-512 backend in use: {}", accelerated_x16());
+    #[cfg(target_arch = "x86_64")]
+    assert_eq!(accelerated_x16(), std::is_x86_feature_detected!("avx512f"));
     #[cfg(target_arch = "x86_64")]
     assert_eq!(accelerated(), std::is_x86_feature_detected!("sha"));
 }
