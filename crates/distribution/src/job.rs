@@ -205,17 +205,15 @@ impl Distribution {
         shutdown: warnkit_service::server::Shutdown,
     ) {
         let interval = (self.config.interval_minutes.max(1) * 60) as i64;
-        loop {
+        // Seconds until the next interval boundary, plus a margin so the hour has surely ended.
+        let pause =
+            || std::time::Duration::from_secs((interval - now().rem_euclid(interval) + 5) as u64);
+        let run = || async {
             if let Err(e) = self.run_once(now()).await {
                 tracing::error!(error = %format!("{e:#}"), "distribution run failed");
             }
-            // Seconds until the next interval boundary, plus a margin so the hour has surely ended.
-            let wait = interval - now().rem_euclid(interval) + 5;
-            tokio::select! {
-                () = tokio::time::sleep(std::time::Duration::from_secs(wait as u64)) => {}
-                () = shutdown.clone().wait() => return,
-            }
-        }
+        };
+        warnkit_service::periodic::repeat(shutdown, pause, run).await;
     }
 
     /// The store files are published to.

@@ -94,6 +94,16 @@ async fn requests_seen(http: &reqwest::Client, endpoint: &str) -> Vec<(String, S
         .collect()
 }
 
+/// The bytes of the bucket's object `name`, read over plain HTTP.
+async fn object(http: &reqwest::Client, endpoint: &str, name: &str) -> Vec<u8> {
+    let res = http
+        .get(format!("{endpoint}/warnkit/{name}"))
+        .send()
+        .await
+        .expect("get");
+    res.bytes().await.expect("body").to_vec()
+}
+
 fn count(requests: &[(String, String)], method: &str) -> usize {
     requests.iter().filter(|(m, _)| m == method).count()
 }
@@ -177,19 +187,12 @@ async fn publishes_to_a_real_s3_server() {
 
     // A file changed behind the job's back (same size, other bytes) is put right by the next run.
     let index_object = layout::object_for(&layout::date_index("DE"));
-    let original = http
-        .get(format!("{endpoint}/warnkit/{index_object}"))
-        .send()
-        .await
-        .expect("get")
-        .bytes()
-        .await
-        .expect("body");
+    let original = object(&http, &endpoint, &index_object).await;
     let tampered: Vec<u8> = original
         .iter()
         .map(|b| if b.is_ascii_digit() { b'0' } else { *b })
         .collect();
-    assert_ne!(tampered.as_slice(), original.as_ref());
+    assert_ne!(tampered, original);
     // Another writer, with its own client and none of the job's metadata.
     let other = object_store::aws::AmazonS3Builder::new()
         .with_bucket_name("warnkit")
@@ -216,14 +219,7 @@ async fn publishes_to_a_real_s3_server() {
         (1, 1, 1),
         "a same-size file whose ETag differs costs one HEAD (the ETag might not be an MD5), no download: {seen:?}"
     );
-    let repaired = http
-        .get(format!("{endpoint}/warnkit/{index_object}"))
-        .send()
-        .await
-        .expect("get")
-        .bytes()
-        .await
-        .expect("body");
+    let repaired = object(&http, &endpoint, &index_object).await;
     assert_eq!(repaired, original);
 
     // Read back through plain HTTP, as a CDN would: objects, content types and caching headers.

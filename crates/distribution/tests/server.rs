@@ -56,21 +56,7 @@ async fn serves_files_with_etags_and_cache_headers() {
 }
 
 async fn serves_files_with_etags_and_cache_headers_in(mode: Mode) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let objects = Objects::local(dir.path()).expect("objects");
-    let daily = layout::daily("DE", "2025-11-22");
-    objects
-        .put(&daily, Kind::Archive, b"PK-archive".to_vec())
-        .await
-        .expect("put");
-    objects
-        .put(
-            &layout::date_index("DE"),
-            Kind::Index,
-            b"[\"2025-11-22\"]".to_vec(),
-        )
-        .await
-        .expect("put");
+    let (_dir, objects, daily) = publish(b"PK-archive".to_vec()).await;
     let (base, _trigger) = start_in(objects.clone(), mode).await;
     let client = reqwest::Client::new();
 
@@ -255,13 +241,20 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 async fn published() -> (tempfile::TempDir, Objects, String, Vec<u8>) {
+    // Larger than what is copied into one buffer: the body goes out from the cache as it is.
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let (dir, objects, daily) = publish(big.clone()).await;
+    (dir, objects, daily, big)
+}
+
+/// A directory store holding DE's daily archive of 2025-11-22 (`archive`) and the date index naming
+/// that day; the directory, the store and the archive's name.
+async fn publish(archive: Vec<u8>) -> (tempfile::TempDir, Objects, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let objects = Objects::local(dir.path()).expect("objects");
     let daily = layout::daily("DE", "2025-11-22");
-    // Larger than what is copied into one buffer: the body goes out from the cache as it is.
-    let big: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
     objects
-        .put(&daily, Kind::Archive, big.clone())
+        .put(&daily, Kind::Archive, archive)
         .await
         .expect("put");
     objects
@@ -272,7 +265,7 @@ async fn published() -> (tempfile::TempDir, Objects, String, Vec<u8>) {
         )
         .await
         .expect("put");
-    (dir, objects, daily, big)
+    (dir, objects, daily)
 }
 
 #[tokio::test]

@@ -6,19 +6,18 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use p256::ecdsa::{SigningKey, VerifyingKey};
-use p256::pkcs8::{
-    DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding,
-};
+use p256::pkcs8::DecodePublicKey;
 use serde::{Deserialize, Serialize};
+use warnkit_service::keypair;
 
 use crate::batch::is_country_code;
 
 /// Environment variable that overrides the federation token file.
 pub const TOKEN_ENV: &str = "WARNKIT_FEDERATION_TOKEN";
 /// File name of the federation signing key (PKCS#8 PEM) in `DATA_DIR/federation/`.
-pub const PRIVATE_KEY_FILE: &str = "signing-key.pem";
+pub const PRIVATE_KEY_FILE: &str = keypair::PRIVATE_KEY_FILE;
 /// File name of its public half (SPKI PEM), to hand to the gateway operator and the other countries.
-pub const PUBLIC_KEY_FILE: &str = "public-key.pem";
+pub const PUBLIC_KEY_FILE: &str = keypair::PUBLIC_KEY_FILE;
 /// File name of the gateway token in `DATA_DIR/federation/`, unless `token_file` names another.
 pub const TOKEN_FILE: &str = "gateway-token";
 
@@ -263,48 +262,11 @@ pub fn public_key(value: &str) -> anyhow::Result<VerifyingKey> {
         .map_err(|e| anyhow::anyhow!("not a P-256 public key (SPKI PEM): {e}"))
 }
 
-/// The public key as SPKI PEM.
-pub fn public_key_pem(key: &VerifyingKey) -> anyhow::Result<String> {
-    key.to_public_key_pem(LineEnding::LF)
-        .context("encoding the public key")
-}
-
 /// Loads `dir/signing-key.pem`, or generates it (mode 0600) with `public-key.pem` beside it; the flag
 /// says whether it was generated now.
 pub fn load_or_create_signing_key(dir: &Path) -> anyhow::Result<(SigningKey, bool)> {
-    let private = dir.join(PRIVATE_KEY_FILE);
-    let public = dir.join(PUBLIC_KEY_FILE);
-    if private.exists() {
-        let pem = std::fs::read_to_string(&private)
-            .with_context(|| format!("reading {}", private.display()))?;
-        let key = SigningKey::from_pkcs8_pem(&pem).map_err(|e| {
-            anyhow::anyhow!("{}: not a PKCS#8 P-256 private key: {e}", private.display())
-        })?;
-        let public_pem = public_key_pem(key.verifying_key())?;
-        if std::fs::read_to_string(&public).ok().as_deref() != Some(public_pem.as_str()) {
-            std::fs::write(&public, public_pem)
-                .with_context(|| format!("writing {}", public.display()))?;
-        }
-        return Ok((key, false));
-    }
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let key = SigningKey::random(&mut rand::rngs::OsRng);
-    let pem = key
-        .to_pkcs8_pem(LineEnding::LF)
-        .context("encoding the private key")?;
-    let tmp = private.with_extension("tmp");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(&tmp)
-        .with_context(|| format!("creating {}", tmp.display()))?;
-    std::io::Write::write_all(&mut file, pem.as_bytes())?;
-    std::fs::rename(&tmp, &private).with_context(|| format!("writing {}", private.display()))?;
-    std::fs::write(&public, public_key_pem(key.verifying_key())?)
-        .with_context(|| format!("writing {}", public.display()))?;
-    Ok((key, true))
+    let pair = keypair::load_or_create(dir)?;
+    Ok((pair.key, pair.created))
 }
 
 #[cfg(test)]

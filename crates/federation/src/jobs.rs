@@ -24,6 +24,7 @@ use std::time::Duration;
 use anyhow::Context;
 use prost::Message;
 use serde::Serialize;
+use warnkit_service::periodic;
 use warnkit_service::server::Shutdown;
 use warnkit_store::{on_pool, Db, DbTarget, PoolConfig};
 use warnkit_submission::keystore::{KeyStore, StoredKey};
@@ -187,30 +188,29 @@ impl Federation {
     /// Runs both jobs now and then every `interval` until `shutdown`; a failure of one is logged and does
     /// not keep the other from running, and both are retried at the next run.
     pub async fn schedule(self, interval: Duration, shutdown: Shutdown) {
-        loop {
-            match self.upload_once().await {
-                Ok(up) => tracing::info!(
-                    batches = up.batches,
-                    keys = up.keys,
-                    refused = up.refused,
-                    "federation upload finished"
-                ),
-                Err(e) => tracing::error!(error = %format!("{e:#}"), "federation upload failed"),
-            }
-            match self.download_once().await {
-                Ok(down) => tracing::info!(
-                    batches = down.batches_stored,
-                    keys = down.keys_stored,
-                    rejected = down.rejected.len(),
-                    untrusted = down.untrusted,
-                    "federation download finished"
-                ),
-                Err(e) => tracing::error!(error = %format!("{e:#}"), "federation download failed"),
-            }
-            tokio::select! {
-                () = tokio::time::sleep(interval) => {}
-                () = shutdown.clone().wait() => return,
-            }
+        periodic::repeat(shutdown, || interval, || self.run_logged()).await;
+    }
+
+    /// One scheduled run: both jobs, each logged as finished or failed.
+    async fn run_logged(&self) {
+        match self.upload_once().await {
+            Ok(up) => tracing::info!(
+                batches = up.batches,
+                keys = up.keys,
+                refused = up.refused,
+                "federation upload finished"
+            ),
+            Err(e) => tracing::error!(error = %format!("{e:#}"), "federation upload failed"),
+        }
+        match self.download_once().await {
+            Ok(down) => tracing::info!(
+                batches = down.batches_stored,
+                keys = down.keys_stored,
+                rejected = down.rejected.len(),
+                untrusted = down.untrusted,
+                "federation download finished"
+            ),
+            Err(e) => tracing::error!(error = %format!("{e:#}"), "federation download failed"),
         }
     }
 

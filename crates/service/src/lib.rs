@@ -1,11 +1,14 @@
 //! The parts every warnkit HTTP service shares: one error envelope ([`AppError`]), a strict JSON extractor
 //! ([`AppJson`]), the request-size limit, a small Prometheus registry ([`Metrics`]), the `/health`, `/ready`,
-//! `/metrics` and `/openapi.json` routes, bearer-token checks, and serving with graceful shutdown.
+//! `/metrics` and `/openapi.json` routes, bearer-token checks, serving with graceful shutdown,
+//! background jobs that run on a period until that shutdown, and the P-256 signing key pairs kept on disk.
 
 pub mod auth;
 pub mod error;
 pub mod http;
+pub mod keypair;
 pub mod metrics;
+pub mod periodic;
 pub mod server;
 
 pub use error::{AppError, AppResult};

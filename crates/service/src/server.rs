@@ -1,5 +1,7 @@
 //! Serving routers on bound listeners until a shutdown is triggered (SIGTERM/SIGINT in `warnkit serve`).
 
+use std::time::Duration;
+
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -35,6 +37,16 @@ impl Shutdown {
     /// Whether shutdown was already triggered.
     pub fn is_triggered(&self) -> bool {
         *self.0.borrow()
+    }
+
+    /// Sleeps for `period` unless shutdown is triggered (or was already): true when the period passed,
+    /// false when it is time to stop.
+    pub async fn sleep(&mut self, period: Duration) -> bool {
+        tokio::select! {
+            // An error means the trigger is gone, which also means nobody can keep us running.
+            _ = self.0.wait_for(|stop| *stop) => false,
+            () = tokio::time::sleep(period) => true,
+        }
     }
 }
 

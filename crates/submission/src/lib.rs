@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use warnkit_service::server::Shutdown;
-use warnkit_service::{AppResult, Metrics};
+use warnkit_service::{periodic, AppResult, Metrics};
 
 pub use api::SUBMISSION_PATH;
 pub use config::{Clock, SubmissionConfig};
@@ -111,16 +111,9 @@ impl SubmissionService {
     /// Runs the retention job every `retention_interval_secs` until `shutdown`.
     pub async fn retention_loop(self, shutdown: Shutdown) {
         let period = Duration::from_secs(self.inner.config.retention_interval_secs.max(1));
-        let stop = shutdown.wait();
-        tokio::pin!(stop);
-        loop {
-            if let Err(e) = self.run_retention().await {
-                tracing::warn!(error = %e, "submission retention failed");
-            }
-            tokio::select! {
-                () = &mut stop => return,
-                () = tokio::time::sleep(period) => {}
-            }
-        }
+        periodic::every("submission retention", period, shutdown, || {
+            self.run_retention()
+        })
+        .await;
     }
 }

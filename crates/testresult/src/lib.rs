@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use warnkit_service::server::Shutdown;
-use warnkit_service::{AppResult, Metrics};
+use warnkit_service::{periodic, AppResult, Metrics};
 use warnkit_store::Db;
 
 pub use api::{AppResultRequest, AppResultResponse, LabResult, LabResultsRequest};
@@ -139,23 +139,12 @@ impl TestResultService {
     /// Runs the retention job every `retention_interval_secs` until `shutdown`.
     pub async fn retention_loop(self, shutdown: Shutdown) {
         let period = Duration::from_secs(self.inner.config.retention_interval_secs.max(1));
-        let stop = shutdown.clone().wait();
-        tokio::pin!(stop);
-        loop {
+        periodic::every("test-result retention", period, shutdown, || async {
             // One copy of a scaled-out deployment runs the job; the others skip this round.
             let job = self.run_retention(warnkit_store::unix_now());
-            let error = match self.inner.db.with_job_lock(RETENTION_LOCK, job).await {
-                Ok(Some(Ok(_)) | None) => None,
-                Ok(Some(Err(e))) => Some(e),
-                Err(e) => Some(e.into()),
-            };
-            if let Some(e) = error {
-                tracing::warn!(error = %e, "test-result retention failed");
-            }
-            tokio::select! {
-                () = &mut stop => return,
-                () = tokio::time::sleep(period) => {}
-            }
-        }
+            let run = self.inner.db.with_job_lock(RETENTION_LOCK, job).await?;
+            run.transpose()
+        })
+        .await;
     }
 }

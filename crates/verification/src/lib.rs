@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use warnkit_service::server::Shutdown;
-use warnkit_service::{AppError, AppResult, Metrics};
+use warnkit_service::{periodic, AppError, AppResult, Metrics};
 use warnkit_store::{unix_now, Db};
 
 use crate::client::TestResultClient;
@@ -218,24 +218,13 @@ impl VerificationService {
     /// Runs the retention job every `retention_interval_secs` until `shutdown`.
     pub async fn retention_loop(self, shutdown: Shutdown) {
         let period = Duration::from_secs(self.inner.config.retention_interval_secs.max(1));
-        let stop = shutdown.wait();
-        tokio::pin!(stop);
-        loop {
+        periodic::every("verification retention", period, shutdown, || async {
             // One copy of a scaled-out deployment runs the job; the others skip this round.
             let job = self.run_retention(unix_now());
-            let error = match self.inner.db.with_job_lock(RETENTION_LOCK, job).await {
-                Ok(Some(Ok(_)) | None) => None,
-                Ok(Some(Err(e))) => Some(e),
-                Err(e) => Some(e.into()),
-            };
-            if let Some(e) = error {
-                tracing::warn!(error = %e, "verification retention failed");
-            }
-            tokio::select! {
-                () = &mut stop => return,
-                () = tokio::time::sleep(period) => {}
-            }
-        }
+            let run = self.inner.db.with_job_lock(RETENTION_LOCK, job).await?;
+            run.transpose()
+        })
+        .await;
     }
 
     /// Test helper: rows in (registrations, registration keys, TANs, teleTANs).

@@ -318,27 +318,9 @@ impl Config {
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         }
         let token = warnkit_service::auth::random_secret("wk_svc_");
-        write_private(&path, &token)?;
+        warnkit_service::auth::write_secret(&path, token.as_bytes())?;
         Ok(token)
     }
-}
-
-/// Writes a secret readable by its owner only, atomically (temporary file, then rename).
-fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let tmp = path.with_extension("tmp");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(&tmp)
-        .with_context(|| format!("creating {}", tmp.display()))?;
-    std::io::Write::write_all(&mut file, content.as_bytes())?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
 }
 
 fn merge(base: &mut toml::Table, overlay: toml::Table) {

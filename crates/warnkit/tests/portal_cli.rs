@@ -11,22 +11,22 @@ use serde_json::Value;
 mod common;
 use common::{free_port_base, Server, BIN};
 
+/// `warnkit portal user add` of `user` with `role` and no TOTP, the password from `stdin` (generated
+/// when `None`).
 fn user_add(dir: &Path, user: &str, role: &str, stdin: Option<&str>) -> Output {
-    let mut child = Command::new(BIN)
-        .args(["portal", "user", "add", "--data-dir"])
-        .arg(dir)
-        .args(["--user", user, "--role", role, "--no-totp"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    if let Some(text) = stdin {
-        input.write_all(text.as_bytes()).unwrap();
-    }
-    drop(input);
-    child.wait_with_output().unwrap()
+    user_cmd(
+        dir,
+        &["add", "--user", user, "--role", role, "--no-totp"],
+        stdin,
+    )
+}
+
+/// An HTTP client that shows each redirect instead of following it.
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
 }
 
 /// The `name=value` of every `Set-Cookie`, joined for a `Cookie` header.
@@ -97,10 +97,7 @@ async fn accounts_from_the_cli_and_a_teletan_through_serve() {
     let portal = v["portal"].as_str().unwrap().to_owned();
     assert_eq!(portal, format!("http://127.0.0.1:{}", base + 4));
 
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let http = no_redirects();
     assert_eq!(
         http.get(format!("{portal}/ready"))
             .send()
@@ -109,33 +106,32 @@ async fn accounts_from_the_cli_and_a_teletan_through_serve() {
             .status(),
         200
     );
-    let form = http.get(format!("{portal}/login")).send().await.unwrap();
-    let jar = cookies(&form);
-    let token = csrf(&form.text().await.unwrap());
-    let r = http
-        .post(format!("{portal}/login"))
-        .header("cookie", jar)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!(
-            "csrf={token}&username=ann&password=a-long-password-1"
-        ))
-        .send()
+    let session = sign_in(&http, &portal, "ann", "a-long-password-1")
         .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    let session = cookies(&r);
-    let start = http
-        .get(format!("{portal}/start"))
-        .header("cookie", &session)
-        .send()
-        .await
-        .unwrap();
-    let token = csrf(&start.text().await.unwrap());
+        .expect("signed in");
+    let start = start_page(&http, &portal, &session).await.unwrap();
+    let form = format!("csrf={}", csrf(&start));
+    let teletan = issue(&http, &portal, &session, "/teletan", form).await;
+
+    drop(server);
+    let audit = audit_line(d, &teletan);
+    assert!(audit.contains("\"user\":\"ann\""), "{audit}");
+    assert!(audit.contains("\"target\":\"audit\""), "{audit}");
+}
+
+/// Posts the issuing `form` to `path` with `session`: the teleTAN the answer shows.
+async fn issue(
+    http: &reqwest::Client,
+    portal: &str,
+    session: &str,
+    path: &str,
+    form: String,
+) -> String {
     let page = http
-        .post(format!("{portal}/teletan"))
-        .header("cookie", &session)
+        .post(format!("{portal}{path}"))
+        .header("cookie", session)
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("csrf={token}"))
+        .body(form)
         .send()
         .await
         .unwrap();
@@ -143,17 +139,18 @@ async fn accounts_from_the_cli_and_a_teletan_through_serve() {
     let body = page.text().await.unwrap();
     let marker = r#"data-value=""#;
     let at = body.find(marker).unwrap() + marker.len();
-    let teletan = &body[at..at + 10];
+    body[at..at + 10].to_owned()
+}
 
-    drop(server);
-    let log = std::fs::read_to_string(d.join("serve.log")).unwrap();
+/// The audit line of the issued `teletan` in `DIR/serve.log` (read after the server stopped), which
+/// must not hold the teleTAN itself.
+fn audit_line(dir: &Path, teletan: &str) -> String {
+    let log = std::fs::read_to_string(dir.join("serve.log")).unwrap();
     assert!(!log.contains(teletan), "the teleTAN must not be logged");
-    let audit = log
-        .lines()
+    log.lines()
         .find(|l| l.contains("teleTAN issued"))
-        .expect("an audit line");
-    assert!(audit.contains("\"user\":\"ann\""), "{audit}");
-    assert!(audit.contains("\"target\":\"audit\""), "{audit}");
+        .expect("an audit line")
+        .to_owned()
 }
 
 /// `warnkit portal user ARGS --data-dir DIR` with `stdin` (closed when `None`).
@@ -238,10 +235,7 @@ async fn account_changes_end_sessions() {
     ok(&user_add(d, "ann", "hotline", Some("first-password-1\n")));
     let (_server, endpoints) = common::start(d, &["--only", "portal"]);
     let portal = endpoints["portal"].as_str().unwrap().to_owned();
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let http = no_redirects();
     let session = sign_in(&http, &portal, "ann", "first-password-1")
         .await
         .unwrap();
@@ -307,37 +301,18 @@ async fn event_teletan_through_serve_with_an_authority_list() {
         "[[portal.health_authorities]]\nname = \"Gesundheitsamt Mitte\"\nnr = \"1.11.0.01.\"\n",
     )
     .unwrap();
-    let base = free_port_base();
-    let log = std::fs::File::create(d.join("serve.log")).unwrap();
-    let child = Command::new(BIN)
-        .args([
-            "serve",
+    let (server, endpoints) = common::start(
+        d,
+        &[
             "--only",
             "verification,testresult,portal",
             "--log-json",
-        ])
-        .arg("--config")
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(d)
-        .args(["--port-base", &base.to_string()])
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let server = Server(child);
-    let endpoints = d.join("endpoints.json");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !endpoints.exists() {
-        assert!(Instant::now() < deadline, "endpoints.json never appeared");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(&endpoints).unwrap()).unwrap();
-    let portal = v["portal"].as_str().unwrap().to_owned();
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+            "--config",
+            config.to_str().unwrap(),
+        ],
+    );
+    let portal = endpoints["portal"].as_str().unwrap().to_owned();
+    let http = no_redirects();
     let session = sign_in(&http, &portal, "eve", "event-password-1")
         .await
         .unwrap();
@@ -346,27 +321,11 @@ async fn event_teletan_through_serve_with_an_authority_list() {
         start.contains("Gesundheitsamt Mitte (1.11.0.01.)"),
         "{start}"
     );
-    let page = http
-        .post(format!("{portal}/teletan/event"))
-        .header("cookie", &session)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("csrf={}&authority=1.11.0.01.", csrf(&start)))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), 200);
-    let body = page.text().await.unwrap();
-    let marker = r#"data-value=""#;
-    let at = body.find(marker).unwrap() + marker.len();
-    let teletan = &body[at..at + 10];
+    let form = format!("csrf={}&authority=1.11.0.01.", csrf(&start));
+    let teletan = issue(&http, &portal, &session, "/teletan/event", form).await;
 
     drop(server);
-    let log = std::fs::read_to_string(d.join("serve.log")).unwrap();
-    assert!(!log.contains(teletan), "the teleTAN must not be logged");
-    let audit = log
-        .lines()
-        .find(|l| l.contains("teleTAN issued"))
-        .expect("an audit line");
+    let audit = audit_line(d, &teletan);
     for part in [
         r#""user":"eve""#,
         r#""kind":"EVENT""#,

@@ -14,7 +14,7 @@ use axum::http::HeaderMap;
 use sha2::{Digest, Sha256};
 use warnkit_service::auth::{bearer, constant_time_eq};
 use warnkit_service::server::Shutdown;
-use warnkit_service::{AppError, AppResult, Metrics};
+use warnkit_service::{periodic, AppError, AppResult, Metrics};
 use warnkit_store::Db;
 use warnkit_submission::Clock;
 
@@ -108,17 +108,10 @@ impl Gateway {
     /// Runs retention every `retention_interval_secs` until `shutdown`.
     pub async fn retention_loop(self, shutdown: Shutdown) {
         let period = Duration::from_secs(self.inner.config.retention_interval_secs.max(1));
-        let stop = shutdown.wait();
-        tokio::pin!(stop);
-        loop {
-            if let Err(e) = self.run_retention().await {
-                tracing::warn!(error = %e, "gateway retention failed");
-            }
-            tokio::select! {
-                () = &mut stop => return,
-                () = tokio::time::sleep(period) => {}
-            }
-        }
+        periodic::every("gateway retention", period, shutdown, || {
+            self.run_retention()
+        })
+        .await;
     }
 
     /// The member country whose token the request carries; 401 otherwise. Tokens are compared as

@@ -138,7 +138,6 @@ on_both_oidc!(sign_in_issue_and_roles);
 
 async fn refusals_over_http(o: OidcApp) {
     let portal = &o.app.portal;
-    let no_session = |p: &Page| assert!(p.set_cookie("wk_portal_session").is_none(), "{}", p.body);
 
     // A nonce other than the one the portal sent comes back in the ID token.
     let b = Browser::new();
@@ -147,15 +146,11 @@ async fn refusals_over_http(o: OidcApp) {
             with_param(&u, "nonce", "someone-elses-nonce")
         })
         .await;
-    assert_eq!(page.status, StatusCode::UNAUTHORIZED);
-    assert!(
-        page.body.contains(
-            "The sign-in was refused: the ID token&#39;s nonce does not belong to this sign-in"
-        ),
-        "{}",
-        page.body
+    refused(
+        &page,
+        StatusCode::UNAUTHORIZED,
+        "The sign-in was refused: the ID token&#39;s nonce does not belong to this sign-in",
     );
-    no_session(&page);
 
     // A code issued to another client: the provider refuses it to the portal.
     let b = Browser::new();
@@ -164,27 +159,18 @@ async fn refusals_over_http(o: OidcApp) {
             with_param(&u, "client_id", "other-client")
         })
         .await;
-    assert_eq!(page.status, StatusCode::UNAUTHORIZED);
-    assert!(
-        page.body
-            .contains("the provider refused the code (invalid_grant)"),
-        "{}",
-        page.body
+    refused(
+        &page,
+        StatusCode::UNAUTHORIZED,
+        "the provider refused the code (invalid_grant)",
     );
-    no_session(&page);
 
     // A callback in a browser that did not start the sign-in (no state cookie), or with another state.
     let b = Browser::new();
-    let auth = b.start_sso(portal).await;
-    let first = b.get(&auth).await;
-    let (url, form) = b.follow(auth, first, "").await;
-    let (callback, _) = b
-        .idp_login(&url, &form, "hanna", &format!("{portal}/oidc/callback"))
-        .await;
+    let callback = callback_url(&b, portal).await;
     let other = Browser::new();
     let page = other.get(&callback).await;
-    assert_eq!(page.status, StatusCode::BAD_REQUEST);
-    no_session(&page);
+    refused(&page, StatusCode::BAD_REQUEST, "");
     let forged = b
         .get(&with_param(&callback, "state", "0".repeat(64).as_str()))
         .await;
@@ -192,51 +178,68 @@ async fn refusals_over_http(o: OidcApp) {
     // A sign-in that took longer than ten minutes.
     o.app.clock.advance(601);
     let late = b.get(&callback).await;
-    assert_eq!(late.status, StatusCode::BAD_REQUEST);
-    assert!(late.body.contains("This sign-in has expired"));
-    no_session(&late);
+    refused(&late, StatusCode::BAD_REQUEST, "This sign-in has expired");
     o.app.clock.advance(-601);
 
     // The provider's error answer (the officer cancelled, say), with markup in it stripped.
     let b = Browser::new();
     let auth = b.start_sso(portal).await;
-    let state = Url::parse(&auth)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
+    let state = param(&auth, "state");
     let page = b
         .get(&format!(
             "{portal}/oidc/callback?error=access_denied%3Cb%3E&state={state}"
         ))
         .await;
-    assert_eq!(page.status, StatusCode::UNAUTHORIZED);
-    assert!(
-        page.body
-            .contains("the provider did not sign you in (access_deniedb)"),
-        "{}",
-        page.body
+    refused(
+        &page,
+        StatusCode::UNAUTHORIZED,
+        "the provider did not sign you in (access_deniedb)",
     );
-    no_session(&page);
 
     // The provider names another issuer in the answer (RFC 9207).
     let b = Browser::new();
+    let callback = callback_url(&b, portal).await;
+    let page = b
+        .get(&with_param(&callback, "iss", "https://evil.example"))
+        .await;
+    refused(&page, StatusCode::UNAUTHORIZED, "another provider");
+}
+on_both_oidc!(refusals_over_http);
+
+/// The portal answered a sign-in with `status` and a page that says `says` (anything, when empty), and
+/// started no session.
+fn refused(page: &Page, status: StatusCode, says: &str) {
+    assert_eq!(page.status, status, "{}", page.body);
+    assert!(page.body.contains(says), "{}", page.body);
+    assert!(
+        page.set_cookie("wk_portal_session").is_none(),
+        "{}",
+        page.body
+    );
+}
+
+/// Signs hanna in at the provider in `b` and stops where the provider sends her back: the portal's
+/// callback URL, not fetched yet.
+async fn callback_url(b: &Browser, portal: &str) -> String {
     let auth = b.start_sso(portal).await;
     let first = b.get(&auth).await;
     let (url, form) = b.follow(auth, first, "").await;
     let (callback, _) = b
         .idp_login(&url, &form, "hanna", &format!("{portal}/oidc/callback"))
         .await;
-    let page = b
-        .get(&with_param(&callback, "iss", "https://evil.example"))
-        .await;
-    assert_eq!(page.status, StatusCode::UNAUTHORIZED);
-    assert!(page.body.contains("another provider"));
-    no_session(&page);
+    callback
 }
-on_both_oidc!(refusals_over_http);
+
+/// The query parameter `name` of `url`.
+fn param(url: &str, name: &str) -> String {
+    Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .unwrap_or_else(|| panic!("no {name} in {url}"))
+        .1
+        .into_owned()
+}
 
 /// A real ID token (and the provider's keys) for `client`, fetched the way a client does, with `nonce`.
 async fn real_id_token(idp: &Idp, client: &str, redirect: &str, nonce: &str) -> (String, Jwks) {
@@ -261,13 +264,7 @@ async fn real_id_token(idp: &Idp, client: &str, redirect: &str, nonce: &str) -> 
     let first = b.get(&auth).await;
     let (url, form) = b.follow(auth, first, "").await;
     let (callback, _) = b.idp_login(&url, &form, "hanna", redirect).await;
-    let code = Url::parse(&callback)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned();
+    let code = param(&callback, "code");
     let tokens: Value = Client::new()
         .post(format!("{}/token", idp.issuer))
         .basic_auth(client, Some(format!("{client}-secret")))

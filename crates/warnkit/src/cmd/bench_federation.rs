@@ -19,8 +19,10 @@ use warnkit_federation::config::{Country, Settings};
 use warnkit_federation::proto::{DiagnosisKey, DiagnosisKeyBatch};
 use warnkit_federation::{batch, Federation, Gateway, GatewayClient, GatewayConfig};
 use warnkit_service::server::{serve, shutdown_channel};
-use warnkit_store::{Db, DbTarget, PoolConfig};
+use warnkit_store::{Db, PoolConfig};
 use warnkit_submission::{Clock, KeyStore};
+
+use super::bench_support::{run_and_print, Scratch};
 
 /// The member states of the European Union in 2026: the federation the original gateway served.
 const EU: [&str; 27] = [
@@ -89,15 +91,7 @@ pub fn run(args: BenchFederationArgs) -> anyhow::Result<std::process::ExitCode> 
         )
         .with_writer(std::io::stderr)
         .try_init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.threads)
-        .enable_all()
-        .build()
-        .context("starting tokio")?;
-    let report = runtime.block_on(bench(&args))?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
+    run_and_print(args.threads, args.json, bench(&args), |report| {
         println!(
             "{} countries x {} keys, batches of {}, {} worker threads, {}",
             report.countries,
@@ -123,8 +117,7 @@ pub fn run(args: BenchFederationArgs) -> anyhow::Result<std::process::ExitCode> 
             report.download_keys_per_second
         );
         println!("total:    {:.2} s", report.total_seconds);
-    }
-    Ok(std::process::ExitCode::SUCCESS)
+    })
 }
 
 fn codes(n: usize) -> Vec<String> {
@@ -168,43 +161,12 @@ fn keys_of(origin: &str, all: &[String], n: usize, today: i64, seed: u64) -> Vec
         .collect()
 }
 
-struct Scratch {
-    dir: std::path::PathBuf,
-    url: Option<String>,
-    prefix: String,
-}
-
-impl Scratch {
-    fn target(&self, name: &str) -> DbTarget {
-        match &self.url {
-            Some(url) => DbTarget::Postgres {
-                url: url.clone(),
-                schema: format!("{}_{name}", self.prefix),
-            },
-            None => DbTarget::SqliteFile(self.dir.join(format!("{name}.sqlite"))),
-        }
-    }
-
-    async fn remove(&self, db: &Db) {
-        if let Db::Postgres(pool) = db {
-            for name in ["gateway", "keys", "federation"] {
-                let sql = format!("DROP SCHEMA IF EXISTS \"{}_{name}\" CASCADE", self.prefix);
-                if let Err(e) = sqlx::query(&sql).execute(pool).await {
-                    eprintln!("warning: could not drop a benchmark schema: {e}");
-                }
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 async fn bench(args: &BenchFederationArgs) -> anyhow::Result<Report> {
-    let tag = rand::thread_rng().gen::<u32>();
-    let scratch = Scratch {
-        dir: std::env::temp_dir().join(format!("warnkit-bench-federation-{tag:08x}")),
-        url: args.database_url.clone(),
-        prefix: format!("bench_{tag:08x}"),
-    };
+    let scratch = Scratch::new(
+        "federation",
+        args.database_url.clone(),
+        &["gateway", "keys", "federation"],
+    );
     std::fs::create_dir_all(&scratch.dir)?;
     let result = measure(args, &scratch).await;
     if let Ok((_, db)) = &result {

@@ -15,10 +15,12 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use warnkit_protocol::proto::{SubmissionPayload, TemporaryExposureKey};
 use warnkit_service::server::{serve, shutdown_channel};
-use warnkit_store::{unix_now, Db, DbTarget, PoolConfig};
+use warnkit_store::{unix_now, Db, PoolConfig};
 use warnkit_submission::{Clock, KeyStore, SubmissionConfig, SubmissionService, SUBMISSION_PATH};
 use warnkit_testresult::{TestResultConfig, TestResultService};
 use warnkit_verification::{VerificationConfig, VerificationService};
+
+use super::bench_support::{run_and_print, Scratch};
 
 /// Arguments of `warnkit bench submission`.
 #[derive(Debug, clap::Args)]
@@ -70,15 +72,7 @@ pub fn run(args: BenchSubmissionArgs) -> anyhow::Result<std::process::ExitCode> 
         args.submissions > 0 && args.concurrency > 0 && args.threads > 0,
         "counts must be positive"
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.threads)
-        .enable_all()
-        .build()
-        .context("starting tokio")?;
-    let report = runtime.block_on(bench(&args))?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
+    run_and_print(args.threads, args.json, bench(&args), |report| {
         println!(
             "{} uploads of {} keys on {} ({} threads, {} in flight): {:.2} s, {:.0} uploads/s, {:.0} keys/s, \
              p50 {:.1} ms, p99 {:.1} ms, {:.2} CPU s in this process ({:.0} uploads per CPU second), \
@@ -98,42 +92,7 @@ pub fn run(args: BenchSubmissionArgs) -> anyhow::Result<std::process::ExitCode> 
             report.failures,
             report.keys_stored,
         );
-    }
-    Ok(std::process::ExitCode::SUCCESS)
-}
-
-/// Where the three databases live, and how to remove them afterwards.
-struct Scratch {
-    dir: std::path::PathBuf,
-    url: Option<String>,
-    prefix: String,
-}
-
-impl Scratch {
-    fn target(&self, service: &str) -> DbTarget {
-        match &self.url {
-            Some(url) => DbTarget::Postgres {
-                url: url.clone(),
-                schema: format!("{}_{service}", self.prefix),
-            },
-            None => DbTarget::SqliteFile(self.dir.join(format!("{service}.sqlite"))),
-        }
-    }
-
-    async fn remove(&self, db: &Db) {
-        if let Db::Postgres(pool) = db {
-            for service in ["testresult", "verification", "submission"] {
-                let sql = format!(
-                    "DROP SCHEMA IF EXISTS \"{}_{service}\" CASCADE",
-                    self.prefix
-                );
-                if let Err(e) = sqlx::query(&sql).execute(pool).await {
-                    eprintln!("warning: could not drop a benchmark schema: {e}");
-                }
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+    })
 }
 
 async fn bind() -> anyhow::Result<(TcpListener, String)> {
@@ -143,12 +102,11 @@ async fn bind() -> anyhow::Result<(TcpListener, String)> {
 }
 
 async fn bench(args: &BenchSubmissionArgs) -> anyhow::Result<Report> {
-    let tag = rand::thread_rng().gen::<u32>();
-    let scratch = Scratch {
-        dir: std::env::temp_dir().join(format!("warnkit-bench-submission-{tag:08x}")),
-        url: args.database_url.clone(),
-        prefix: format!("bench_{tag:08x}"),
-    };
+    let scratch = Scratch::new(
+        "submission",
+        args.database_url.clone(),
+        &["testresult", "verification", "submission"],
+    );
     let pool = PoolConfig::default();
     let trs_db = Db::open(
         &scratch.target("testresult"),

@@ -18,9 +18,12 @@ pub struct KeygenArgs {
 
 /// Runs `warnkit keygen`.
 pub fn run(args: KeygenArgs) -> anyhow::Result<ExitCode> {
-    let (_, private, public) =
-        warnkit_distribution::signing::write_key_pair(&args.out, args.force)?;
-    eprintln!("wrote {} and {}", private.display(), public.display());
-    print!("{}", std::fs::read_to_string(&public)?);
+    let pair = warnkit_service::keypair::create(&args.out, args.force)?;
+    eprintln!(
+        "wrote {} and {}",
+        pair.private_path.display(),
+        pair.public_path.display()
+    );
+    print!("{}", pair.public_pem);
     Ok(ExitCode::SUCCESS)
 }

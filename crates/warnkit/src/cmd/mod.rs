@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod bench_federation;
 pub mod bench_submission;
+mod bench_support;
 pub mod capacity;
 pub mod config;
 pub mod demo;

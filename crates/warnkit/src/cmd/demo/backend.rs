@@ -337,6 +337,16 @@ pub struct Backend {
     inner: Inner,
 }
 
+/// The phones' endpoints and the labs' URL, from the listeners' URLs by name.
+fn endpoints(url: impl Fn(&str) -> String) -> (Endpoints, String) {
+    let endpoints = Endpoints {
+        distribution: url("distribution"),
+        submission: url("submission"),
+        verification: url("verification"),
+    };
+    (endpoints, url("testresult"))
+}
+
 /// What `--server` needs besides the URLs, each read from the data directory when not given.
 #[derive(Debug, Clone, Default)]
 pub struct RemoteOptions {
@@ -365,14 +375,10 @@ impl Backend {
             .create_lab_key("demo-lab")
             .await
             .map_err(|e| anyhow::anyhow!("creating the lab key: {}", e.message))?;
-        let u = &services.urls;
+        let (endpoints, testresult_url) = endpoints(|name| services.urls[name].clone());
         Ok(Self {
-            endpoints: Endpoints {
-                distribution: u["distribution"].clone(),
-                submission: u["submission"].clone(),
-                verification: u["verification"].clone(),
-            },
-            testresult_url: u["testresult"].clone(),
+            endpoints,
+            testresult_url,
             lab_key,
             public_key_pem: services.distribution.public_key_pem().to_owned(),
             inner: Inner::Local(Box::new(services)),
@@ -412,14 +418,10 @@ impl Backend {
             .text()
             .await
             .context("reading the lab key")?;
-        let u = &spec.urls;
+        let (endpoints, testresult_url) = endpoints(|name| spec.urls[name].clone());
         Ok(Self {
-            endpoints: Endpoints {
-                distribution: u["distribution"].clone(),
-                submission: u["submission"].clone(),
-                verification: u["verification"].clone(),
-            },
-            testresult_url: u["testresult"].clone(),
+            endpoints,
+            testresult_url,
             lab_key: lab_key.trim().to_owned(),
             public_key_pem,
             inner: Inner::Remote(remote),

@@ -18,7 +18,7 @@ use rand_chacha::ChaCha20Rng;
 use serde::Serialize;
 use tokio::sync::Semaphore;
 use warnkit_app::submit::Interop;
-use warnkit_app::{Backoff, Http, Level, Phone, RiskModel, Settings};
+use warnkit_app::{Backoff, Http, Level, Phone, Settings};
 use warnkit_distribution::{Distribution, StaticFiles};
 use warnkit_federation::config::{load_or_create_signing_key, Country};
 use warnkit_federation::{Federation, Gateway, GatewayConfig};
@@ -29,11 +29,12 @@ use warnkit_submission::Clock;
 
 use super::backend::{publish, Backend};
 use super::run::{
-    background, exposed_by, fake_keys_in, final_sync, post_result, progress_bar, sightings, tally,
-    Agent, Verdict, CONCURRENCY, DRAIN_HOURS, TX_POWER,
+    background, data_dir, exposed_by, fake_keys_in, final_sync, post_result, progress_bar,
+    risk_model, sightings, tally, world_options, Agent, Verdict, CONCURRENCY, DRAIN_HOURS,
+    TX_POWER,
 };
-use super::world::{Contact, World, WorldOptions, CLOSE_DB, FAR_DB, MID_DB};
-use super::{DemoArgs, RiskArg, Summary};
+use super::world::{Contact, World, CLOSE_DB, FAR_DB, MID_DB};
+use super::{DemoArgs, Summary};
 use crate::config::Config;
 
 /// The combined region every backend publishes besides its own, as the original's `EUR`.
@@ -480,23 +481,10 @@ pub async fn simulate(
 ) -> anyhow::Result<CountriesSummary> {
     let started = Instant::now();
     let mut rng = ChaCha20Rng::seed_from_u64(args.seed);
-    let real_now = warnkit_store::unix_now();
-    let start_day = (real_now - (DRAIN_HOURS + 2) * 3600).div_euclid(86_400) - i64::from(args.days);
+    let options = world_options(args);
     let worlds: Vec<World> = codes
         .iter()
-        .map(|_| {
-            World::new(
-                WorldOptions {
-                    people: args.phones,
-                    days: args.days,
-                    start_day,
-                    positive_rate: args.positive_rate,
-                    negative_rate: args.negative_rate,
-                    share_rate: args.share_rate,
-                },
-                &mut rng,
-            )
-        })
+        .map(|_| World::new(options, &mut rng))
         .collect();
     let globe = Globe::new(worlds, args.travel_rate, &mut rng);
     let world = &globe.world;
@@ -505,14 +493,7 @@ pub async fn simulate(
         .map(|_| rng.gen_bool(args.federation_rate.clamp(0.0, 1.0)))
         .collect();
 
-    let temp;
-    let dir = match &args.data_dir {
-        Some(d) => d.clone(),
-        None => {
-            temp = tempfile::tempdir().context("creating a temporary directory")?;
-            temp.path().to_path_buf()
-        }
-    };
+    let (dir, _temp) = data_dir(args)?;
     let (lands, gateway, gateway_clock, stop) =
         start_federation(&dir, codes, world.start, args.seed, show_progress).await?;
     let https: Vec<Http> = lands.iter().map(|l| l.http.clone()).collect();
@@ -523,10 +504,7 @@ pub async fn simulate(
             let settings = Settings {
                 region: codes[home].clone(),
                 public_key_pem: lands[home].backend.public_key_pem.clone(),
-                risk_model: match args.risk {
-                    RiskArg::V1 => RiskModel::V1,
-                    RiskArg::V2 => RiskModel::V2,
-                },
+                risk_model: risk_model(args.risk),
                 fake_rate_per_day: args.fake_rate,
                 backoff: Backoff::fast(),
             };
@@ -887,6 +865,7 @@ pub fn print(s: &CountriesSummary) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::world::WorldOptions;
     use super::*;
 
     #[test]

@@ -33,26 +33,51 @@ pub(super) struct Agent {
     pub(super) home: usize,
 }
 
-/// Runs the whole demo and returns the figures.
-pub async fn simulate(args: &DemoArgs, show_progress: bool) -> anyhow::Result<Summary> {
-    let started = Instant::now();
-    let mut rng = ChaCha20Rng::seed_from_u64(args.seed);
+/// One country's world as the arguments describe it.
+pub(super) fn world_options(args: &DemoArgs) -> WorldOptions {
     // The simulation ends a few hours before the real now: the verification and test-result services
     // run on the system clock, and nothing they see may lie in their future.
     let real_now = warnkit_store::unix_now();
     let start_day = (real_now - (DRAIN_HOURS + 2) * 3600).div_euclid(86_400) - i64::from(args.days);
-    let world = World::new(
-        WorldOptions {
-            people: args.phones,
-            days: args.days,
-            start_day,
-            positive_rate: args.positive_rate,
-            negative_rate: args.negative_rate,
-            share_rate: args.share_rate,
-        },
-        &mut rng,
-    );
-    let temp;
+    WorldOptions {
+        people: args.phones,
+        days: args.days,
+        start_day,
+        positive_rate: args.positive_rate,
+        negative_rate: args.negative_rate,
+        share_rate: args.share_rate,
+    }
+}
+
+/// The phones' risk model.
+pub(super) fn risk_model(risk: RiskArg) -> RiskModel {
+    match risk {
+        RiskArg::V1 => RiskModel::V1,
+        RiskArg::V2 => RiskModel::V2,
+    }
+}
+
+/// The local services' data directory: `--data-dir`, or a temporary one, removed when the returned
+/// guard drops.
+pub(super) fn data_dir(
+    args: &DemoArgs,
+) -> anyhow::Result<(std::path::PathBuf, Option<tempfile::TempDir>)> {
+    Ok(match &args.data_dir {
+        Some(d) => (d.clone(), None),
+        None => {
+            let temp = tempfile::tempdir().context("creating a temporary directory")?;
+            (temp.path().to_path_buf(), Some(temp))
+        }
+    })
+}
+
+/// Runs the whole demo and returns the figures.
+pub async fn simulate(args: &DemoArgs, show_progress: bool) -> anyhow::Result<Summary> {
+    let started = Instant::now();
+    let mut rng = ChaCha20Rng::seed_from_u64(args.seed);
+    let world = World::new(world_options(args), &mut rng);
+    // Holds a temporary data directory until the demo ends.
+    let _temp;
     let backend = match &args.server {
         Some(server) => {
             let options = RemoteOptions {
@@ -68,13 +93,8 @@ pub async fn simulate(args: &DemoArgs, show_progress: bool) -> anyhow::Result<Su
             Backend::connect(&ServerSpec::parse(server)?, options).await?
         }
         None => {
-            let dir = match &args.data_dir {
-                Some(d) => d.clone(),
-                None => {
-                    temp = tempfile::tempdir().context("creating a temporary directory")?;
-                    temp.path().to_path_buf()
-                }
-            };
+            let dir;
+            (dir, _temp) = data_dir(args)?;
             Backend::start(&dir, world.start).await?
         }
     };
@@ -84,10 +104,7 @@ pub async fn simulate(args: &DemoArgs, show_progress: bool) -> anyhow::Result<Su
     let settings = Settings {
         region: "DE".into(),
         public_key_pem: backend.public_key_pem.clone(),
-        risk_model: match args.risk {
-            RiskArg::V1 => RiskModel::V1,
-            RiskArg::V2 => RiskModel::V2,
-        },
+        risk_model: risk_model(args.risk),
         fake_rate_per_day: args.fake_rate,
         backoff: Backoff::fast(),
     };

@@ -1,0 +1,141 @@
+//! A P-256 signing key pair kept in a directory: the private key as PKCS#8 PEM readable by its owner only,
+//! the public key as SPKI PEM beside it to hand out. The distribution signs export files with one, a
+//! country's federation jobs sign their batches with another.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use p256::ecdsa::{SigningKey, VerifyingKey};
+use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+
+use crate::auth::write_secret;
+
+/// File name of the private key (PKCS#8 PEM, mode 0600).
+pub const PRIVATE_KEY_FILE: &str = "signing-key.pem";
+/// File name of the public key (SPKI PEM).
+pub const PUBLIC_KEY_FILE: &str = "public-key.pem";
+
+/// A key pair as loaded or generated.
+#[derive(Clone)]
+pub struct KeyPair {
+    /// The private key.
+    pub key: SigningKey,
+    /// Its public half as SPKI PEM, as written to [`PUBLIC_KEY_FILE`].
+    pub public_pem: String,
+    /// Whether it was generated just now.
+    pub created: bool,
+    /// Where the private key is.
+    pub private_path: PathBuf,
+    /// Where the public key is.
+    pub public_path: PathBuf,
+}
+
+impl std::fmt::Debug for KeyPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyPair")
+            .field("created", &self.created)
+            .field("public_path", &self.public_path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Loads the key pair in `dir`, or generates one when the directory holds no private key. A loaded key's
+/// public file is rewritten when it does not match, e.g. after an operator replaced the private key.
+pub fn load_or_create(dir: &Path) -> anyhow::Result<KeyPair> {
+    let private_path = dir.join(PRIVATE_KEY_FILE);
+    if !private_path.exists() {
+        return create(dir, false);
+    }
+    let pem = std::fs::read_to_string(&private_path)
+        .with_context(|| format!("reading {}", private_path.display()))?;
+    let key = SigningKey::from_pkcs8_pem(&pem).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: not a PKCS#8 P-256 private key: {e}",
+            private_path.display()
+        )
+    })?;
+    let public_pem = public_pem(key.verifying_key())?;
+    let public_path = dir.join(PUBLIC_KEY_FILE);
+    if std::fs::read_to_string(&public_path).ok().as_deref() != Some(public_pem.as_str()) {
+        std::fs::write(&public_path, &public_pem)
+            .with_context(|| format!("writing {}", public_path.display()))?;
+    }
+    Ok(KeyPair {
+        key,
+        public_pem,
+        created: false,
+        private_path,
+        public_path,
+    })
+}
+
+/// Generates a key pair into `dir` (created if missing); refuses when either file exists, unless
+/// `force`.
+pub fn create(dir: &Path, force: bool) -> anyhow::Result<KeyPair> {
+    let private_path = dir.join(PRIVATE_KEY_FILE);
+    let public_path = dir.join(PUBLIC_KEY_FILE);
+    if !force && (private_path.exists() || public_path.exists()) {
+        bail!(
+            "{} already holds a key pair (use --force to replace it)",
+            dir.display()
+        );
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let key = SigningKey::random(&mut rand::rngs::OsRng);
+    let private_pem = key
+        .to_pkcs8_pem(LineEnding::LF)
+        .context("encoding the private key")?;
+    write_secret(&private_path, private_pem.as_bytes())?;
+    let public_pem = public_pem(key.verifying_key())?;
+    std::fs::write(&public_path, &public_pem)
+        .with_context(|| format!("writing {}", public_path.display()))?;
+    Ok(KeyPair {
+        key,
+        public_pem,
+        created: true,
+        private_path,
+        public_path,
+    })
+}
+
+/// The public key as SPKI PEM.
+pub fn public_pem(key: &VerifyingKey) -> anyhow::Result<String> {
+    key.to_public_key_pem(LineEnding::LF)
+        .context("encoding the public key")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_once_then_loaded_with_the_public_key_kept_in_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = load_or_create(dir.path()).unwrap();
+        assert!(first.created);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&first.private_path)
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        std::fs::write(&first.public_path, "stale").unwrap();
+        let again = load_or_create(dir.path()).unwrap();
+        assert!(!again.created);
+        assert_eq!(again.key.to_bytes(), first.key.to_bytes());
+        let public = std::fs::read_to_string(&again.public_path).unwrap();
+        assert_eq!(public, first.public_pem);
+    }
+
+    #[test]
+    fn create_refuses_to_replace_a_pair_unless_forced() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = create(dir.path(), false).unwrap();
+        assert!(create(dir.path(), false).is_err());
+        let second = create(dir.path(), true).unwrap();
+        assert_ne!(first.key.to_bytes(), second.key.to_bytes());
+    }
+}
