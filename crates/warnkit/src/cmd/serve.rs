@@ -166,6 +166,9 @@ struct Started {
     routers: Vec<(&'static str, axum::Router)>,
     db: Db,
     jobs: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
+    /// The distribution's published files: its listener serves them on the static fast path, from the
+    /// same cache its router falls back to.
+    files: Option<StaticFiles>,
 }
 
 async fn start_service(
@@ -187,6 +190,7 @@ async fn start_service(
                 routers: vec![("testresult", service.router())],
                 db,
                 jobs: vec![Box::pin(service.retention_loop(shutdown.clone()))],
+                files: None,
             })
         }
         "verification" => {
@@ -210,6 +214,7 @@ async fn start_service(
                 ],
                 db,
                 jobs: vec![Box::pin(service.retention_loop(shutdown.clone()))],
+                files: None,
             })
         }
         "submission" => {
@@ -236,6 +241,7 @@ async fn start_service(
                 routers: vec![("submission", router)],
                 db: store.db().clone(),
                 jobs,
+                files: None,
             })
         }
         "distribution" => {
@@ -256,7 +262,7 @@ async fn start_service(
                     .finish(axum::Router::new())
                     // Files bypass the per-request metrics and body-limit layers: GETs carry no body,
                     // and at CDN rates those layers cost more than serving a small file.
-                    .merge(files.router());
+                    .merge(files.clone().router());
             Ok(Started {
                 routers: vec![("distribution", router)],
                 db: keys.db().clone(),
@@ -267,6 +273,7 @@ async fn start_service(
                 } else {
                     vec![]
                 },
+                files: Some(files),
             })
         }
         "portal" => {
@@ -290,6 +297,7 @@ async fn start_service(
                 routers: vec![("portal", service.router())],
                 db,
                 jobs: vec![],
+                files: None,
             })
         }
         "gateway" => {
@@ -309,6 +317,7 @@ async fn start_service(
                 routers: vec![("gateway", gateway.router())],
                 db,
                 jobs: vec![Box::pin(gateway.retention_loop(shutdown.clone()))],
+                files: None,
             })
         }
         other => bail!("service {other} is not part of this build yet"),
@@ -371,13 +380,10 @@ async fn serve_all(config: Config, selected: Vec<&'static str>) -> anyhow::Resul
                 .remove(listener)
                 .context("listener bound for every router")?;
             tracing::info!(service = listener, url = %b.url, backend = started.db.backend().name(), "listening");
-            if listener == "distribution" {
+            if let (Some(files), "distribution") = (&started.files, listener) {
                 // Published files take the static server's own fast path; the port's other routes
                 // (and anything that is not a plain GET or HEAD of a file) still go through `router`.
-                let files = StaticFiles::new(warnkit_distribution::Objects::open(
-                    &config.distribution.store_config(&config.data_dir),
-                )?);
-                tasks.spawn(files.serve(b.listener, router, shutdown.clone()));
+                tasks.spawn(files.clone().serve(b.listener, router, shutdown.clone()));
             } else {
                 tasks.spawn(serve(b.listener, router, shutdown.clone()));
             }
