@@ -7,6 +7,8 @@
 //! Each service owns its data: on SQLite a file of its own, on PostgreSQL a schema of its own (selected per
 //! connection through `search_path`), so one PostgreSQL database can host every service of a deployment.
 
+pub mod batch;
+
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -124,6 +126,9 @@ impl Db {
         let pool = SqlitePoolOptions::new()
             .max_connections(pool.max_connections)
             .acquire_timeout(pool.acquire_timeout)
+            // A ping before every checkout is one more trip to the connection's thread per query; a
+            // local file does not go stale the way a network connection can.
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         Ok(Db::Sqlite(pool))

@@ -10,16 +10,17 @@
 //! (pool, one statement each) → 9,507/s. Several service instances on one PostgreSQL each have their own
 //! writer; nothing here needs to be unique.
 
-use std::sync::Mutex;
-
 use sqlx::{ConnectOptions, Connection, PgConnection, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
+use warnkit_store::batch::{next_batch, Batcher};
 use warnkit_store::Db;
 
 use super::{pack, StoredKey};
 
 /// Rows per INSERT statement: 6 binds each stays far below SQLite's 32,766 and PostgreSQL's 65,535 binds.
 const INSERT_CHUNK: usize = 1000;
+/// WAL frames (pages) after which the SQLite writer's commit checkpoints: at most ~40 MB of WAL.
+const WAL_AUTOCHECKPOINT: u32 = 10_000;
 /// Rows the SQLite writer commits in one transaction at most.
 const BATCH_ROWS: usize = 4000;
 
@@ -123,7 +124,17 @@ enum Conn {
 impl Conn {
     async fn open(db: &Db) -> Result<Self, sqlx::Error> {
         Ok(match db {
-            Db::Sqlite(pool) => Conn::Sqlite(pool.connect_options().connect().await?),
+            Db::Sqlite(pool) => Conn::Sqlite(
+                (*pool.connect_options())
+                    .clone()
+                    // Checkpoints copy each page's newest WAL frame back into the file. Every batch dirties
+                    // pages all over the key index, so a longer interval copies each page once for
+                    // several batches (the default of 1,000 frames checkpoints after about every batch).
+                    // Measured with 20,000 uploads: 3,519–3,771 → 4,528–4,562 uploads/s, p99 33 → 55 ms.
+                    .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT.to_string())
+                    .connect()
+                    .await?,
+            ),
             // The pool's options carry the schema's `search_path`.
             Db::Postgres(pool) => Conn::Postgres(pool.connect_options().connect().await?),
         })
@@ -136,47 +147,27 @@ struct Job {
     reply: oneshot::Sender<Result<u64, sqlx::Error>>,
 }
 
-/// The writer: a task started on first use (and again if its runtime went away).
+/// The writer: one task per store, started on first use.
 #[derive(Debug)]
 pub(super) struct Writer {
-    db: Db,
-    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    jobs: Batcher<Job>,
 }
 
 impl Writer {
     pub(super) fn new(db: Db) -> Self {
         Self {
-            db,
-            jobs: Mutex::new(None),
+            jobs: Batcher::new(move |rx| run(db.clone(), rx)),
         }
     }
 
     /// Inserts `rows` atomically; returns how many were new.
     pub(super) async fn insert(&self, rows: Vec<Encoded>) -> Result<u64, sqlx::Error> {
         let (reply, answer) = oneshot::channel();
-        let mut job = Job { rows, reply };
-        // A second try covers a writer task that ended with the runtime it was started on.
-        for _ in 0..2 {
-            match self.sender().send(job).await {
-                Ok(()) => return answer.await.map_err(|_| gone())?,
-                Err(mpsc::error::SendError(back)) => job = back,
-            }
-        }
-        Err(gone())
-    }
-
-    fn sender(&self) -> mpsc::Sender<Job> {
-        // The slot is only ever replaced whole, so a poisoned lock still holds a usable value.
-        let mut slot = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
-        match slot.as_ref() {
-            Some(tx) if !tx.is_closed() => tx.clone(),
-            _ => {
-                let (tx, rx) = mpsc::channel(1024);
-                tokio::spawn(run(self.db.clone(), rx));
-                *slot = Some(tx.clone());
-                tx
-            }
-        }
+        self.jobs
+            .send(Job { rows, reply })
+            .await
+            .map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
     }
 }
 
@@ -187,14 +178,7 @@ fn gone() -> sqlx::Error {
 /// The writer task: takes one job, then whatever else is queued, and writes them in one transaction.
 async fn run(db: Db, mut jobs: mpsc::Receiver<Job>) {
     let mut conn: Option<Conn> = None;
-    while let Some(first) = jobs.recv().await {
-        let mut rows = first.rows.len();
-        let mut batch = vec![first];
-        while rows < BATCH_ROWS {
-            let Ok(job) = jobs.try_recv() else { break };
-            rows += job.rows.len();
-            batch.push(job);
-        }
+    while let Some(batch) = next_batch(&mut jobs, BATCH_ROWS, |job| job.rows.len()).await {
         let written = match &mut conn {
             Some(c) => write_batch(c, &batch).await,
             None => match Conn::open(&db).await {
