@@ -13,7 +13,7 @@ use warnkit_service::{AppError, AppJson, AppResult, ServiceRouter};
 use warnkit_store::unix_now;
 
 use crate::api::is_uuid_v4;
-use crate::{store, TeletanType, VerificationService};
+use crate::{TeletanType, VerificationService};
 
 /// Header carrying the teleTAN type (`TEST` or `EVENT`), on teleTAN requests and on verified TANs.
 pub const TELETAN_TYPE_HEADER: &str = "x-cwa-teletan-type";
@@ -47,7 +47,11 @@ async fn verify(
             "tan must be a UUID v4",
         ));
     }
-    let consumed = store::consume_tan(service.db(), &sha256_hex(&req.tan), unix_now()).await?;
+    let consumed = service
+        .inner
+        .tans
+        .consume(sha256_hex(&req.tan), unix_now())
+        .await?;
     let Some(teletan_type) = consumed else {
         return Err(AppError::not_found(
             "unknown_tan",

@@ -116,6 +116,7 @@ pub struct VerificationService {
 #[derive(Debug)]
 struct Inner {
     db: Db,
+    tans: store::TanConsumer,
     config: VerificationConfig,
     service_token: String,
     testresult: TestResultClient,
@@ -133,6 +134,7 @@ impl VerificationService {
         let testresult =
             TestResultClient::new(&config.testresult_url, service_token.clone(), timeout)?;
         let inner = Inner {
+            tans: store::TanConsumer::new(db.clone()),
             db,
             config,
             service_token,

@@ -2,7 +2,11 @@
 //! write, so that SQLite takes its write lock up front (and waits for it) instead of failing a read-to-write
 //! upgrade under concurrency.
 
-use warnkit_service::AppResult;
+use std::collections::HashMap;
+
+use tokio::sync::{mpsc, oneshot};
+use warnkit_service::{AppError, AppResult};
+use warnkit_store::batch::{next_batch, Batcher};
 use warnkit_store::{on_pool, Db};
 
 /// Where a registration's trust comes from.
@@ -181,20 +185,96 @@ pub(crate) async fn issue_tan(db: &Db, t: &NewTan<'_>) -> AppResult<bool> {
     Ok(issued)
 }
 
-/// Consumes a valid TAN in one statement (so exactly one of many concurrent callers wins); returns
-/// `Some(teleTAN type or None)` when it existed and was valid.
-pub(crate) async fn consume_tan(
-    db: &Db,
-    tan_hash: &str,
+/// TAN checks queued at most before they are done in one statement.
+const CONSUME_BATCH: usize = 256;
+
+/// One TAN check waiting for its answer.
+struct Consume {
+    tan_hash: String,
     now: i64,
-) -> AppResult<Option<Option<String>>> {
-    let sql = "DELETE FROM tan WHERE tan_hash = $1 AND valid_from <= $2 AND valid_until > $2 RETURNING teletan_type";
-    let row: Option<(Option<String>,)> = on_pool!(db, |pool| sqlx::query_as(sql)
-        .bind(tan_hash)
-        .bind(now)
-        .fetch_optional(pool)
-        .await)?;
-    Ok(row.map(|r| r.0))
+    reply: oneshot::Sender<Result<Option<Option<String>>, sqlx::Error>>,
+}
+
+/// Consumes TANs for many concurrent checks together: one task deletes every TAN queued meanwhile in one
+/// statement (group commit, see [`warnkit_store::batch`]). A submission burst then costs the database one
+/// commit per batch instead of one per upload.
+#[derive(Debug)]
+pub(crate) struct TanConsumer {
+    jobs: Batcher<Consume>,
+}
+
+impl TanConsumer {
+    pub(crate) fn new(db: Db) -> Self {
+        Self {
+            jobs: Batcher::new(move |rx| consume_batches(db.clone(), rx)),
+        }
+    }
+
+    /// Consumes a valid TAN, so that exactly one of many concurrent callers wins; returns
+    /// `Some(teleTAN type or None)` when it existed and was valid at `now`.
+    pub(crate) async fn consume(
+        &self,
+        tan_hash: String,
+        now: i64,
+    ) -> AppResult<Option<Option<String>>> {
+        let (reply, answer) = oneshot::channel();
+        let job = Consume {
+            tan_hash,
+            now,
+            reply,
+        };
+        let stopped = || AppError::internal("the TAN consumer has stopped");
+        self.jobs.send(job).await.map_err(|_| stopped())?;
+        Ok(answer.await.map_err(|_| stopped())??)
+    }
+}
+
+async fn consume_batches(db: Db, mut jobs: mpsc::Receiver<Consume>) {
+    while let Some(mut batch) = next_batch(&mut jobs, CONSUME_BATCH, |_| 1).await {
+        // Checks of the same second share a statement. The sort is stable, so of two checks of one TAN the
+        // first to arrive wins.
+        batch.sort_by_key(|job| job.now);
+        let mut answers = Vec::with_capacity(batch.len());
+        for group in batch.chunk_by(|a, b| a.now == b.now) {
+            let hashes: Vec<&str> = group.iter().map(|job| job.tan_hash.as_str()).collect();
+            match consume_many(&db, group[0].now, &hashes).await {
+                Ok(mut found) => {
+                    answers.extend(group.iter().map(|job| Ok(found.remove(&job.tan_hash))));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, tans = group.len(), "consuming TANs failed");
+                    answers.extend(group.iter().map(|_| Err(e.to_string())));
+                }
+            }
+        }
+        for (job, answer) in batch.into_iter().zip(answers) {
+            // A caller that went away (client disconnected) no longer needs its answer.
+            let _ = job.reply.send(answer.map_err(sqlx::Error::Protocol));
+        }
+    }
+}
+
+/// Deletes those of `hashes` that are valid at `now` in one statement; returns each deleted TAN's teleTAN
+/// type by hash.
+async fn consume_many(
+    db: &Db,
+    now: i64,
+    hashes: &[&str],
+) -> Result<HashMap<String, Option<String>>, sqlx::Error> {
+    let rows: Vec<(String, Option<String>)> = on_pool!(db, |pool| {
+        let mut q = sqlx::QueryBuilder::new("DELETE FROM tan WHERE valid_from <= ");
+        q.push_bind(now)
+            .push(" AND valid_until > ")
+            .push_bind(now)
+            .push(" AND tan_hash IN (");
+        let mut list = q.separated(", ");
+        for hash in hashes {
+            list.push_bind(*hash);
+        }
+        list.push_unseparated(") RETURNING tan_hash, teletan_type");
+        q.build_query_as().fetch_all(pool).await
+    })?;
+    Ok(rows.into_iter().collect())
 }
 
 /// Outcome of storing a new teleTAN.

@@ -99,3 +99,37 @@ async fn teletan_limit_holds_under_concurrency() {
         assert_eq!(app.counts().await[3], 10);
     }
 }
+
+async fn many_tans_verified_at_once(app: App) {
+    // Verifications that arrive together are consumed together; each must still get its own answer.
+    let mut tans = Vec::new();
+    for _ in 0..30 {
+        let guid = new_guid();
+        app.lab_posts(&guid, 2).await;
+        let token = app.register_guid(&guid).await.1.unwrap();
+        tans.push(app.get_tan(&token).await.1.unwrap());
+    }
+    let unknown: Vec<String> = (0..30).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    let app = std::sync::Arc::new(app);
+    let tasks: Vec<_> = tans
+        .iter()
+        .map(|t| (t.clone(), StatusCode::OK))
+        .chain(unknown.iter().map(|t| (t.clone(), StatusCode::NOT_FOUND)))
+        .map(|(tan, expected)| {
+            let app = app.clone();
+            tokio::spawn(async move { (app.verify(&tan).await.status(), expected) })
+        })
+        .collect();
+    for t in tasks {
+        let (status, expected) = t.await.unwrap();
+        assert_eq!(status, expected);
+    }
+    for tan in &tans {
+        assert_eq!(
+            app.verify(tan).await.status(),
+            StatusCode::NOT_FOUND,
+            "used twice"
+        );
+    }
+}
+on_both!(many_tans_verified_at_once);
