@@ -9,17 +9,18 @@
 //!   table is touched almost only for real matches;
 //! - RPI keys are derived sixteen at a time, the sixteen HKDF chains side by side in AVX-512 lanes
 //!   (`warnkit-sha256x`; SHA-NI pairs or plain `sha2` on other CPUs);
-//! - each key's 144 RPIs are produced by one batched AES call, so AES-NI pipelines the blocks, from
-//!   plaintexts cached per day;
-//! - the filter pass is about nine instructions per RPI, and the table lookups of a whole group of
-//!   keys go last, together, so their cache misses overlap;
+//! - each key's 144 RPIs are produced eight blocks at a time, so AES-NI pipelines them, from
+//!   plaintexts cached per day, and each RPI's filter probe is issued between the rounds of the next
+//!   eight blocks (`warnkit-aesx`), so the probes run while the AES units work;
+//! - the table lookups of a whole group of keys go last, together, so their cache misses overlap;
 //! - keys whose validity window holds no observation at all are skipped before any crypto;
 //! - the AEM key is derived only for keys that matched;
 //! - with the `parallel` feature, keys are split across threads.
 
+use warnkit_aesx::{Aes128, Probe};
+
 use crate::crypto::{
-    rpi_key_bytes_x16, AemKey, Block, CalibrationConfidence, Rpi, RpiBatch, RpiKey, Tek, KEY_LEN,
-    METADATA_LEN,
+    padded_data, rpi_key_bytes_x16, AemKey, CalibrationConfidence, Rpi, Tek, KEY_LEN, METADATA_LEN,
 };
 use crate::interval::{MATCHING_TOLERANCE, TEK_ROLLING_PERIOD};
 
@@ -121,43 +122,9 @@ impl Filter {
         self.absent[prefix as usize & self.mask] &= !filter_bits(prefix);
     }
 
-    /// Whether an RPI with this raw prefix may be in the set.
-    #[inline(always)]
-    fn may_contain(absent: &[u64], mask: usize, prefix: u64) -> bool {
-        filter_bits(prefix) & absent[prefix as usize & mask] == 0
-    }
-
-    /// Writes the positions of the blocks that pass the filter to `hits` and returns how many.
-    ///
-    /// The hot loop of matching: 144 probes per key, of which well under one passes without a
-    /// real match. Kept to about eight instructions per probe: the prefix, its pattern from
-    /// [`FILTER_MASKS`], the word, one test; the branch is almost never taken, so it predicts well.
-    /// Two probes per iteration halve the loop's own overhead.
-    fn pass(&self, blocks: &[Block], hits: &mut [u8; TEK_ROLLING_PERIOD as usize]) -> usize {
-        let mask = self.mask;
-        // The slice's length lets the compiler drop the bounds check on `prefix & mask`.
-        let absent = &self.absent[..=mask];
-        let blocks = &blocks[..blocks.len().min(hits.len())];
-        let mut count = 0;
-        for (pair, two) in blocks.chunks_exact(2).enumerate() {
-            let (a, b) = (raw_prefix(two[0].as_slice()), raw_prefix(two[1].as_slice()));
-            if Self::may_contain(absent, mask, a) {
-                hits[count] = (2 * pair) as u8;
-                count += 1;
-            }
-            if Self::may_contain(absent, mask, b) {
-                hits[count] = (2 * pair + 1) as u8;
-                count += 1;
-            }
-        }
-        if let [.., last] = blocks {
-            if blocks.len() % 2 == 1 && Self::may_contain(absent, mask, raw_prefix(last.as_slice()))
-            {
-                hits[count] = (blocks.len() - 1) as u8;
-                count += 1;
-            }
-        }
-        count
+    /// The filter as the AES kernel probes it, between the rounds of the next blocks.
+    fn probe(&self) -> Probe<'_> {
+        Probe::new(&self.absent, &FILTER_MASKS)
     }
 }
 
@@ -468,14 +435,18 @@ impl ObservationIndex {
         let candidates = &mut scratch.candidates;
         candidates.clear();
         let mut hits = [0u8; TEK_ROLLING_PERIOD as usize];
+        let Scratch {
+            plaintexts, output, ..
+        } = scratch;
         for (g, (&(k, filter), raw)) in group.iter().zip(&raw).enumerate() {
             // The reference matcher derives all 144 RPIs whatever the rolling period says; a key
             // with a short period simply has no sightings for the rest.
-            let blocks = RpiKey::new(raw).day_rpis_into(keys[k].rolling_start, &mut scratch.batch);
-            let count = filter.pass(blocks, &mut hits);
+            let input = plaintexts.day(keys[k].rolling_start);
+            let count =
+                Aes128::new(raw).encrypt_and_probe(input, output, &filter.probe(), &mut hits);
             for &i in &hits[..count] {
                 let i = usize::from(i);
-                candidates.push((g, i, blocks[i]));
+                candidates.push((g, i, output[i]));
             }
         }
         if candidates.is_empty() {
@@ -483,13 +454,13 @@ impl ObservationIndex {
         }
         let mut touched = 0u64;
         for (_, _, block) in candidates.iter() {
-            let prefix = prefix_of(block.as_slice());
+            let prefix = prefix_of(block);
             touched ^= self.slots[(prefix >> 32) as usize & self.slot_mask].prefix;
         }
         std::hint::black_box(touched);
         let mut aem_keys = [None; 16];
         for &(g, i, block) in candidates.iter() {
-            if let Some(range) = self.lookup(block.as_slice()) {
+            if let Some(range) = self.lookup(&block) {
                 let k = group[g].0;
                 self.emit(
                     &keys[k],
@@ -546,11 +517,50 @@ impl ObservationIndex {
 }
 
 /// Buffers reused from one group of keys to the next.
-#[derive(Default)]
 struct Scratch {
-    batch: RpiBatch,
+    plaintexts: DayPlaintexts,
+    /// The RPIs of the key at hand.
+    output: [[u8; KEY_LEN]; TEK_ROLLING_PERIOD as usize],
     /// (position in the group, RPI number, RPI) of every block that passed its filter.
-    candidates: Vec<(usize, usize, Block)>,
+    candidates: Vec<(usize, usize, [u8; KEY_LEN])>,
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Self {
+            plaintexts: DayPlaintexts::default(),
+            output: [[0; KEY_LEN]; TEK_ROLLING_PERIOD as usize],
+            candidates: Vec::new(),
+        }
+    }
+}
+
+/// The 144 RPI plaintexts of recent days, direct-mapped by day: consecutive keys of a published batch
+/// belong to different days, and rewriting the interval numbers for each key costs ~10 % of its loop.
+struct DayPlaintexts {
+    days: Vec<(Option<u32>, [[u8; KEY_LEN]; TEK_ROLLING_PERIOD as usize])>,
+}
+
+impl Default for DayPlaintexts {
+    fn default() -> Self {
+        Self {
+            days: vec![(None, [[0; KEY_LEN]; TEK_ROLLING_PERIOD as usize]); 16],
+        }
+    }
+}
+
+impl DayPlaintexts {
+    /// The plaintexts of the 144 intervals from `start`, built on first use.
+    fn day(&mut self, start: u32) -> &[[u8; KEY_LEN]; TEK_ROLLING_PERIOD as usize] {
+        let (cached, blocks) = &mut self.days[(start / TEK_ROLLING_PERIOD) as usize % 16];
+        if *cached != Some(start) {
+            for (i, block) in (0..).zip(blocks.iter_mut()) {
+                *block = padded_data(start.wrapping_add(i));
+            }
+            *cached = Some(start);
+        }
+        blocks
+    }
 }
 
 /// Remembers, for recent rolling starts, whether any sighting falls in a key's window and which
