@@ -16,7 +16,8 @@
 //! else each lane falls back to [`sha2::compress256`], which has its own portable and accelerated
 //! paths. The 16-lane functions run on AVX-512F where present (`avx512.rs`: the plain FIPS rounds
 //! on vectors of sixteen lanes), else through the pairwise path. Results are identical either way.
-//! `ni.rs` and `avx512.rs` hold all of the crate's (and the workspace's) `unsafe` code.
+//! `ni.rs` and `avx512.rs` hold all of the crate's `unsafe` code (the workspace's other is in
+//! `warnkit-aesx`).
 //!
 //! # Measured
 //!
