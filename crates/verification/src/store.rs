@@ -243,14 +243,23 @@ async fn consume_batches(db: Db, mut jobs: mpsc::Receiver<Consume>) {
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, tans = group.len(), "consuming TANs failed");
-                    answers.extend(group.iter().map(|_| Err(e.to_string())));
+                    answers.extend(group.iter().map(|_| Err(copy_error(&e))));
                 }
             }
         }
         for (job, answer) in batch.into_iter().zip(answers) {
             // A caller that went away (client disconnected) no longer needs its answer.
-            let _ = job.reply.send(answer.map_err(sqlx::Error::Protocol));
+            let _ = job.reply.send(answer);
         }
+    }
+}
+
+/// One batch's error for each of its callers (`sqlx::Error` is not `Clone`). An exhausted pool stays
+/// what it is, so callers still answer 503 (come back later) rather than 500.
+fn copy_error(e: &sqlx::Error) -> sqlx::Error {
+    match e {
+        sqlx::Error::PoolTimedOut => sqlx::Error::PoolTimedOut,
+        other => sqlx::Error::Protocol(format!("consuming TANs: {other}")),
     }
 }
 
@@ -400,4 +409,19 @@ pub(crate) async fn expire_teletans(db: &Db, valid_until: i64) -> AppResult<()> 
     .await
     .map(drop))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::copy_error;
+
+    #[test]
+    fn a_batch_error_reaches_every_caller_as_the_same_kind() {
+        assert!(matches!(
+            copy_error(&sqlx::Error::PoolTimedOut),
+            sqlx::Error::PoolTimedOut
+        ));
+        let other = copy_error(&sqlx::Error::RowNotFound);
+        assert!(matches!(&other, sqlx::Error::Protocol(m) if m.contains("consuming TANs")));
+    }
 }
