@@ -179,38 +179,13 @@ type Case = (&'static str, fn(&mut Data) -> u64);
 /// What `warnkit bench match --threads 1` does, here so variants can be compared without building
 /// the binary: 1M keys over 14 days against 100k sightings, then the AES bound.
 fn whole(keys: usize, observed: usize, runs: usize) {
-    use warnkit_protocol::crypto::{Metadata, Rpi};
-    use warnkit_protocol::matching::{DiagnosisKey, MatchOptions, Observation, ObservationIndex};
-    const DAY0: u32 = 2_833_200;
+    use warnkit_protocol::matching::{MatchOptions, ObservationIndex, Workload};
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-    let diagnosis: Vec<DiagnosisKey> = (0..keys)
-        .map(|i| DiagnosisKey {
-            tek: Tek(rng.gen()),
-            rolling_start: DAY0 + 144 * (i % 14) as u32,
-            rolling_period: 144,
-        })
-        .collect();
-    let mut log: Vec<Observation> = (0..observed)
-        .map(|_| Observation {
-            rpi: Rpi(rng.gen()),
-            interval: DAY0 + rng.gen_range(0..14 * 144),
-            rssi: -60,
-            aem: rng.gen(),
-        })
-        .collect();
-    let planted = (observed / 1000).min(keys);
-    for slot in log.iter_mut().take(planted) {
-        let key = &diagnosis[rng.gen_range(0..keys)];
-        let (rpik, aemk) = key.tek.derive_keys();
-        let interval = key.rolling_start + rng.gen_range(0..144);
-        let rpi = rpik.rpi(interval);
-        *slot = Observation {
-            rpi,
-            interval,
-            rssi: -60,
-            aem: aemk.encrypt(&rpi, &Metadata::v1_0(0)),
-        };
-    }
+    let Workload {
+        keys: diagnosis,
+        log,
+        planted,
+    } = Workload::synthetic(&mut rng, keys, observed);
     let index = ObservationIndex::new(&log);
     let options = MatchOptions {
         parallel: false,

@@ -3,7 +3,7 @@
 use proptest::prelude::*;
 use warnkit_protocol::crypto::{Metadata, Rpi, Tek};
 use warnkit_protocol::matching::{
-    DiagnosisKey, Match, MatchOptions, Observation, ObservationIndex,
+    DiagnosisKey, Match, MatchOptions, Observation, ObservationIndex, Workload,
 };
 
 const DAY: u32 = 2_833_200; // a day-aligned interval (2023-11-14)
@@ -319,4 +319,26 @@ proptest! {
         prop_assert_eq!(&ours, &index.match_keys_reference(&keys, &options));
         prop_assert_eq!(summarise(&ours), naive(&keys, &log, &options));
     }
+}
+
+#[test]
+fn the_benchmark_workload_finds_what_it_planted() {
+    use rand::SeedableRng;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    let w = Workload::synthetic(&mut rng, 5_000, 20_000);
+    assert_eq!((w.keys.len(), w.log.len(), w.planted), (5_000, 20_000, 20));
+    let days: std::collections::BTreeSet<u32> = w.keys.iter().map(|k| k.rolling_start).collect();
+    assert_eq!(days.len(), 14);
+    assert!(w.log.iter().all(|o| {
+        (Workload::FIRST_INTERVAL..Workload::FIRST_INTERVAL + 14 * 144).contains(&o.interval)
+    }));
+    let index = ObservationIndex::new(&w.log);
+    let options = MatchOptions::default();
+    let found = index.match_keys(&w.keys, &options);
+    // Every planted sighting is found; the random ones match nothing.
+    let mut planted: Vec<usize> = found.iter().map(|m| m.observation_index).collect();
+    planted.sort_unstable();
+    planted.dedup();
+    assert_eq!(planted, (0..w.planted).collect::<Vec<_>>());
+    assert_eq!(found, index.match_keys_reference(&w.keys, &options));
 }

@@ -8,8 +8,8 @@ use anyhow::Context;
 use clap::Subcommand;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
-use warnkit_protocol::crypto::{Block, Metadata, Rpi, Tek};
-use warnkit_protocol::matching::{DiagnosisKey, MatchOptions, Observation, ObservationIndex};
+use warnkit_protocol::crypto::Block;
+use warnkit_protocol::matching::{MatchOptions, ObservationIndex, Workload};
 
 /// Benchmark commands.
 #[derive(Debug, Subcommand)]
@@ -194,40 +194,13 @@ pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-const DAY0: u32 = 2_833_200;
-
 fn bench_match(keys: usize, observed: usize, threads: u16, seed: u64) -> MatchReport {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let diagnosis: Vec<DiagnosisKey> = (0..keys)
-        .map(|i| DiagnosisKey {
-            tek: Tek(rng.gen()),
-            rolling_start: DAY0 + 144 * (i % 14) as u32,
-            rolling_period: 144,
-        })
-        .collect();
-    // Random sightings spread over the same 14 days, so no key can be skipped: the worst case.
-    let mut log: Vec<Observation> = (0..observed)
-        .map(|_| Observation {
-            rpi: Rpi(rng.gen()),
-            interval: DAY0 + rng.gen_range(0..14 * 144),
-            rssi: -60,
-            aem: rng.gen(),
-        })
-        .collect();
-    // Plant one real sighting per thousand observations so the run also finds something.
-    let planted = (observed / 1000).min(keys);
-    for slot in log.iter_mut().take(planted) {
-        let key = &diagnosis[rng.gen_range(0..keys)];
-        let (rpik, aemk) = key.tek.derive_keys();
-        let interval = key.rolling_start + rng.gen_range(0..144);
-        let rpi = rpik.rpi(interval);
-        *slot = Observation {
-            rpi,
-            interval,
-            rssi: -60,
-            aem: aemk.encrypt(&rpi, &Metadata::v1_0(0)),
-        };
-    }
+    let Workload {
+        keys: diagnosis,
+        log,
+        planted,
+    } = Workload::synthetic(&mut rng, keys, observed);
     let index = ObservationIndex::new(&log);
     let options = MatchOptions {
         parallel: threads > 1,
