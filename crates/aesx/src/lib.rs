@@ -128,11 +128,7 @@ impl Aes128 {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `Ni` round keys exist only on CPUs with AES-NI (see `new`).
             Backend::Ni(keys) => unsafe { ni::encrypt(keys, blocks) },
-            Backend::Soft(cipher) => {
-                for block in blocks {
-                    cipher.encrypt_block(GenericArray::from_mut_slice(block));
-                }
-            }
+            Backend::Soft(cipher) => soft_encrypt(cipher, blocks),
         }
     }
 
@@ -159,18 +155,33 @@ impl Aes128 {
             // SAFETY: `Ni` round keys exist only on CPUs with AES-NI (see `new`).
             Backend::Ni(keys) => unsafe { ni::encrypt_and_probe(keys, input, output, probe, hits) },
             Backend::Soft(cipher) => {
+                output.copy_from_slice(input);
+                soft_encrypt(cipher, output);
                 let mut count = 0;
-                for (i, (inp, out)) in input.iter().zip(output.iter_mut()).enumerate() {
-                    let mut block = GenericArray::clone_from_slice(inp);
-                    cipher.encrypt_block(&mut block);
-                    out.copy_from_slice(&block);
-                    if probe.passes(out) {
+                for (i, block) in output.iter().enumerate() {
+                    if probe.passes(block) {
                         hits[count] = i as u8;
                         count += 1;
                     }
                 }
                 count
             }
+        }
+    }
+}
+
+/// The `aes` crate's batched call, eight blocks at a time through a small buffer of its block type, so
+/// its own accelerated backends (ARMv8 crypto extensions, for one) keep several blocks in flight.
+fn soft_encrypt(cipher: &aes::Aes128Enc, blocks: &mut [Block]) {
+    let mut buffer = [GenericArray::default(); 8];
+    for chunk in blocks.chunks_mut(8) {
+        let buffer = &mut buffer[..chunk.len()];
+        for (b, block) in buffer.iter_mut().zip(chunk.iter()) {
+            b.copy_from_slice(block);
+        }
+        cipher.encrypt_blocks(buffer);
+        for (block, b) in chunk.iter_mut().zip(buffer.iter()) {
+            block.copy_from_slice(b);
         }
     }
 }

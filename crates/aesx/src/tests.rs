@@ -75,6 +75,11 @@ fn the_soft_backend_agrees() {
     assert_eq!(a, b);
     assert_eq!(ha[..na], hb[..nb]);
     assert_eq!(a, reference(&key, &input));
+    for len in 0..20 {
+        let mut blocks = input[..len].to_vec();
+        soft.encrypt_blocks(&mut blocks);
+        assert_eq!(blocks, reference(&key, &input[..len]), "{len} blocks");
+    }
 }
 
 #[test]
