@@ -1,7 +1,7 @@
 //! One simulated phone: the framework, the test flow (QR code, polling, TANs, both uploads), fake
 //! traffic, the download schedule and exposure detection, driven by an injected time and random source.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use rand::{CryptoRng, Rng, RngCore};
 use serde::{Deserialize, Serialize};
@@ -16,7 +16,7 @@ use crate::http::{Http, HttpError};
 use crate::risk::{Exposures, RiskError, RiskModel, RiskStatus};
 use crate::schedule::{Backoff, Downloaded, Schedule};
 use crate::submit;
-use crate::sync::{self, SyncReport};
+use crate::sync::{self, Seen, SyncReport};
 
 /// Test result codes of the verification API.
 pub mod result_code {
@@ -84,8 +84,14 @@ impl From<crate::en::EnError> for PhoneError {
 /// Settings a phone is set up with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
-    /// The region whose keys are downloaded.
+    /// The region whose keys are downloaded, and whose app configuration the phone uses.
     pub region: String,
+    /// Further regions whose keys are downloaded too, such as a federation's combined region (`EUR`):
+    /// it holds the keys of every consenting positive of the member countries, while the home region
+    /// holds those of foreigners only when they visited it, so a traveller needs it to be warned of
+    /// people met abroad. Keys in several regions are matched once.
+    #[serde(default)]
+    pub extra_regions: Vec<String>,
     /// The public key (SPKI PEM) every archive must verify with.
     pub public_key_pem: String,
     /// Risk v1 (default) or v2.
@@ -130,6 +136,9 @@ pub struct PhoneStats {
     pub keys: u64,
     /// Keys that came a second time.
     pub duplicate_keys: u64,
+    /// Keys of an extra region that had come through another region already.
+    #[serde(default)]
+    pub keys_from_other_regions: u64,
     /// Archives rejected (bad signature or unreadable), with the reason.
     pub rejected: Vec<String>,
     /// Background actions (polls, uploads, fake traffic) that failed.
@@ -151,6 +160,9 @@ pub struct Phone {
     pub test: Option<TestState>,
     /// What has been downloaded.
     pub downloaded: Downloaded,
+    /// What has been downloaded of each extra region.
+    #[serde(default)]
+    pub downloaded_extra: BTreeMap<String, Downloaded>,
     /// Every key downloaded in the retention window.
     pub seen_keys: HashSet<[u8; 16]>,
     /// Exposures found.
@@ -185,6 +197,7 @@ impl Phone {
             en: Framework::new(tx_power),
             test: None,
             downloaded: Downloaded::default(),
+            downloaded_extra: BTreeMap::new(),
             seen_keys: HashSet::new(),
             exposures: Exposures::default(),
             schedule: Schedule::default(),
@@ -404,6 +417,7 @@ impl Phone {
         self.stats.files += report.files as u64;
         self.stats.keys += report.keys as u64;
         self.stats.duplicate_keys += report.duplicate_keys as u64;
+        self.stats.keys_from_other_regions += report.keys_from_other_regions as u64;
         self.stats.rejected.extend(report.rejected.iter().cloned());
         if report.complete() {
             self.schedule.succeeded(now, rng);
@@ -439,15 +453,24 @@ impl Phone {
         }
         let today = date_string(day_of(now));
         let yesterday = day_of(now).checked_sub(1).map(date_string);
-        let (keys, mut report) = sync::download(
-            http,
-            &region,
-            &key,
-            &mut self.downloaded,
-            &mut self.seen_keys,
-            (yesterday.as_deref(), &today),
-        )
-        .await;
+        let days = (yesterday.as_deref(), today.as_str());
+        let home = Seen {
+            keys: &mut self.seen_keys,
+            overlaps: false,
+        };
+        let (mut keys, mut report) =
+            sync::download(http, &region, &key, &mut self.downloaded, home, days).await;
+        for extra in &self.settings.extra_regions {
+            let downloaded = self.downloaded_extra.entry(extra.clone()).or_default();
+            let seen = Seen {
+                keys: &mut self.seen_keys,
+                overlaps: true,
+            };
+            let (more, more_report) =
+                sync::download(http, extra, &key, downloaded, seen, days).await;
+            keys.extend(more);
+            report.absorb(more_report);
+        }
         match config_error {
             Some(sync::ConfigError::Rejected(e)) => report.rejected.push(e),
             Some(sync::ConfigError::Fetch(e)) => report.errors.push(e),
@@ -470,8 +493,11 @@ impl Phone {
     pub fn housekeeping(&mut self, now: i64) {
         self.en.prune(now);
         self.exposures.prune(now);
-        self.downloaded
-            .forget_before(&date_string(day_of(now).saturating_sub(15)));
+        let oldest = date_string(day_of(now).saturating_sub(15));
+        self.downloaded.forget_before(&oldest);
+        for downloaded in self.downloaded_extra.values_mut() {
+            downloaded.forget_before(&oldest);
+        }
     }
 
     /// The current risk status.

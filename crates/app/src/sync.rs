@@ -25,6 +25,10 @@ pub struct SyncReport {
     pub keys: usize,
     /// Keys that had been downloaded before (should stay 0).
     pub duplicate_keys: usize,
+    /// Keys of an extra region that the phone already had from another region (a federation's combined
+    /// region repeats the home region's consenting keys); not matched again.
+    #[serde(default)]
+    pub keys_from_other_regions: usize,
     /// Archives (or the configuration) rejected, with the reason: a bad signature, a broken zip.
     pub rejected: Vec<String>,
     /// Requests that failed even after retries.
@@ -35,6 +39,16 @@ impl SyncReport {
     /// Whether everything listed was fetched and accepted.
     pub fn complete(&self) -> bool {
         self.rejected.is_empty() && self.errors.is_empty()
+    }
+
+    /// Adds another region's run to this one.
+    pub fn absorb(&mut self, other: SyncReport) {
+        self.files += other.files;
+        self.keys += other.keys;
+        self.duplicate_keys += other.duplicate_keys;
+        self.keys_from_other_regions += other.keys_from_other_regions;
+        self.rejected.extend(other.rejected);
+        self.errors.extend(other.errors);
     }
 }
 
@@ -189,13 +203,22 @@ async fn plan(
     (fetches, completes)
 }
 
-/// Runs one download pass and returns the new keys; `seen` holds every key ever downloaded.
+/// Where a download pass puts what it has seen.
+pub struct Seen<'a> {
+    /// Every key ever downloaded, from any region.
+    pub keys: &'a mut HashSet<[u8; 16]>,
+    /// Whether keys of this region are expected in another region the phone downloads first, so a
+    /// repeat is an overlap of regions rather than a duplicate.
+    pub overlaps: bool,
+}
+
+/// Runs one download pass over `region` and returns the keys not seen before.
 pub async fn download(
     http: &Http,
     region: &str,
     key: &VerifyingKey,
     downloaded: &mut Downloaded,
-    seen: &mut HashSet<[u8; 16]>,
+    seen: Seen<'_>,
     (yesterday, today): (Option<&str>, &str),
 ) -> (Vec<TemporaryExposureKey>, SyncReport) {
     let mut report = SyncReport::default();
@@ -246,9 +269,11 @@ pub async fn download(
             else {
                 continue;
             };
-            if seen.insert(data) {
+            if seen.keys.insert(data) {
                 report.keys += 1;
                 keys.push(k);
+            } else if seen.overlaps {
+                report.keys_from_other_regions += 1;
             } else {
                 report.duplicate_keys += 1;
             }

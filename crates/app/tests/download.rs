@@ -95,10 +95,20 @@ fn submissions(until: i64) -> Vec<StoredKey> {
 
 /// Publishes what a distribution run at `now` publishes, replacing the previous run's files.
 fn publish(cdn: &Cdn, signer: &Signer, now: i64) -> BTreeSet<[u8; 16]> {
-    let config = PlanConfig::default();
-    let keys: Vec<DistKey> = submissions(now)
+    publish_keys(cdn, signer, now, &submissions(now), &PlanConfig::default())
+}
+
+/// [`publish`] with other keys and settings (regions); returns the keys in the archives of every region.
+fn publish_keys(
+    cdn: &Cdn,
+    signer: &Signer,
+    now: i64,
+    stored: &[StoredKey],
+    config: &PlanConfig,
+) -> BTreeSet<[u8; 16]> {
+    let keys: Vec<DistKey> = stored
         .iter()
-        .map(|k| DistKey::new(k, config.expiry_minutes))
+        .filter_map(|k| DistKey::for_config(k, config))
         .collect();
     let app_config = PlannedFile {
         path: "version/v1/configuration/country/DE/app_config".into(),
@@ -110,7 +120,7 @@ fn publish(cdn: &Cdn, signer: &Signer, now: i64) -> BTreeSet<[u8; 16]> {
         )
         .unwrap(),
     };
-    let p = plan(keys, now, &config, signer, b"secret", vec![app_config]).unwrap();
+    let p = plan(keys, now, config, signer, b"secret", vec![app_config]).unwrap();
     let mut files = cdn.files.lock().unwrap();
     files.clear();
     let mut published = BTreeSet::new();
@@ -146,6 +156,7 @@ fn publish(cdn: &Cdn, signer: &Signer, now: i64) -> BTreeSet<[u8; 16]> {
 fn phone(signer: &Signer, cdn_url: &str) -> (Phone, Http) {
     let settings = Settings {
         region: "DE".into(),
+        extra_regions: Vec::new(),
         public_key_pem: public_pem(signer),
         risk_model: RiskModel::V1,
         fake_rate_per_day: 0.0,
@@ -312,4 +323,65 @@ async fn a_stale_hour_index_of_an_ended_day_does_not_end_it() {
     assert!(published.iter().all(|k| phone.seen_keys.contains(k)));
     assert_eq!(phone.stats.duplicate_keys, 0);
     assert!(cdn.served.lock().unwrap().values().all(|&n| n == 1));
+}
+
+#[tokio::test]
+async fn an_extra_region_brings_the_foreign_keys_each_once() {
+    let (cdn, url) = start_cdn().await;
+    let signer = signer(1);
+    let config = PlanConfig {
+        federation_region: Some("EUR".into()),
+        ..PlanConfig::default()
+    };
+    let now = T0 + 10 * HOUR + 600;
+    // A third of the keys stay at home, a third consented to federation (published in DE and in EUR), a
+    // third came from FR without a visit to DE (in EUR only).
+    let stored: Vec<StoredKey> = submissions(now)
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut k)| {
+            k.consent_to_federation = i % 3 != 0;
+            if i % 3 == 2 {
+                k.origin = "FR".into();
+            }
+            k
+        })
+        .collect();
+    let foreign: BTreeSet<[u8; 16]> = stored
+        .iter()
+        .filter(|k| k.origin == "FR")
+        .map(|k| k.key_data)
+        .collect();
+    let published = publish_keys(&cdn, &signer, now - 595, &stored, &config);
+    let published_foreign: BTreeSet<[u8; 16]> = foreign.intersection(&published).copied().collect();
+    assert!(!published_foreign.is_empty());
+    let mut rng = ChaCha20Rng::seed_from_u64(3);
+
+    let (mut home_only, http) = phone(&signer, &url);
+    let report = home_only.sync(&http, now, &mut rng).await;
+    assert!(report.complete(), "{report:?}");
+    assert!(home_only.seen_keys.iter().all(|k| !foreign.contains(k)));
+    assert_eq!(report.keys_from_other_regions, 0);
+
+    let (mut traveller, _) = phone(&signer, &url);
+    traveller.settings.extra_regions = vec!["EUR".into()];
+    let report = traveller.sync(&http, now, &mut rng).await;
+    assert!(report.complete(), "{report:?}");
+    let seen: BTreeSet<[u8; 16]> = traveller.seen_keys.iter().copied().collect();
+    let missing = published.difference(&seen).count();
+    assert_eq!(missing, 0, "published keys the traveller never got");
+    assert!(published_foreign.is_subset(&seen));
+    // The consenting home keys come through both regions: matched once, and not counted as duplicates.
+    assert_eq!(report.duplicate_keys, 0);
+    assert!(report.keys_from_other_regions > 0, "{report:?}");
+    assert_eq!(report.keys, seen.len());
+    assert!(
+        traveller.downloaded_extra["EUR"].days.len()
+            + traveller.downloaded_extra["EUR"].hours.len()
+            > 0
+    );
+    // A second run fetches nothing new from either region.
+    let again = traveller.sync(&http, now + 600, &mut rng).await;
+    assert!(again.complete(), "{again:?}");
+    assert_eq!((again.keys, again.duplicate_keys), (0, 0));
 }

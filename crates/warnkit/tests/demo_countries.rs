@@ -116,6 +116,8 @@ fn a_traveller_from_de_warns_a_contact_in_fr_and_unconsented_keys_stay_home() {
         assert_eq!(n(v, "fake_keys_published"), 0, "{v}");
         assert_eq!(n(v, "federation_batches_rejected"), 0, "{v}");
         assert_eq!(n(v, "unconsented_keys_abroad"), 0, "{v}");
+        // Every phone also downloads the combined region, so no consenting positive met abroad is missed.
+        assert_eq!(n(v, "missed_abroad_not_visited"), 0, "{v}");
         assert!(n(v, "trips") > 0, "{v}");
     }
     assert!(n(&s, "truly_exposed") > 0, "{s}");

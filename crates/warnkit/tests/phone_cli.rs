@@ -102,3 +102,54 @@ fn two_phones_meet_one_tests_positive_the_other_is_warned() {
     .expect("json");
     assert_eq!(risk["level"], "low", "{risk}");
 }
+
+#[test]
+fn init_takes_the_regions_to_download_and_refuses_a_bad_code() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let endpoints = tmp.path().join("endpoints.json");
+    std::fs::write(
+        &endpoints,
+        r#"{"distribution": "http://127.0.0.1:9", "submission": "http://127.0.0.1:9", "verification": "http://127.0.0.1:9"}"#,
+    )
+    .expect("write endpoints");
+    let keys = tmp.path().join("keys");
+    warnkit(&["keygen", "--out", keys.to_str().expect("utf-8")]);
+    let public_key = keys.join("public-key.pem");
+    let phone = tmp.path().join("phone");
+    let args = |extra: &[&'static str]| {
+        let mut a = vec![
+            "phone".to_owned(),
+            "init".to_owned(),
+            "--dir".to_owned(),
+            phone.to_str().expect("utf-8").to_owned(),
+            "--endpoints".to_owned(),
+            endpoints.to_str().expect("utf-8").to_owned(),
+            "--public-key".to_owned(),
+            public_key.to_str().expect("utf-8").to_owned(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+
+    let bad = std::process::Command::new(common::BIN)
+        .args(args(&["--extra-region", "../x"]))
+        .output()
+        .expect("run warnkit");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("region code"));
+    assert!(!phone.join("phone.json").exists(), "nothing written");
+
+    let ok = args(&["--region", "FR", "--extra-region", "EUR"]);
+    warnkit(&ok.iter().map(String::as_str).collect::<Vec<_>>());
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(phone.join("phone.json")).expect("phone.json"),
+    )
+    .expect("JSON");
+    let settings = &state["phone"]["settings"];
+    assert_eq!(settings["region"], "FR", "{settings}");
+    assert_eq!(
+        settings["extra_regions"],
+        serde_json::json!(["EUR"]),
+        "{settings}"
+    );
+}

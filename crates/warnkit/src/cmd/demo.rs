@@ -59,6 +59,10 @@ pub struct DemoArgs {
     /// With `--countries`: chance that a person spends a given day in another country.
     #[arg(long, default_value_t = 0.1, requires = "countries")]
     pub travel_rate: f64,
+    /// With `--countries`: phones download their home region only, not also the combined region
+    /// (`EUR`), so travellers miss positives met abroad who did not visit their country.
+    #[arg(long, requires = "countries")]
+    pub home_region_only: bool,
     /// Keep the backend's data directory here instead of a temporary one.
     #[arg(long, conflicts_with = "server")]
     pub data_dir: Option<std::path::PathBuf>,

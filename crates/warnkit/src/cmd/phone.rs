@@ -58,6 +58,22 @@ pub struct InitArgs {
     /// Fake upload sessions per day in background runs.
     #[arg(long, default_value_t = 0.0)]
     fake_rate: f64,
+    /// The region whose keys and app configuration the phone downloads (the server's
+    /// `distribution.region`).
+    #[arg(long, default_value = "DE", value_parser = region_code)]
+    region: String,
+    /// A further region to download, e.g. the combined region of a federation (`EUR`); repeatable.
+    #[arg(long = "extra-region", value_name = "REGION", value_parser = region_code)]
+    extra_regions: Vec<String>,
+}
+
+/// A region code as the distribution publishes them: 2 to 8 letters or digits.
+fn region_code(value: &str) -> Result<String, String> {
+    if (2..=8).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        Ok(value.to_owned())
+    } else {
+        Err("a region code is 2 to 8 letters or digits, e.g. DE".into())
+    }
 }
 
 /// Arguments of `warnkit phone scan-qr`.
@@ -159,7 +175,8 @@ async fn dispatch(command: PhoneCommand) -> anyhow::Result<ExitCode> {
             };
             warnkit_protocol::export::public_key_from_pem(&public_key_pem)?;
             let settings = Settings {
-                region: "DE".into(),
+                region: args.region.clone(),
+                extra_regions: args.extra_regions.clone(),
                 public_key_pem,
                 risk_model: match args.risk {
                     super::demo::RiskArg::V1 => RiskModel::V1,

@@ -503,6 +503,13 @@ pub async fn simulate(
             let home = globe.home[person];
             let settings = Settings {
                 region: codes[home].clone(),
+                // As the original app did with the combined package: every phone takes it, since a
+                // trip is only known after the fact.
+                extra_regions: if args.home_region_only {
+                    Vec::new()
+                } else {
+                    vec![COMBINED_REGION.to_owned()]
+                },
                 public_key_pem: lands[home].backend.public_key_pem.clone(),
                 risk_model: risk_model(args.risk),
                 fake_rate_per_day: args.fake_rate,
@@ -625,9 +632,12 @@ pub async fn simulate(
             .any(|t| t.person == p && globe.visited(p, t.sample).contains(&k))
     };
     // Whose keys the phones of country `k` can get: their own country's positives (shared or not, as
-    // in the single-country demo), and foreign ones who shared, consented and visited `k`.
-    let reach =
-        |k: usize, p: usize| globe.home[p] == k || (shares(p) && federates[p] && visits(p, k));
+    // in the single-country demo), and foreign ones who shared and consented: all of them through the
+    // combined region, or with `--home-region-only` those who visited `k`.
+    let combined = !args.home_region_only;
+    let reach = |k: usize, p: usize| {
+        globe.home[p] == k || (shares(p) && federates[p] && (combined || visits(p, k)))
+    };
     let set = |f: &dyn Fn(usize) -> bool| -> HashSet<usize> {
         positives
             .iter()

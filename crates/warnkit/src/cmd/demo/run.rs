@@ -103,6 +103,7 @@ pub async fn simulate(args: &DemoArgs, show_progress: bool) -> anyhow::Result<Su
     let lab = reqwest::Client::new();
     let settings = Settings {
         region: "DE".into(),
+        extra_regions: Vec::new(),
         public_key_pem: backend.public_key_pem.clone(),
         risk_model: risk_model(args.risk),
         fake_rate_per_day: args.fake_rate,
