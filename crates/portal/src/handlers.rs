@@ -155,7 +155,10 @@ pub(crate) async fn login(
             username,
         ));
     }
-    let user = store::user(s.db(), username).await?;
+    // Accounts of the OpenID provider have no password here: they are refused like unknown names.
+    let user = store::user(s.db(), username)
+        .await?
+        .filter(|u| u.password_hash != store::OIDC_PASSWORD_HASH);
     // Unknown names cost a hash check too, so timing does not tell which names exist.
     let phc = user
         .as_ref()

@@ -386,6 +386,75 @@ mod tests {
         );
     }
 
+    /// An RSA key of `bits` (seeded, so runs repeat) and its set of one `RS256` key `r1`.
+    fn rsa_key(bits: usize, seed: u64) -> (rsa::RsaPrivateKey, Jwks) {
+        use rand::SeedableRng as _;
+        use rsa::traits::PublicKeyParts as _;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let sk = rsa::RsaPrivateKey::new(&mut rng, bits).unwrap();
+        let jwk = Jwk {
+            kty: "RSA".into(),
+            kid: Some("r1".into()),
+            use_: Some("sig".into()),
+            alg: Some("RS256".into()),
+            n: Some(URL_SAFE_NO_PAD.encode(sk.n().to_bytes_be())),
+            e: Some(URL_SAFE_NO_PAD.encode(sk.e().to_bytes_be())),
+            ..Jwk::default()
+        };
+        (sk, Jwks { keys: vec![jwk] })
+    }
+
+    fn sign_rs(sk: &rsa::RsaPrivateKey, header: &Value, claims: &Value) -> String {
+        let input = format!("{}.{}", enc(header), enc(claims));
+        let digest = Sha256::digest(input.as_bytes());
+        let sig = sk
+            .sign(rsa::Pkcs1v15Sign::new::<Sha256>(), &digest)
+            .unwrap();
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+    }
+
+    #[test]
+    fn rs256_verifies_and_short_keys_are_refused() {
+        let (sk, jwks) = rsa_key(2048, 1);
+        let header = json!({"alg": "RS256", "kid": "r1"});
+        let token = sign_rs(&sk, &header, &claims());
+        assert_eq!(
+            verify_id_token(&token, &jwks, &expected()).unwrap()["sub"],
+            "u1"
+        );
+        let no_kid = sign_rs(&sk, &json!({"alg": "RS256"}), &claims());
+        assert!(verify_id_token(&no_kid, &jwks, &expected()).is_ok());
+        // Another payload under the same signature; a token of another key.
+        let (h, rest) = token.split_once('.').unwrap();
+        let (_, sig) = rest.split_once('.').unwrap();
+        let mut changed = claims();
+        changed["sub"] = json!("admin");
+        let forged = format!("{h}.{}.{sig}", enc(&changed));
+        assert_eq!(
+            verify_id_token(&forged, &jwks, &expected()),
+            Err(IdTokenError::Signature)
+        );
+        let (other, _) = rsa_key(2048, 2);
+        assert_eq!(
+            verify_id_token(&sign_rs(&other, &header, &claims()), &jwks, &expected()),
+            Err(IdTokenError::Signature)
+        );
+        // An ES256 header finds no EC key in an RSA-only set.
+        let es = sign_rs(&sk, &json!({"alg": "ES256", "kid": "r1"}), &claims());
+        assert_eq!(
+            verify_id_token(&es, &jwks, &expected()),
+            Err(IdTokenError::UnknownKey)
+        );
+        // A key under MIN_RSA_BITS verifies nothing, even its own correct signatures.
+        let (short, short_jwks) = rsa_key(1024, 3);
+        const { assert!(MIN_RSA_BITS > 1024) };
+        let weak = sign_rs(&short, &header, &claims());
+        assert_eq!(
+            verify_id_token(&weak, &short_jwks, &expected()),
+            Err(IdTokenError::Signature)
+        );
+    }
+
     #[test]
     fn signatures_keys_and_algorithms() {
         let (sk, jwks) = es_key();

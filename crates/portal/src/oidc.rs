@@ -30,6 +30,9 @@ pub(crate) const PENDING_SECS: i64 = 600;
 pub(crate) const LEEWAY_SECS: i64 = 60;
 /// The key set is fetched again for an unknown key id at most this often.
 const JWKS_REFRESH_SECS: i64 = 60;
+/// The key set is fetched again once it is this old, even when no unknown key id was seen (so a key the
+/// provider has withdrawn stops verifying).
+const JWKS_MAX_AGE_SECS: i64 = 3600;
 
 /// `[portal.oidc]`: the OpenID provider. Sign-in there is offered while `issuer` is set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -211,7 +214,8 @@ impl Oidc {
             .map_err(|e| format!("{url}: {}", e.without_url()))
     }
 
-    /// Discovery and the key set, fetched once (again after a failure, or for an unknown key id).
+    /// Discovery and the key set, fetched once (again after a failure); the key set again for an
+    /// unknown key id (at most every `JWKS_REFRESH_SECS`) and once it is `JWKS_MAX_AGE_SECS` old.
     pub(crate) async fn discovered(
         &self,
         now: i64,
@@ -219,7 +223,8 @@ impl Oidc {
     ) -> Result<Discovered, Refusal> {
         let mut found = self.found.lock().await;
         if let Some(d) = found.as_mut() {
-            if refresh_keys && now - d.jwks_at >= JWKS_REFRESH_SECS {
+            let age = now - d.jwks_at;
+            if (refresh_keys && age >= JWKS_REFRESH_SECS) || age >= JWKS_MAX_AGE_SECS {
                 d.jwks = self
                     .get_json(&d.meta.jwks_uri)
                     .await
@@ -338,11 +343,7 @@ impl Oidc {
 
     /// The portal roles the provider's role names grant.
     pub(crate) fn map_roles(&self, claims: &Claims) -> Roles {
-        let mut value = claims.get(self.config.role_claim.split('.').next().unwrap_or_default());
-        for part in self.config.role_claim.split('.').skip(1) {
-            value = value.and_then(|v| v.get(part));
-        }
-        let names: Vec<&str> = match value {
+        let names: Vec<&str> = match claim(claims, &self.config.role_claim) {
             Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
             Some(Value::String(s)) => s.split([' ', ',']).filter(|n| !n.is_empty()).collect(),
             _ => Vec::new(),
@@ -352,6 +353,18 @@ impl Oidc {
             .filter_map(|n| self.roles.get(*n))
             .fold(Roles::NONE, |acc, r| acc.with(*r))
     }
+}
+
+/// The claim at `path`: a claim of exactly that name (namespaced ones such as `https://x.example/role`
+/// contain dots), else the dotted path walked (`realm_access.roles`: each segment after the first looks
+/// into the object found so far). The one lookup for the role and the user name claims.
+pub(crate) fn claim<'a>(claims: &'a Claims, path: &str) -> Option<&'a Value> {
+    if let Some(value) = claims.get(path) {
+        return Some(value);
+    }
+    let mut parts = path.split('.');
+    let first = claims.get(parts.next().unwrap_or_default());
+    parts.fold(first, |value, part| value.and_then(|v| v.get(part)))
 }
 
 pub(crate) fn refused(reason: String) -> Refusal {
@@ -428,6 +441,25 @@ mod tests {
                 .starts_with("portal.oidc: "));
         }
         assert!(Oidc::from_config(&OidcConfig::default()).unwrap().is_none());
+        let nested = claims(serde_json::json!({
+            "realm_access": {"roles": ["r"]}, "name": "n", "https://x.example/role": "r2"
+        }));
+        assert_eq!(
+            claim(&nested, "realm_access.roles"),
+            Some(&serde_json::json!(["r"]))
+        );
+        assert_eq!(claim(&nested, "name"), Some(&serde_json::json!("n")));
+        assert_eq!(
+            claim(&nested, "https://x.example/role"),
+            Some(&serde_json::json!("r2"))
+        );
+        assert_eq!(
+            claim(&nested, "realm_access.groups"),
+            None,
+            "the whole path, not its first segment"
+        );
+        assert_eq!(claim(&nested, "name.first"), None);
+        assert_eq!(claim(&nested, "missing"), None);
         assert_eq!(error_code("invalid_grant"), "invalid_grant");
         assert_eq!(error_code(&format!("<script>{}", "a".repeat(50))).len(), 40);
         assert_eq!(

@@ -11,7 +11,8 @@ use warnkit_service::AppError;
 
 use crate::jwt::{self, Claims, Expected, IdTokenError};
 use crate::oidc::{
-    pkce_challenge, refused, Oidc, Refusal, LEEWAY_SECS, PENDING_SECS, STATE_COOKIE, USER_PREFIX,
+    claim, pkce_challenge, refused, Oidc, Refusal, LEEWAY_SECS, PENDING_SECS, STATE_COOKIE,
+    USER_PREFIX,
 };
 use crate::store;
 use crate::web::{cookie, html, is_tls, random_token, set_cookie, text, PageError, SESSION_COOKIE};
@@ -187,7 +188,7 @@ async fn sign_in(
     }
     .map_err(|e| refused(e.to_string()))?;
     let sub = claims["sub"].as_str().unwrap_or_default().to_owned();
-    let has = |c: &Claims, path: &str| c.get(path.split('.').next().unwrap_or_default()).is_some();
+    let has = |c: &Claims, path: &str| claim(c, path).is_some();
     let missing =
         !has(&claims, &oidc.config.role_claim) || !has(&claims, &oidc.config.username_claim);
     if let (true, Some(endpoint), false) = (
@@ -199,8 +200,7 @@ async fn sign_in(
             claims.entry(k).or_insert(v);
         }
     }
-    let name = claims
-        .get(&oidc.config.username_claim)
+    let name = claim(&claims, &oidc.config.username_claim)
         .and_then(Value::as_str)
         .unwrap_or(&sub);
     if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
@@ -209,7 +209,18 @@ async fn sign_in(
     let username = format!("{USER_PREFIX}{name}");
     let roles = oidc.map_roles(&claims);
     if roles.is_empty() {
-        tracing::info!(target: "audit", user = %username, via = "oidc", "no portal role");
+        // The provider took the officer's roles away: sessions started earlier end too.
+        let ended = match store::delete_sessions_of(s.db(), &username).await {
+            Ok(ended) => ended,
+            Err(e) => {
+                tracing::error!(error = %e, "ending the sessions of an OpenID account");
+                return Err(Refusal(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    text().internal_error.to_owned(),
+                ));
+            }
+        };
+        tracing::info!(target: "audit", user = %username, via = "oidc", sessions_ended = ended, "no portal role");
         let message = text().sso_no_role.replace("{provider}", oidc.name());
         return Err(Refusal(StatusCode::FORBIDDEN, message));
     }

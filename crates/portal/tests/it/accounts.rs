@@ -99,3 +99,38 @@ async fn password_role_removal_totp(app: App) {
     assert_ne!(secret_before, secret_after, "a new secret");
 }
 on_both!(password_role_removal_totp);
+
+/// An account of the OpenID provider has no password here: a password sign-in with its name is refused
+/// exactly like one with an unknown name (and costs the same hash check).
+async fn oidc_accounts_refuse_passwords_like_unknown_names(app: App) {
+    let db = app.service.db();
+    let sql = "INSERT INTO users (username, password_hash, role, totp_required, created_at) \
+               VALUES ($1, '!oidc', 'hotline', 0, 0)";
+    warnkit_store::on_pool!(db, |pool| sqlx::query(sql)
+        .bind("oidc:nora")
+        .execute(pool)
+        .await
+        .map(|_| ()))
+    .unwrap();
+    let a = app.agent();
+    let unknown = a.login("oidc:nobody", "!oidc").await;
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+    for password in ["!oidc", PASSWORD, "not a real password", ""] {
+        let page = a.login("oidc:nora", password).await;
+        assert_eq!(page.status, unknown.status, "{password:?}");
+        assert!(page.set_cookie("wk_portal_session").is_none());
+        assert!(page
+            .body
+            .contains("The user name or password is not correct."));
+        assert_eq!(
+            page.body.replace(&page.csrf(), ""),
+            unknown
+                .body
+                .replace(&unknown.csrf(), "")
+                .replace("oidc:nobody", "oidc:nora"),
+            "the same page as for an unknown name"
+        );
+    }
+    assert_eq!(a.get("/start").await.location(), "/login");
+}
+on_both!(oidc_accounts_refuse_passwords_like_unknown_names);

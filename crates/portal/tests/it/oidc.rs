@@ -114,9 +114,37 @@ async fn sign_in_issue_and_roles(o: OidcApp) {
         .post(&format!("{portal}/teletan"), &[("csrf", &start.csrf())])
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    // nora had a portal role before (a session from then lives on); the provider took it away.
+    let earlier = Browser::new();
+    let id = "a-session-from-when-nora-had-a-role";
+    let now = o.app.clock.now();
+    let db = o.app.service.db();
+    let user = "INSERT INTO users (username, password_hash, role, totp_required, created_at) \
+                VALUES ('oidc:nora', '!oidc', 'hotline', 0, $1)";
+    let session = "INSERT INTO sessions (id_hash, username, stage, csrf, created_at, expires_at) \
+                   VALUES ($1, 'oidc:nora', 'active', 'csrf', $2, $3)";
+    warnkit_store::on_pool!(db, |pool| {
+        sqlx::query(user).bind(now).execute(pool).await.unwrap();
+        sqlx::query(session)
+            .bind(warnkit_service::auth::sha256_hex(id))
+            .bind(now)
+            .bind(now + 3600)
+            .execute(pool)
+            .await
+            .unwrap();
+    });
+    earlier.set(portal, "wk_portal_session", id);
+    let before = earlier.get(&format!("{portal}/start")).await;
+    assert!(before.body.contains("oidc:nora"), "{}", before.body);
     let nora = Browser::new();
     let (_, page) = nora.sso(portal, "nora", |u| u).await;
     assert_eq!(page.status, StatusCode::FORBIDDEN);
+    let after = earlier.get(&format!("{portal}/start")).await;
+    assert_eq!(
+        after.location(),
+        "/login",
+        "the refusal ended the earlier session"
+    );
     assert!(
         page.body
             .contains("Your account at Test IdP has no role for this portal"),
