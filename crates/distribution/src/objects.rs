@@ -58,19 +58,13 @@ const CONTENT_SHA256: &str = "content-sha256";
 pub struct Snapshot(HashMap<String, (u64, Option<String>)>);
 
 impl Snapshot {
-    /// The number of objects listed.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Whether nothing was listed.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// The URL paths of the listed files under `prefix` (a URL path), as [`Objects::list`] gives them.
+    /// The URL paths of the listed files under `prefix` (a URL path; empty for all), as
+    /// [`Objects::list`] gives them.
     pub fn url_paths(&self, prefix: &str) -> Vec<String> {
-        let prefix = format!("{}/", prefix.trim_matches('/'));
+        let prefix = match prefix.trim_matches('/') {
+            "" => String::new(),
+            trimmed => format!("{trimmed}/"),
+        };
         let suffix = format!("/{}", layout::INDEX_OBJECT);
         self.0
             .keys()
@@ -266,18 +260,7 @@ impl Objects {
 
     /// The URL paths of every published file under `prefix` (a URL path).
     pub async fn list(&self, prefix: &str) -> anyhow::Result<Vec<String>> {
-        let prefix = ObjectPath::from(prefix.trim_matches('/'));
-        let metas: Vec<_> = self
-            .store
-            .list(Some(&prefix))
-            .try_collect()
-            .await
-            .with_context(|| format!("listing {prefix}"))?;
-        let suffix = format!("/{}", layout::INDEX_OBJECT);
-        Ok(metas
-            .into_iter()
-            .filter_map(|m| m.location.as_ref().strip_suffix(&suffix).map(str::to_owned))
-            .collect())
+        Ok(self.snapshot(prefix).await?.url_paths(prefix))
     }
 
     /// Removes a published file.

@@ -41,10 +41,11 @@ struct Cached {
     modified: Option<SystemTime>,
     bytes: Bytes,
     etag: HeaderValue,
-    /// `200` status line and headers, without `date` and the closing blank line.
-    head_ok: Box<[u8]>,
+    /// `200` status line and headers, without `date` and the closing blank line; shared (not copied)
+    /// when an unchanged file is revalidated.
+    head_ok: Arc<[u8]>,
     /// `304` status line and headers, likewise.
-    head_not_modified: Box<[u8]>,
+    head_not_modified: Arc<[u8]>,
 }
 
 struct Inner {
@@ -190,8 +191,8 @@ impl StaticFiles {
                 checked: Instant::now(),
                 bytes: hit.bytes.clone(),
                 etag: hit.etag.clone(),
-                head_ok: hit.head_ok.clone(),
-                head_not_modified: hit.head_not_modified.clone(),
+                head_ok: Arc::clone(&hit.head_ok),
+                head_not_modified: Arc::clone(&hit.head_not_modified),
                 ..*hit
             }),
             None => {
@@ -234,8 +235,8 @@ fn cached(kind: layout::Kind, bytes: Bytes, modified: Option<SystemTime>) -> Cac
         modified,
         bytes,
         etag: HeaderValue::from_str(&etag).expect("hex in quotes is a valid header value"),
-        head_ok: head_ok.into_bytes().into_boxed_slice(),
-        head_not_modified: head_not_modified.into_bytes().into_boxed_slice(),
+        head_ok: head_ok.into_bytes().into(),
+        head_not_modified: head_not_modified.into_bytes().into(),
     }
 }
 

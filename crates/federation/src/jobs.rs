@@ -5,7 +5,8 @@
 //! - Uploads go by submission hour, and only hours that ended five minutes ago, so an hour's keys are
 //!   complete. The range being uploaded is written down first (`pending_to`); a run after a crash uploads
 //!   exactly that range again, with the same keys in the same batches under the same tags, which the
-//!   gateway answers as already stored.
+//!   gateway answers as already stored. Which keys are too old to send is decided by the range's end,
+//!   never by the clock, so a re-run on a later day still sends the same batches.
 //! - A batch the gateway refuses as bad input (400) or whose tag it already holds with other keys (409) is
 //!   logged as an error and skipped: sending it again cannot succeed. Network failures, 401/403 and 5xx
 //!   stop the run, and the next run tries the same range again.
@@ -15,6 +16,8 @@
 //!   naming country and tag, recorded, and not fetched again (its bytes cannot change at the gateway).
 //!   A batch from a country without a configured key is recorded as untrusted and fetched again on every
 //!   run, so it is taken once the operator adds the key.
+//! - A day's chain is followed from the last batch handled by asking for the tag after it directly (the
+//!   gateway's tags are `YYYYMMDD-seq`, numbered without gaps), not by fetching that batch again.
 //! - Accepted keys get the hour of their download as submission hour, so the next distribution run
 //!   publishes them; the key store skips keys it already holds, so nothing is stored twice.
 
@@ -33,7 +36,7 @@ use warnkit_submission::Clock;
 use crate::batch::{self, BatchError};
 use crate::client::{Downloaded, GatewayClient, UploadOutcome};
 use crate::config::Settings;
-use crate::date::day_string;
+use crate::date::{day_string, download_tag, parse_download_tag};
 use crate::proto::DiagnosisKeyBatch;
 
 /// The federation state's embedded migrations.
@@ -245,8 +248,11 @@ impl Federation {
             return Ok(report);
         }
         self.save_upload_state(from, Some(to)).await?;
-        // One day inside the gateway's window, so a key never reaches it already too old.
-        let oldest = batch::rolling_window(now, s.retention_days).0 + 144;
+        // One day inside the gateway's window, so a key never reaches it already too old. The cutoff is
+        // taken from the range (its end), not the clock: a re-run of a pending range after the day
+        // changed must send the same keys in the same batches, or a tag the gateway already holds would
+        // name other keys (409) and keys would be lost.
+        let oldest = batch::rolling_window(to * 3600, s.retention_days).0 + 144;
         let mut keys: Vec<StoredKey> = self
             .inner
             .keys
@@ -361,11 +367,14 @@ impl Federation {
             .fetch_all(pool)
             .await
         })?;
+        // The next-batch tags of the batches fetched again here, so the last of them is not fetched twice.
+        let mut refetched: Vec<(String, Option<String>)> = Vec::new();
         for (tag, position) in untrusted {
             if let Some(b) = client.download(date, Some(&tag)).await? {
                 report.fetched += 1;
                 self.handle(date, position, &b, now, report, pending)
                     .await?;
+                refetched.push((tag, b.next));
             }
         }
         let last: Option<(String, i64)> = on_pool!(&self.inner.db, |pool| {
@@ -377,13 +386,23 @@ impl Federation {
             .fetch_optional(pool)
             .await
         })?;
-        // The chain continues after the last batch handled; asking for that one again is what tells
-        // the tag of the next.
+        // The chain continues after the last batch handled. Its next tag is known when it was just
+        // fetched again above; otherwise it is this gateway's tag with the following sequence number
+        // (the gateway numbers a day's batches 1, 2, 3, ... without gaps, and deletes whole days), and
+        // a 404 for it means no batch came since. Only a tag not in that format costs fetching the last
+        // batch again to read its next-batch header.
         let (mut next, mut position) = match last {
-            Some((tag, position)) => match client.download(date, Some(&tag)).await? {
-                Some(b) => (b.next, position),
-                None => (None, position),
-            },
+            Some((tag, position)) => {
+                let known = refetched.into_iter().find(|(t, _)| *t == tag);
+                match (known, parse_download_tag(&tag)) {
+                    (Some((_, next)), _) => (next, position),
+                    (None, Some((day, seq))) => (Some(download_tag(day, seq + 1)), position),
+                    (None, None) => match client.download(date, Some(&tag)).await? {
+                        Some(b) => (b.next, position),
+                        None => (None, position),
+                    },
+                }
+            }
             None => match client.download(date, None).await? {
                 Some(b) => {
                     report.fetched += 1;

@@ -92,9 +92,16 @@ async fn upload(State(gateway): State<Gateway>, request: Request) -> AppResult<R
         )
     })?;
     let limit = gateway.inner.config.max_body_bytes;
-    let bytes = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| AppError::payload_too_large(limit))?;
+    // Only a body over the limit is 413; any other failure to read it (a broken chunked encoding, a
+    // connection cut short) is 400. The body is read up to the limit rather than refused on its declared
+    // length, so the client is not cut off mid-send and always gets to read the answer.
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        if e.into_inner().is::<http_body_util::LengthLimitError>() {
+            AppError::payload_too_large(limit)
+        } else {
+            AppError::bad_request("unreadable_body", "could not read the request body")
+        }
+    })?;
     let batch = DiagnosisKeyBatch::decode(bytes).map_err(|_| {
         AppError::bad_request(
             "malformed_batch",

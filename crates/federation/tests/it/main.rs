@@ -2,6 +2,8 @@
 //! with its own key store and federation state, on SQLite and on PostgreSQL.
 
 mod bad_input;
+mod chain;
 mod exchange;
 mod harness;
 mod tampering;
+mod upload_retry;
