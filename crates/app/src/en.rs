@@ -292,4 +292,34 @@ mod tests {
         let back: Framework = serde_json::from_str(&json).unwrap();
         assert_eq!(back.scan_log(), en.scan_log());
     }
+
+    #[test]
+    fn pruning_then_recording_as_many_sightings_changes_the_generation() {
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        let mut en = Framework::new(-10);
+        let old = 20_000 * DAY + 3600;
+        for i in 0..2 {
+            let (rpi, aem) = en.advertise(old + i * 600, &mut rng).unwrap();
+            en.record(old + i * 600, rpi, aem, -60);
+        }
+        let before = en.scan_log_generation();
+        let log_before = en.scan_log().len();
+
+        // Past the retention window both old sightings go, and as many new ones arrive: the log's
+        // length is the same, yet it is another log.
+        let now = old + i64::from(RETENTION_DAYS) * DAY;
+        en.prune(now);
+        assert!(en.scan_log().is_empty(), "the old sightings are pruned");
+        for i in 0..2 {
+            let (rpi, aem) = en.advertise(now + i * 600, &mut rng).unwrap();
+            en.record(now + i * 600, rpi, aem, -60);
+        }
+        assert_eq!(en.scan_log().len(), log_before);
+        assert_ne!(en.scan_log_generation(), before);
+
+        // Pruning that drops nothing leaves the generation alone.
+        let unchanged = en.scan_log_generation();
+        en.prune(now);
+        assert_eq!(en.scan_log_generation(), unchanged);
+    }
 }

@@ -231,6 +231,12 @@ impl TanConsumer {
 
 async fn consume_batches(db: Db, mut jobs: mpsc::Receiver<Consume>) {
     while let Some(mut batch) = next_batch(&mut jobs, CONSUME_BATCH, |_| 1).await {
+        // A caller that gave up while its check was queued (the submission service's timeout) has
+        // answered its client already; deleting its TAN would refuse the client's retry forever.
+        batch.retain(|job| !job.reply.is_closed());
+        if batch.is_empty() {
+            continue;
+        }
         // Checks of the same second share a statement. The sort is stable, so of two checks of one TAN the
         // first to arrive wins.
         batch.sort_by_key(|job| job.now);
@@ -413,7 +419,9 @@ pub(crate) async fn expire_teletans(db: &Db, valid_until: i64) -> AppResult<()> 
 
 #[cfg(test)]
 mod tests {
-    use super::copy_error;
+    use super::{consume_batches, copy_error, Consume};
+    use tokio::sync::{mpsc, oneshot};
+    use warnkit_store::{Db, PoolConfig};
 
     #[test]
     fn a_batch_error_reaches_every_caller_as_the_same_kind() {
@@ -423,5 +431,65 @@ mod tests {
         ));
         let other = copy_error(&sqlx::Error::RowNotFound);
         assert!(matches!(&other, sqlx::Error::Protocol(m) if m.contains("consuming TANs")));
+    }
+
+    #[tokio::test]
+    async fn a_check_whose_caller_gave_up_leaves_the_tan_for_the_retry() {
+        let dir = std::env::temp_dir().join(format!(
+            "warnkit-verification-consume-{}-{}",
+            std::process::id(),
+            rand_suffix()
+        ));
+        let db = Db::connect_sqlite(&dir.join("db.sqlite"), PoolConfig::default())
+            .await
+            .expect("open");
+        db.migrate(&crate::MIGRATIONS).await.expect("migrate");
+        let Db::Sqlite(pool) = &db else {
+            unreachable!("an SQLite file")
+        };
+        sqlx::query(
+            "INSERT INTO tan (tan_hash, teletan_type, valid_from, valid_until, created_at) \
+             VALUES ('h', NULL, 0, 100, 0)",
+        )
+        .execute(pool)
+        .await
+        .expect("insert TAN");
+
+        // The caller gives up before the consumer gets to its check.
+        let (jobs, rx) = mpsc::channel(4);
+        let (reply, answer) = oneshot::channel();
+        drop(answer);
+        let job = Consume {
+            tan_hash: "h".into(),
+            now: 10,
+            reply,
+        };
+        jobs.send(job).await.expect("queued");
+        drop(jobs);
+        consume_batches(db.clone(), rx).await;
+
+        // The retry with the same TAN still succeeds.
+        let (jobs, rx) = mpsc::channel(4);
+        let (reply, answer) = oneshot::channel();
+        let job = Consume {
+            tan_hash: "h".into(),
+            now: 11,
+            reply,
+        };
+        jobs.send(job).await.expect("queued");
+        drop(jobs);
+        consume_batches(db.clone(), rx).await;
+        let found = answer.await.expect("answered").expect("no database error");
+        assert_eq!(found, Some(None), "the TAN was still there");
+
+        db.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Distinguishes test runs that share a process id (e.g. in containers).
+    fn rand_suffix() -> u128 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
     }
 }

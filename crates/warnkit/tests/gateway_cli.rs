@@ -1,8 +1,7 @@
 //! `warnkit gateway` as a process: issuing a member country's token, serving uploads and downloads, and
 //! a country's `warnkit serve` uploading its consented keys to it on its own schedule.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -12,35 +11,7 @@ use warnkit_store::PoolConfig;
 use warnkit_submission::keystore::{KeyStore, StoredKey};
 
 mod common;
-use common::{warnkit, Server, BIN};
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-/// Runs `warnkit ARGS` in the background with its log in `log`, and waits for `DIR/endpoints.json`.
-fn spawn(args: &[&str], dir: &Path, log: &Path) -> (Server, Value) {
-    let child = Command::new(BIN)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap();
-    let server = Server(child);
-    let endpoints = dir.join("endpoints.json");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !endpoints.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "endpoints.json never appeared: {}",
-            std::fs::read_to_string(log).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let text = std::fs::read_to_string(endpoints).unwrap();
-    (server, serde_json::from_str(&text).unwrap())
-}
+use common::{free_port, spawn, warnkit, BIN};
 
 #[test]
 fn country_add_prints_a_token_and_the_entry_for_the_configuration() {

@@ -152,4 +152,36 @@ fn init_takes_the_regions_to_download_and_refuses_a_bad_code() {
         serde_json::json!(["EUR"]),
         "{settings}"
     );
+    assert_eq!(
+        state["phone"]["interop"]["origin"], "FR",
+        "uploads name the home region as their origin"
+    );
+
+    // The home region and repeats are downloaded once.
+    let phone = tmp.path().join("phone-dedup");
+    let mut dedup = args(&[
+        "--region",
+        "DE",
+        "--extra-region",
+        "DE",
+        "--extra-region",
+        "EUR",
+        "--extra-region",
+        "EUR",
+    ]);
+    // A fresh directory: `args` points `--dir` (index 3) at the first phone.
+    dedup[3] = phone.to_str().expect("utf-8").to_owned();
+    warnkit(&dedup.iter().map(String::as_str).collect::<Vec<_>>());
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(phone.join("phone.json")).expect("phone.json"),
+    )
+    .expect("JSON");
+    let settings = &state["phone"]["settings"];
+    assert_eq!(settings["region"], "DE", "{settings}");
+    assert_eq!(
+        settings["extra_regions"],
+        serde_json::json!(["EUR"]),
+        "{settings}"
+    );
+    assert_eq!(state["phone"]["interop"]["origin"], "DE");
 }

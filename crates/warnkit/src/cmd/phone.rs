@@ -174,9 +174,16 @@ async fn dispatch(command: PhoneCommand) -> anyhow::Result<ExitCode> {
                 }
             };
             warnkit_protocol::export::public_key_from_pem(&public_key_pem)?;
+            // The home region and repeats would only download the same region twice.
+            let mut extra_regions: Vec<String> = Vec::new();
+            for region in &args.extra_regions {
+                if *region != args.region && !extra_regions.contains(region) {
+                    extra_regions.push(region.clone());
+                }
+            }
             let settings = Settings {
                 region: args.region.clone(),
-                extra_regions: args.extra_regions.clone(),
+                extra_regions,
                 public_key_pem,
                 risk_model: match args.risk {
                     super::demo::RiskArg::V1 => RiskModel::V1,
@@ -186,6 +193,9 @@ async fn dispatch(command: PhoneCommand) -> anyhow::Result<ExitCode> {
                 backoff: Backoff::default(),
             };
             let mut phone = Phone::new(settings, -10);
+            // Uploads name the home region as their origin: a server of another country refuses
+            // keys that claim to come from Germany.
+            phone.interop.origin = args.region.clone();
             // The first key exists from the first day on, as with a freshly installed app.
             phone
                 .en

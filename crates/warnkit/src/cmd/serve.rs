@@ -78,20 +78,13 @@ pub fn run_only(
     log_json: bool,
     names: &[&str],
 ) -> anyhow::Result<ExitCode> {
-    let mut config = Config::load(config_args)?;
-    if port_base.is_some() {
-        config.port_base = port_base;
-    }
-    config.log.json |= log_json;
-    init_logging(&config)?;
-    let only: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
-    let selected = select(&only)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting tokio")?;
-    runtime.block_on(serve_all(config, selected))?;
-    Ok(ExitCode::SUCCESS)
+    run(ServeArgs {
+        config: config_args.clone(),
+        only: names.iter().map(|n| (*n).to_owned()).collect(),
+        port_base,
+        log_json,
+        demo_clock: false,
+    })
 }
 
 /// Installs the `tracing` subscriber: text or JSON to stderr, filtered by `WARNKIT_LOG` or the config.
@@ -422,19 +415,31 @@ async fn serve_all(config: Config, selected: Vec<&'static str>) -> anyhow::Resul
     for db in dbs {
         db.close().await;
     }
-    let _ = std::fs::remove_file(config.data_dir.join("endpoints.json"));
+    remove_endpoints(&config);
     tracing::info!("stopped");
     Ok(())
 }
 
 /// `DATA_DIR/endpoints.json`, written atomically once every listener is bound.
-fn write_endpoints(config: &Config, urls: &BTreeMap<&str, String>) -> anyhow::Result<()> {
-    let path = config.data_dir.join("endpoints.json");
+pub(crate) fn write_endpoints(
+    config: &Config,
+    urls: &BTreeMap<&str, String>,
+) -> anyhow::Result<()> {
+    let path = endpoints_path(config);
     let tmp = config.data_dir.join("endpoints.json.tmp");
     let json = serde_json::to_string_pretty(urls)?;
     std::fs::write(&tmp, json + "\n").with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
+}
+
+/// Removes `DATA_DIR/endpoints.json` on the way out, so no client finds the URLs of stopped services.
+pub(crate) fn remove_endpoints(config: &Config) {
+    let _ = std::fs::remove_file(endpoints_path(config));
+}
+
+fn endpoints_path(config: &Config) -> std::path::PathBuf {
+    config.data_dir.join("endpoints.json")
 }
 
 #[cfg(test)]

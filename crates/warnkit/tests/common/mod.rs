@@ -32,6 +32,12 @@ pub fn free_port_base() -> u16 {
     }
 }
 
+/// One free port, as the system hands them out.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local address").port()
+}
+
 /// Runs `warnkit ARGS`, asserts success and returns its trimmed standard output.
 pub fn warnkit(args: &[&str]) -> String {
     let out = Command::new(BIN).args(args).output().expect("run warnkit");
@@ -58,18 +64,26 @@ pub fn start(dir: &Path, extra: &[&str]) -> (Server, Value) {
         &base,
     ];
     args.extend(extra);
-    let log = std::fs::File::create(dir.join("serve.log")).expect("log");
+    spawn(&args, dir, &dir.join("serve.log"))
+}
+
+/// Runs `warnkit ARGS` in the background with its log in `log`, and waits for `DIR/endpoints.json`.
+pub fn spawn(args: &[&str], dir: &Path, log: &Path) -> (Server, Value) {
     let child = Command::new(BIN)
-        .args(&args)
+        .args(args)
         .stdout(Stdio::null())
-        .stderr(log)
+        .stderr(std::fs::File::create(log).expect("log"))
         .spawn()
         .expect("spawn");
     let server = Server(child);
     let endpoints = dir.join("endpoints.json");
     let deadline = Instant::now() + Duration::from_secs(60);
     while !endpoints.exists() {
-        assert!(Instant::now() < deadline, "endpoints.json never appeared");
+        assert!(
+            Instant::now() < deadline,
+            "endpoints.json never appeared: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let text = std::fs::read_to_string(endpoints).expect("read endpoints.json");

@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use warnkit_app::Endpoints;
 use warnkit_distribution::{Distribution, StaticFiles};
+use warnkit_service::keypair::PUBLIC_KEY_FILE;
 use warnkit_service::server::{serve, shutdown_channel, Shutdown, ShutdownTrigger};
 use warnkit_store::Db;
 use warnkit_submission::{Clock, KeyStore, SubmissionService};
@@ -387,7 +388,7 @@ impl Backend {
 
     /// Connects to a running `warnkit serve --demo-clock`.
     pub async fn connect(spec: &ServerSpec, options: RemoteOptions) -> anyhow::Result<Self> {
-        let from_dir = |name: &str| -> anyhow::Result<Option<String>> {
+        let from_dir = |name: &std::path::Path| -> anyhow::Result<Option<String>> {
             let Some(dir) = &spec.data_dir else {
                 return Ok(None);
             };
@@ -398,12 +399,12 @@ impl Backend {
         };
         let token = match options.token {
             Some(t) => t,
-            None => from_dir("service-token")?
+            None => from_dir("service-token".as_ref())?
                 .context("--server with URLs needs --demo-token (the server's service token)")?,
         };
         let public_key_pem = match options.public_key_pem {
             Some(p) => p,
-            None => from_dir("signing/public-key.pem")?
+            None => from_dir(&std::path::Path::new("signing").join(PUBLIC_KEY_FILE))?
                 .context("--server with URLs needs --public-key (the server's signing key)")?,
         };
         let remote = Remote {

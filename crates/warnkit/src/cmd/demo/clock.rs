@@ -25,6 +25,7 @@ use warnkit_service::server::{serve, termination_signal};
 use warnkit_service::{AppError, AppJson};
 
 use super::backend::{publish, Listen, Services};
+use crate::cmd::serve::{remove_endpoints, write_endpoints};
 use crate::config::Config;
 
 /// The control API's paths.
@@ -185,11 +186,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     services.spawn(serve(listener, router(control), services.shutdown()));
     let mut urls: BTreeMap<&str, String> = services.urls.clone();
     urls.insert("demo_clock", control_url);
-    let path = config.data_dir.join("endpoints.json");
-    let tmp = config.data_dir.join("endpoints.json.tmp");
-    std::fs::write(&tmp, serde_json::to_string_pretty(&urls)? + "\n")
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+    write_endpoints(&config, &urls)?;
     tracing::warn!(
         data_dir = %config.data_dir.display(),
         "serving on a demo clock: submission time and distribution runs are set by `warnkit demo --server`"
@@ -199,7 +196,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         r = services.failed() => r,
     };
     services.stop().await;
-    let _ = std::fs::remove_file(&path);
+    remove_endpoints(&config);
     outcome
 }
 

@@ -1,7 +1,8 @@
 //! `warnkit demo --countries DE,FR`: one backend per country and a federation gateway between them, all
-//! in this process over real HTTP. Phones live in a home country and download only its region; some
-//! travel and meet people abroad; a positive's keys reach the countries it visited through the gateway
-//! when its owner consented to federation.
+//! in this process over real HTTP. Phones live in a home country and download its region and the
+//! combined region (`EUR`), or with `--home-region-only` their home region alone; some travel and meet
+//! people abroad; a positive's keys reach the countries it visited, and the combined region of every
+//! country, through the gateway when its owner consented to federation.
 //!
 //! Every simulated hour, in order: each backend's federation upload, each backend's download, each
 //! backend's distribution, then the hour's contacts, tests and the phones' background tasks.
@@ -58,8 +59,9 @@ pub struct CrossBorder {
     /// legitimately missed, as the keys never leave their country.
     pub missed_abroad_without_consent: usize,
     /// Truly exposed by a consenting positive of another country who never visited the phone's home
-    /// country (a traveller met them abroad), not warned: the rule publishes foreign keys only in
-    /// the countries their owner visited, and phones download their home region only.
+    /// country (a traveller met them abroad), not warned: with `--home-region-only` phones download
+    /// their home region alone, which publishes foreign keys only when their owner visited it. Without
+    /// it the combined region (`EUR`) carries every consented key, so this stays 0.
     pub missed_abroad_not_visited: usize,
     /// Keys uploaded without consent that showed up in another country's key store or downloads
     /// (must be 0).
