@@ -19,6 +19,8 @@
 //!
 //! (`cargo run --release -p warnkit-aesx --example interleave`.)
 //!
+//! The AES bound that matching is measured against is defined, and measured, in [`bound`].
+//!
 //! # Backends
 //!
 //! On x86-64 with AES-NI (probed once per key, a cached check) the code in `ni.rs` runs; elsewhere the
@@ -27,6 +29,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+pub mod bound;
 #[cfg(target_arch = "x86_64")]
 mod ni;
 #[cfg(test)]
@@ -84,13 +87,17 @@ pub struct Aes128 {
     backend: Backend,
 }
 
+// The `Soft` variant is several times the size of `Ni`, but an `Aes128` is built per diagnosis key on
+// the stack and used at once, never stored in bulk, so the size costs nothing; boxing it would cost the
+// matcher an allocation per key on CPUs without AES-NI.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone)]
 enum Backend {
     /// Round keys for AES-NI; only built after the CPU was found to have it.
     #[cfg(target_arch = "x86_64")]
     Ni([Block; 11]),
-    /// Boxed: the `aes` crate's key holds several schedules, four times the size of the round keys.
-    Soft(Box<aes::Aes128Enc>),
+    /// The `aes` crate's key, unboxed (see the note on the enum).
+    Soft(aes::Aes128Enc),
 }
 
 impl std::fmt::Debug for Aes128 {
@@ -112,7 +119,7 @@ impl Aes128 {
             };
         }
         Self {
-            backend: Backend::Soft(Box::new(aes::Aes128Enc::new(GenericArray::from_slice(key)))),
+            backend: Backend::Soft(aes::Aes128Enc::new(GenericArray::from_slice(key))),
         }
     }
 

@@ -104,9 +104,13 @@ pub(crate) unsafe fn encrypt(keys: &[Block; 11], blocks: &mut [Block]) {
 /// chunk between the rounds of the current one, one probe per round, so the probes' loads and tests
 /// run on the integer side while the AES units work. Returns the number of positions written to `hits`.
 ///
+/// # Panics
+/// When `output` or `hits` is shorter than `input` (every index is bounds-checked, so the lengths are no
+/// safety requirement). More than 256 blocks would give wrong positions, which are bytes. The caller,
+/// [`crate::Aes128::encrypt_and_probe`], checks all three beforehand.
+///
 /// # Safety
-/// The CPU must have AES-NI. Lengths are checked by the caller: `output.len() == input.len()`, and
-/// `hits.len() >= input.len()`, at most 256.
+/// The CPU must have AES-NI.
 #[target_feature(enable = "aes")]
 pub(crate) unsafe fn encrypt_and_probe(
     keys: &[Block; 11],

@@ -58,9 +58,7 @@ fn runs_on_aes_ni_where_the_cpu_has_it() {
 fn the_soft_backend_agrees() {
     let key = [9u8; 16];
     let soft = Aes128 {
-        backend: Backend::Soft(Box::new(aes::Aes128Enc::new(GenericArray::from_slice(
-            &key,
-        )))),
+        backend: Backend::Soft(aes::Aes128Enc::new(GenericArray::from_slice(&key))),
     };
     let input: Vec<Block> = (0..144u8).map(|i| [i; 16]).collect();
     let words: Vec<u64> = (0..64u64)
@@ -142,4 +140,12 @@ proptest! {
         prop_assert_eq!(&output, &expected);
         prop_assert_eq!(&hits[..n], &reference_hits(&probe, &expected)[..]);
     }
+}
+
+#[test]
+fn the_bound_measures_both_paths() {
+    let rates = bound::blocks_per_second(std::time::Duration::ZERO);
+    assert!(rates.aes_crate.is_finite() && rates.aes_crate > 0.0);
+    assert!(rates.kernel.is_finite() && rates.kernel > 0.0);
+    assert_eq!(rates.best(), rates.aes_crate.max(rates.kernel));
 }

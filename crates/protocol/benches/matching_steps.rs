@@ -38,6 +38,10 @@ struct Data {
     input: Vec<Block>,
     masks: Vec<u64>,
     filter2: Vec<u64>,
+    /// `filter2` inverted, as `warnkit_aesx::Probe` reads it (the matcher's layout).
+    absent2: Vec<u64>,
+    /// `input` as the raw blocks `warnkit_aesx` takes: a day's plaintexts, as `DayPlaintexts` caches.
+    raw_input: Vec<[u8; 16]>,
 }
 
 const MASK_BITS: u32 = 10;
@@ -197,32 +201,21 @@ fn whole(keys: usize, observed: usize, runs: usize) {
         // the full filters and table) against the bound's exact loop over its 9.4 MB buffer.
         let old = old_matching::OldIndex::new(&log);
         let part = &diagnosis[..keys.min(20_000)];
-        let cipher = aes::Aes128::new(&[7u8; 16].into());
-        let kernel = warnkit_aesx::Aes128::new(&[7u8; 16]);
-        let mut buffer = vec![Block::default(); 144 * 4096];
-        let mut raw = vec![[0u8; 16]; 144 * 4096];
-        let (mut best_old, mut best_new, mut best_aes) = (f64::MAX, f64::MAX, f64::MAX);
+        let mut bound = warnkit_aesx::bound::Meter::new();
+        let (mut best_old, mut best_new) = (f64::MAX, f64::MAX);
         for _ in 0..40 {
-            // The bound is the faster of the two AES paths: the `aes` crate's and the matcher's kernel.
-            let t = Instant::now();
-            for chunk in raw.chunks_mut(144) {
-                kernel.encrypt_blocks(chunk);
-            }
-            black_box(&raw);
-            best_aes = best_aes.min(t.elapsed().as_secs_f64() / 4096.0);
+            // The bound as `warnkit bench match` measures it (`warnkit_aesx::bound`): one trial of
+            // each AES path, the faster path's fastest trial.
+            bound.trial();
             let t = Instant::now();
             black_box(old.match_keys(part, &options).len());
             best_old = best_old.min(t.elapsed().as_secs_f64() / part.len() as f64);
             let t = Instant::now();
             black_box(index.match_keys(part, &options).len());
             best_new = best_new.min(t.elapsed().as_secs_f64() / part.len() as f64);
-            let t = Instant::now();
-            for chunk in buffer.chunks_mut(144) {
-                cipher.encrypt_blocks(chunk);
-            }
-            black_box(&buffer);
-            best_aes = best_aes.min(t.elapsed().as_secs_f64() / 4096.0);
         }
+        // Seconds per key at the bound: 144 blocks at the faster path's rate.
+        let best_aes = 144.0 / bound.rates().best();
         println!(
             "bound {:.1} ns/key; before {:.1} ns/key = {:.3} of the bound; now {:.1} ns/key = {:.3} of the bound ({:.2}x)",
             best_aes * 1e9, best_old * 1e9, best_aes / best_old, best_new * 1e9, best_aes / best_new, best_old / best_new
@@ -257,18 +250,10 @@ fn whole(keys: usize, observed: usize, runs: usize) {
         let start = Instant::now();
         let matches = index.match_keys(&diagnosis, &options).len();
         let seconds = start.elapsed().as_secs_f64();
-        let cipher = aes::Aes128::new(&[7u8; 16].into());
-        let mut buffer = vec![Block::default(); 144 * 4096];
-        let mut blocks = 0u64;
-        let t = Instant::now();
-        while t.elapsed() < std::time::Duration::from_millis(500) {
-            for chunk in buffer.chunks_mut(144) {
-                cipher.encrypt_blocks(chunk);
-            }
-            blocks += buffer.len() as u64;
-        }
-        black_box(&buffer);
-        let bound = blocks as f64 / t.elapsed().as_secs_f64() / 144.0;
+        // The bound exactly as `warnkit bench match` measures it.
+        let bound = warnkit_aesx::bound::blocks_per_second(std::time::Duration::from_millis(500))
+            .best()
+            / 144.0;
         let kps = keys as f64 / seconds;
         println!(
             "{kps:10.0} keys/s ({:.1} ns/key), bound {bound:10.0} keys/s ({:.1} ns/key): {:.3} of the bound; {matches} matches ({planted} planted)",
@@ -307,10 +292,12 @@ fn main() {
         let p: u64 = rng2.gen();
         filter2[p as usize & (words - 1)] |= masks[(p >> (64 - MASK_BITS)) as usize];
     }
+    let absent2 = filter2.iter().map(|w| !w).collect();
     let ciphers = teks.iter().map(|t| Aes128Enc::new(&t.0.into())).collect();
-    let input = (0..144u32)
-        .map(|i| Block::from(warnkit_protocol::crypto::padded_data(2_833_200 + i)))
+    let raw_input: Vec<[u8; 16]> = (0..144u32)
+        .map(|i| warnkit_protocol::crypto::padded_data(2_833_200 + i))
         .collect();
+    let input = raw_input.iter().map(|b| Block::from(*b)).collect();
     let mut d = Data {
         teks,
         blocks,
@@ -319,7 +306,9 @@ fn main() {
         ciphers,
         input,
         masks,
+        absent2,
         filter2,
+        raw_input,
     };
     {
         let mut out = Vec::new();
@@ -384,6 +373,55 @@ fn main() {
             }
             s
         }),
+        // What the matcher runs per key now (`warnkit-aesx`); the TEKs stand in for RPI keys.
+        ("aesx Aes128::new only (the matcher's key schedule)", |d| {
+            let mut s = 0u64;
+            for t in &d.teks {
+                let k = warnkit_aesx::Aes128::new(black_box(&t.0));
+                s += u64::from(k.accelerated());
+            }
+            s
+        }),
+        (
+            "aesx Aes128::new + encrypt_and_probe 144, 256KB filter",
+            |d| {
+                let masks: &[u64; 1024] = d.masks[..].try_into().unwrap();
+                let probe = warnkit_aesx::Probe::new(&d.absent2, masks);
+                let mut out = [[0u8; 16]; 144];
+                let mut hits = [0u8; 144];
+                let mut s = 0u64;
+                for t in &d.teks {
+                    let n = warnkit_aesx::Aes128::new(&t.0).encrypt_and_probe(
+                        &d.raw_input,
+                        &mut out,
+                        &probe,
+                        &mut hits,
+                    );
+                    s += n as u64 + u64::from(out[5][0]);
+                }
+                s
+            },
+        ),
+        (
+            "aesx Aes128::new + encrypt_and_probe 144, 16KB filter",
+            |d| {
+                let masks: &[u64; 1024] = d.masks[..].try_into().unwrap();
+                let probe = warnkit_aesx::Probe::new(&d.absent2[..2048], masks);
+                let mut out = [[0u8; 16]; 144];
+                let mut hits = [0u8; 144];
+                let mut s = 0u64;
+                for t in &d.teks {
+                    let n = warnkit_aesx::Aes128::new(&t.0).encrypt_and_probe(
+                        &d.raw_input,
+                        &mut out,
+                        &probe,
+                        &mut hits,
+                    );
+                    s += n as u64 + u64::from(out[5][0]);
+                }
+                s
+            },
+        ),
         ("filter pass over 144 (blocks in L1)", |d| {
             let mut s = 0u64;
             for k in 0..KEYS {

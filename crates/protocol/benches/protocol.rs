@@ -8,7 +8,7 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughpu
 use rand::{Rng, SeedableRng};
 use warnkit_protocol::crypto::{Block, Tek};
 use warnkit_protocol::export::{self, Archive, Limits, Signer};
-use warnkit_protocol::matching::{DiagnosisKey, MatchOptions, Observation, ObservationIndex};
+use warnkit_protocol::matching::{MatchOptions, Observation, ObservationIndex, Workload};
 use warnkit_protocol::proto::{TemporaryExposureKey, TemporaryExposureKeyExport};
 
 fn derivation(c: &mut Criterion) {
@@ -45,22 +45,9 @@ fn derivation(c: &mut Criterion) {
 }
 
 fn matching(c: &mut Criterion) {
+    // The workload `warnkit bench match` and `matching_steps -- whole` time, at 10k keys.
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-    let keys: Vec<DiagnosisKey> = (0..10_000u32)
-        .map(|i| DiagnosisKey {
-            tek: Tek(rng.gen()),
-            rolling_start: 2_833_200 + 144 * (i % 14),
-            rolling_period: 144,
-        })
-        .collect();
-    let log: Vec<Observation> = (0..100_000)
-        .map(|_| Observation {
-            rpi: warnkit_protocol::crypto::Rpi(rng.gen()),
-            interval: 2_833_200 + rng.gen_range(0..14 * 144),
-            rssi: -60,
-            aem: [0; 4],
-        })
-        .collect();
+    let Workload { keys, log, planted } = Workload::synthetic(&mut rng, 10_000, 100_000);
     let index = ObservationIndex::new(&log);
     let mut group = c.benchmark_group("matching");
     group.throughput(Throughput::Elements(keys.len() as u64));
@@ -73,8 +60,9 @@ fn matching(c: &mut Criterion) {
     });
     let tiny: Vec<Observation> = (0..14)
         .map(|d| Observation {
-            interval: 2_833_200 + 144 * d,
-            ..log[0]
+            interval: Workload::FIRST_INTERVAL + 144 * d,
+            // A random RPI (the first `planted` are real sightings of the keys).
+            ..log[planted]
         })
         .collect();
     let tiny_index = ObservationIndex::new(&tiny);

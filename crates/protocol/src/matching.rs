@@ -308,8 +308,10 @@ impl ObservationIndex {
         }
         match self.day_filters.binary_search_by_key(&day, |(d, _)| *d) {
             Ok(i) => &self.day_filters[i].1,
-            // No sighting near the day at all: nothing can match, and the empty filter says so
-            // as cheaply as any.
+            // No sighting near the day, so no day filter: fall back to the global filter, which
+            // holds every RPI a key of the day could match. (Not reached from `WindowCache`, which
+            // asks only for keys with a sighting in their window, and such a sighting puts the RPI
+            // in the day's filter.)
             Err(_) => &self.filter,
         }
     }
@@ -607,7 +609,9 @@ pub struct Workload {
     /// Random sightings over the same 14 days (so no key can be skipped: the worst case), the first
     /// [`Workload::planted`] of them real sightings of random keys.
     pub log: Vec<Observation>,
-    /// How many real sightings were planted: one per thousand sightings, at most one per key.
+    /// How many real sightings were planted: one per thousand sightings, but no more than there are
+    /// keys. The keys they belong to are drawn with replacement, so a key may have several and others
+    /// none.
     pub planted: usize,
 }
 

@@ -3,12 +3,10 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use aes::cipher::{BlockEncrypt, KeyInit};
 use anyhow::Context;
 use clap::Subcommand;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
-use warnkit_protocol::crypto::Block;
 use warnkit_protocol::matching::{MatchOptions, ObservationIndex, Workload};
 
 /// Benchmark commands.
@@ -228,40 +226,16 @@ fn bench_match(keys: usize, observed: usize, threads: u16, seed: u64) -> MatchRe
     }
 }
 
-/// AES-128 blocks per second on one core through each of the two batched code paths: the `aes`
-/// crate's `encrypt_blocks` and the kernel the matcher runs (`warnkit-aesx`), whose probes ride along
-/// between the rounds. 144 blocks per call, as in matching, over a buffer far larger than the caches;
-/// the two alternate in short trials for half a second and each keeps its fastest, so a busy neighbour
-/// lowers neither more than the other.
+/// AES-128 blocks per second on one core through each of the two batched code paths, as
+/// `warnkit_aesx::bound` defines the bound (shared with the matching benches): the `aes` crate's
+/// `encrypt_blocks` and the kernel the matcher runs (`warnkit-aesx`), 144 blocks per call over a
+/// buffer far larger than the caches, alternating trials for half a second, each path its fastest.
 pub fn aes_blocks_per_second() -> AesRates {
-    let key = [7u8; 16];
-    let crate_cipher = aes::Aes128::new(&key.into());
-    let kernel = warnkit_aesx::Aes128::new(&key);
-    let mut buffer = vec![Block::default(); 144 * 4096];
-    let mut raw = vec![[0u8; 16]; 144 * 4096];
-    let blocks = buffer.len() as f64;
-    let (mut best_crate, mut best_kernel) = (f64::INFINITY, f64::INFINITY);
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_millis(500) {
-        let t = Instant::now();
-        for chunk in buffer.chunks_mut(144) {
-            crate_cipher.encrypt_blocks(chunk);
-        }
-        best_crate = best_crate.min(t.elapsed().as_secs_f64());
-        let t = Instant::now();
-        for chunk in raw.chunks_mut(144) {
-            kernel.encrypt_blocks(chunk);
-        }
-        best_kernel = best_kernel.min(t.elapsed().as_secs_f64());
-    }
-    std::hint::black_box((&buffer, &raw));
-    AesRates {
-        aes_crate: blocks / best_crate,
-        kernel: blocks / best_kernel,
-    }
+    warnkit_aesx::bound::blocks_per_second(Duration::from_millis(500)).into()
 }
 
-/// AES-128 blocks per second through each batched code path (see [`aes_blocks_per_second`]).
+/// AES-128 blocks per second through each batched code path (see [`aes_blocks_per_second`]); the
+/// report's form of `warnkit_aesx::bound::Rates`.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct AesRates {
     /// The `aes` crate's `encrypt_blocks`.
@@ -273,7 +247,23 @@ pub struct AesRates {
 impl AesRates {
     /// The faster path: the bound is held to the best AES this machine does.
     pub fn best(&self) -> f64 {
-        self.aes_crate.max(self.kernel)
+        self.rates().best()
+    }
+
+    fn rates(&self) -> warnkit_aesx::bound::Rates {
+        warnkit_aesx::bound::Rates {
+            aes_crate: self.aes_crate,
+            kernel: self.kernel,
+        }
+    }
+}
+
+impl From<warnkit_aesx::bound::Rates> for AesRates {
+    fn from(rates: warnkit_aesx::bound::Rates) -> Self {
+        Self {
+            aes_crate: rates.aes_crate,
+            kernel: rates.kernel,
+        }
     }
 }
 
