@@ -517,17 +517,7 @@ impl Phone {
 
 /// `YYYY-MM-DD` of a UTC day number.
 pub fn date_string(day: u32) -> String {
-    // Howard Hinnant's civil-from-days, exact for the proleptic Gregorian calendar.
-    let z = i64::from(day) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    warnkit_protocol::interval::date_string(i64::from(day))
 }
 
 #[cfg(test)]

@@ -104,24 +104,7 @@ pub fn kind_of(url_path: &str) -> Option<Kind> {
     }
 }
 
-/// `YYYY-MM-DD` of a UTC day number (days since 1970-01-01).
-pub fn date_string(day: i64) -> String {
-    let (y, m, d) = civil_from_days(day);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-/// The UTC day number of `YYYY-MM-DD`, or `None` when it is not a valid date.
-pub fn parse_date(text: &str) -> Option<i64> {
-    let mut parts = text.splitn(3, '-');
-    let y: i64 = parts.next()?.parse().ok()?;
-    let m: u32 = parts.next()?.parse().ok()?;
-    let d: u32 = parts.next()?.parse().ok()?;
-    if text.len() != 10 || !(1..=12).contains(&m) || d == 0 {
-        return None;
-    }
-    let day = days_from_civil(y, m, d);
-    (civil_from_days(day) == (y, m, d)).then_some(day)
-}
+pub use warnkit_protocol::interval::{date_string, parse_date};
 
 /// Unix seconds of an RFC 3339 timestamp such as `2026-11-23T05:10:00Z` or `...+01:00`.
 pub fn parse_rfc3339(text: &str) -> Option<i64> {
@@ -158,30 +141,6 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
         }
     };
     Some(day * 86_400 + h * 3600 + m * 60 + s - offset)
-}
-
-// Howard Hinnant's civil-calendar algorithms: exact for the proleptic Gregorian calendar.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = i64::from((m + 9) % 12);
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

@@ -1,51 +1,13 @@
 //! UTC days as the gateway names them: `YYYY-MM-DD` in paths, `YYYYMMDD-N` in download tags.
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of a day number (the inverse of [`days_from_civil`]).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 /// `YYYY-MM-DD` of a day number.
 pub fn day_string(day: i64) -> String {
-    let (y, m, d) = civil_from_days(day);
-    format!("{y:04}-{m:02}-{d:02}")
+    warnkit_protocol::interval::date_string(day)
 }
 
 /// The day number of a strict `YYYY-MM-DD` (a real calendar date, years 1970..=9999).
 pub fn parse_day(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let num = |s: &str| -> Option<i64> {
-        s.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| s.parse().ok())
-            .flatten()
-    };
-    let (y, m, d) = (num(&text[..4])?, num(&text[5..7])?, num(&text[8..])?);
-    let day = days_from_civil(y, m, d);
-    (y >= 1970 && civil_from_days(day) == (y, m, d)).then_some(day)
+    warnkit_protocol::interval::parse_date(text).filter(|&day| day >= 0)
 }
 
 /// The download tag of a day's `seq`-th batch: `YYYYMMDD-seq`.

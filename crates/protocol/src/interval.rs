@@ -55,9 +55,82 @@ impl std::fmt::Display for IntervalNumber {
     }
 }
 
+/// `YYYY-MM-DD` of a UTC day number (days since 1970-01-01), the dates of published files and
+/// federation days.
+pub fn date_string(day: i64) -> String {
+    let (y, m, d) = civil_from_days(day);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// The UTC day number of a strict `YYYY-MM-DD`: four-digit year, two-digit month and day, digits only,
+/// a real calendar date. Anything else is `None`.
+pub fn parse_date(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let digits = |s: &str| -> Option<i64> {
+        s.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    let (y, m, d) = (
+        digits(&text[..4])?,
+        digits(&text[5..7])?,
+        digits(&text[8..])?,
+    );
+    let day = days_from_civil(y, m, d);
+    (civil_from_days(day) == (y, m, d)).then_some(day)
+}
+
+// Howard Hinnant's civil-calendar algorithms: exact for the proleptic Gregorian calendar.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_are_strict_and_round_trip() {
+        assert_eq!(date_string(0), "1970-01-01");
+        assert_eq!(date_string(-1), "1969-12-31");
+        assert_eq!(parse_date("2024-02-29"), Some(19_782));
+        for bad in [
+            "2023-02-29",
+            "+026-11-23",
+            "2026-1-023",
+            "2026-11-2x",
+            "20261123",
+            "",
+        ] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
+        for day in [-1000, 0, 19_782, 2_932_896] {
+            assert_eq!(parse_date(&date_string(day)), Some(day));
+        }
+    }
 
     #[test]
     fn test_vector_anchor() {
