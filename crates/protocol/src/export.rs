@@ -139,11 +139,18 @@ impl Signer {
     /// A signer for `key`, published as `key_id` / `key_version`.
     pub fn new(key: SigningKey, key_id: &str, key_version: &str) -> Self {
         let info = SignatureInfo {
+            app_bundle_id: None,
             verification_key_version: Some(key_version.to_owned()),
             verification_key_id: Some(key_id.to_owned()),
             signature_algorithm: Some(ECDSA_SHA256_OID.to_owned()),
         };
         Self { key, info }
+    }
+
+    /// The same signer, naming `app_bundle_id` in its signature info (the original names its app).
+    pub fn with_app_bundle_id(mut self, app_bundle_id: &str) -> Self {
+        self.info.app_bundle_id = (!app_bundle_id.is_empty()).then(|| app_bundle_id.to_owned());
+        self
     }
 
     /// A signer from a PKCS#8 PEM private key.

@@ -3,8 +3,8 @@
 //! impls convert them to and from the scoring parameters in [`crate::risk`] (they live in
 //! `risk/proto.rs`, next to the types they fill).
 //!
-//! The v1 message's later field 5 (`appVersion`) is not declared; decoding skips it like any unknown
-//! field.
+//! The v1 message has all eleven fields of the original; the v2 Android and iOS configurations are
+//! in [`super::app_config_v2`].
 
 use std::fmt;
 
@@ -26,6 +26,160 @@ pub struct ApplicationConfiguration {
     /// Attenuation buckets, their weights, offset and normalisation.
     #[prost(message, optional, tag = "4")]
     pub attenuation_duration: Option<AttenuationDuration>,
+    /// The app versions the server expects (latest) and accepts (min), per platform.
+    #[prost(message, optional, tag = "5")]
+    pub app_version: Option<ApplicationVersionConfiguration>,
+    /// Feature switches.
+    #[prost(message, optional, tag = "6")]
+    pub app_features: Option<AppFeatures>,
+    /// Countries a user may name as visited (ISO 3166-1 alpha-2).
+    #[prost(string, repeated, tag = "7")]
+    pub supported_countries: Vec<String>,
+    /// Key download parameters of iOS apps.
+    #[prost(message, optional, tag = "8")]
+    pub ios_key_download_parameters: Option<KeyDownloadParametersIos>,
+    /// Key download parameters of Android apps.
+    #[prost(message, optional, tag = "9")]
+    pub android_key_download_parameters: Option<KeyDownloadParametersAndroid>,
+    /// Exposure detection parameters of iOS apps.
+    #[prost(message, optional, tag = "10")]
+    pub ios_exposure_detection_parameters: Option<ExposureDetectionParametersIos>,
+    /// Exposure detection parameters of Android apps.
+    #[prost(message, optional, tag = "11")]
+    pub android_exposure_detection_parameters: Option<ExposureDetectionParametersAndroid>,
+}
+
+/// The app versions per platform (v1 configuration, field 5).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ApplicationVersionConfiguration {
+    /// iOS.
+    #[prost(message, optional, tag = "1")]
+    pub ios: Option<ApplicationVersionInfo>,
+    /// Android.
+    #[prost(message, optional, tag = "2")]
+    pub android: Option<ApplicationVersionInfo>,
+}
+
+/// The latest and the oldest supported version of one platform's app.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ApplicationVersionInfo {
+    /// The latest version.
+    #[prost(message, optional, tag = "1")]
+    pub latest: Option<SemanticVersion>,
+    /// The oldest version still supported.
+    #[prost(message, optional, tag = "2")]
+    pub min: Option<SemanticVersion>,
+}
+
+/// `major.minor.patch` (the same message in the v1 and v2 configurations).
+#[derive(Clone, Copy, PartialEq, Eq, prost::Message)]
+pub struct SemanticVersion {
+    /// Major.
+    #[prost(uint32, tag = "1")]
+    pub major: u32,
+    /// Minor.
+    #[prost(uint32, tag = "2")]
+    pub minor: u32,
+    /// Patch.
+    #[prost(uint32, tag = "3")]
+    pub patch: u32,
+}
+
+/// Feature switches (the same message in the v1 and v2 configurations).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct AppFeatures {
+    /// The switches.
+    #[prost(message, repeated, tag = "1")]
+    pub app_features: Vec<AppFeature>,
+}
+
+/// One named switch.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct AppFeature {
+    /// Its name.
+    #[prost(string, tag = "1")]
+    pub label: String,
+    /// Its value.
+    #[prost(int32, tag = "2")]
+    pub value: i32,
+}
+
+/// A daily package the apps must not use (v1 and v2 key download parameters).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct DayPackageMetadata {
+    /// Region of the package.
+    #[prost(string, tag = "1")]
+    pub region: String,
+    /// `YYYY-MM-DD`.
+    #[prost(string, tag = "2")]
+    pub date: String,
+    /// The ETag of the revoked bytes.
+    #[prost(string, tag = "3")]
+    pub etag: String,
+}
+
+/// An hourly package the apps must not use.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct HourPackageMetadata {
+    /// Region of the package.
+    #[prost(string, tag = "1")]
+    pub region: String,
+    /// `YYYY-MM-DD`.
+    #[prost(string, tag = "2")]
+    pub date: String,
+    /// Hour of the day.
+    #[prost(int32, tag = "3")]
+    pub hour: i32,
+    /// The ETag of the revoked bytes.
+    #[prost(string, tag = "4")]
+    pub etag: String,
+}
+
+/// Key download parameters of iOS apps (v1 and v2 configurations).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct KeyDownloadParametersIos {
+    /// Revoked daily packages.
+    #[prost(message, repeated, tag = "1")]
+    pub revoked_day_packages: Vec<DayPackageMetadata>,
+    /// Revoked hourly packages.
+    #[prost(message, repeated, tag = "2")]
+    pub revoked_hour_packages: Vec<HourPackageMetadata>,
+}
+
+/// Key download parameters of Android apps (v1 and v2 configurations).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct KeyDownloadParametersAndroid {
+    /// Revoked daily packages.
+    #[prost(message, repeated, tag = "1")]
+    pub revoked_day_packages: Vec<DayPackageMetadata>,
+    /// Revoked hourly packages.
+    #[prost(message, repeated, tag = "2")]
+    pub revoked_hour_packages: Vec<HourPackageMetadata>,
+    /// Timeout of one file download.
+    #[prost(int32, tag = "3")]
+    pub download_timeout_in_seconds: i32,
+    /// Timeout of a whole download run.
+    #[prost(int32, tag = "4")]
+    pub overall_timeout_in_seconds: i32,
+}
+
+/// Exposure detection parameters of iOS apps (v1 and v2 configurations).
+#[derive(Clone, Copy, PartialEq, Eq, prost::Message)]
+pub struct ExposureDetectionParametersIos {
+    /// Most detections per day.
+    #[prost(int32, tag = "1")]
+    pub max_exposure_detections_per_interval: i32,
+}
+
+/// Exposure detection parameters of Android apps (v1 and v2 configurations).
+#[derive(Clone, Copy, PartialEq, Eq, prost::Message)]
+pub struct ExposureDetectionParametersAndroid {
+    /// Most detections per day.
+    #[prost(int32, tag = "1")]
+    pub max_exposure_detections_per_interval: i32,
+    /// Timeout of one detection.
+    #[prost(int32, tag = "2")]
+    pub overall_timeout_in_seconds: i32,
 }
 
 /// A list of risk-score classes.

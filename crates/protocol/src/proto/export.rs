@@ -29,9 +29,13 @@ pub struct TemporaryExposureKeyExport {
     pub revised_keys: Vec<TemporaryExposureKey>,
 }
 
-/// `SignatureInfo`: identifies the key and algorithm of one signature. Tags 1 and 2 are reserved.
+/// `SignatureInfo`: identifies the key and algorithm of one signature. Tag 2 (`android_package`) is
+/// never set, as in the original; Google's later definition reserves tags 1 and 2.
 #[derive(Clone, PartialEq, Eq, Hash, prost::Message)]
 pub struct SignatureInfo {
+    /// The app the file is meant for, e.g. `de.rki.coronawarnapp`.
+    #[prost(string, optional, tag = "1")]
+    pub app_bundle_id: Option<String>,
     /// Key version, e.g. `v1`.
     #[prost(string, optional, tag = "3")]
     pub verification_key_version: Option<String>,

@@ -7,6 +7,7 @@
 //! `app_config.proto`; the tests decode real files from the original systems.
 
 pub mod app_config;
+pub mod app_config_v2;
 pub mod export;
 pub mod submission;
 

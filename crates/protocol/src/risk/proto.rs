@@ -11,6 +11,7 @@ use crate::proto::app_config::{
     TransmissionRiskLevelEncoding, TransmissionRiskParameters, TransmissionRiskValueMapping,
     TrlFilter, Weights,
 };
+use crate::proto::app_config_v2::DiagnosisKeysDataMapping;
 
 fn levels(scores: &[u8; 8]) -> [i32; 8] {
     scores.map(i32::from)
@@ -110,6 +111,8 @@ impl From<&v1::V1Parameters> for ApplicationConfiguration {
                 default_bucket_offset: ad.default_bucket_offset,
                 risk_score_normalization_divisor: ad.risk_score_normalization_divisor,
             }),
+            // The platform parts (fields 5–11) are the distribution's; risk parameters fill 1–4.
+            ..Self::default()
         }
     }
 }
@@ -426,6 +429,47 @@ impl TryFrom<&RiskCalculationParameters> for v2::RiskCalculationParameters {
                 .collect(),
             // Likewise 0 reads as "not set" rather than "only today".
             max_encounter_age_in_days: Some(p.max_encounter_age_in_days).filter(|&d| d != 0),
+        })
+    }
+}
+
+impl From<&v2::DataMapping> for DiagnosisKeysDataMapping {
+    fn from(m: &v2::DataMapping) -> Self {
+        Self {
+            days_since_onset_to_infectiousness: m
+                .infectiousness_by_days_since_onset
+                .iter()
+                .map(|[day, inf]| (*day, *inf))
+                .collect(),
+            infectiousness_when_days_since_onset_missing: i32::from(
+                m.infectiousness_when_days_since_onset_missing,
+            ),
+            report_type_when_missing: i32::from(m.report_type_when_missing),
+        }
+    }
+}
+
+impl TryFrom<&DiagnosisKeysDataMapping> for v2::DataMapping {
+    type Error = AppConfigError;
+
+    fn try_from(m: &DiagnosisKeysDataMapping) -> Result<Self, AppConfigError> {
+        let small = |field: &'static str, value: i32| {
+            u8::try_from(value).map_err(|_| AppConfigError::OutOfRange {
+                field,
+                value: i64::from(value),
+            })
+        };
+        Ok(Self {
+            infectiousness_by_days_since_onset: m
+                .days_since_onset_to_infectiousness
+                .iter()
+                .map(|(day, inf)| [*day, *inf])
+                .collect(),
+            infectiousness_when_days_since_onset_missing: small(
+                "infectiousnessWhenDaysSinceOnsetMissing",
+                m.infectiousness_when_days_since_onset_missing,
+            )?,
+            report_type_when_missing: small("reportTypeWhenMissing", m.report_type_when_missing)?,
         })
     }
 }

@@ -10,11 +10,13 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 mod config;
+pub mod keys;
 
 pub use config::{
     MinutesAtAttenuationFilter, MinutesAtAttenuationWeight, NormalizedTimeToRiskLevelMapping,
     Range, RiskCalculationParameters, TransmissionRiskValueMapping, TrlEncoding, TrlFilter,
 };
+pub use keys::{DataMapping, KeyEncoding};
 
 /// Why a v2 computation was refused.
 #[derive(Debug, Clone, PartialEq)]
