@@ -1,11 +1,14 @@
-//! HTTP handlers: the lab upload and the internal lookup for the verification service.
+//! HTTP handlers: the lab uploads (PCR and rapid tests) and the internal lookup for the verification
+//! service.
+
+use std::ops::RangeInclusive;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use warnkit_service::auth::{bearer, require_token};
+use warnkit_service::auth::{bearer, require_token, sha256_hex};
 use warnkit_service::{AppError, AppJson, AppResult, ServiceRouter};
 
 use crate::store::{self, Upload};
@@ -14,7 +17,13 @@ use crate::{code, TestResultService};
 /// Most results one upload may carry; the body limit usually binds first.
 const MAX_RESULTS_PER_UPLOAD: usize = 1000;
 
-/// Body of `POST /api/v1/lab/results`.
+/// The upload path of PCR labs.
+pub const LAB_PATH: &str = "/api/v1/lab/results";
+
+/// The upload path of rapid-test centres, as in the original.
+pub const QUICKTEST_PATH: &str = "/api/v1/quicktest/results";
+
+/// Body of `POST /api/v1/lab/results` and of `POST /api/v1/quicktest/results`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LabResultsRequest {
@@ -28,9 +37,11 @@ pub struct LabResultsRequest {
 /// One result of a lab upload.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LabResult {
-    /// Hashed GUID: 64 hex digits (the first may be `x` for a date-of-birth hash).
+    /// 64 hex digits (the first may be `x`). PCR: the hashed GUID (or a date-of-birth hash), stored as
+    /// it is. Rapid test: the hash in the test's QR code, stored as its SHA-256 (what the phone registers).
     pub id: String,
-    /// 1 negative, 2 positive, 3 invalid.
+    /// PCR: 1 negative, 2 positive, 3 invalid. Rapid test: 5 pending, 6 negative, 7 positive,
+    /// 8 invalid, 9 redeemed.
     pub result: i64,
     /// Sample collection time, epoch seconds; the upload time when absent.
     #[serde(default)]
@@ -48,7 +59,7 @@ pub struct AppResultRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AppResultResponse {
-    /// Result code 0-4.
+    /// Result code: 0-4 (PCR), 5-9 (rapid test), as stored.
     pub test_result: i64,
     /// Sample collection time, epoch seconds.
     pub sc: i64,
@@ -59,7 +70,8 @@ pub struct AppResultResponse {
 
 pub(crate) fn router(service: TestResultService) -> Router {
     let api = Router::new()
-        .route("/api/v1/lab/results", post(lab_results))
+        .route(LAB_PATH, post(lab_results))
+        .route(QUICKTEST_PATH, post(quicktest_results))
         .route("/api/v1/app/result", post(app_result))
         .with_state(service.clone());
     ServiceRouter::new(service.metrics().clone())
@@ -78,13 +90,65 @@ pub(crate) fn normalize_id(id: &str) -> Option<String> {
     ok.then(|| id.to_ascii_lowercase())
 }
 
+/// What kind of test an upload route takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TestKind {
+    Pcr,
+    Rapid,
+}
+
+impl TestKind {
+    /// The result codes a lab may post.
+    fn results(self) -> RangeInclusive<i64> {
+        match self {
+            TestKind::Pcr => code::NEGATIVE..=code::INVALID,
+            TestKind::Rapid => code::QUICK_PENDING..=code::QUICK_REDEEMED,
+        }
+    }
+
+    fn result_error(self) -> AppError {
+        let message = match self {
+            TestKind::Pcr => "result must be 1, 2 or 3 (rapid tests: /api/v1/quicktest/results)",
+            TestKind::Rapid => "result must be 5 to 9 (PCR tests: /api/v1/lab/results)",
+        };
+        AppError::bad_request("invalid_result", message)
+    }
+
+    /// The id a result is stored under. A rapid test's id is hashed once more, as the original does: the
+    /// phone registers the SHA-256 of the hash in the QR code, so it is hashed exactly as sent.
+    fn stored_id(self, id: &str) -> Option<String> {
+        let normalized = normalize_id(id)?;
+        Some(match self {
+            TestKind::Pcr => normalized,
+            TestKind::Rapid => sha256_hex(id),
+        })
+    }
+}
+
 async fn lab_results(
     State(service): State<TestResultService>,
     headers: HeaderMap,
     AppJson(body): AppJson<LabResultsRequest>,
 ) -> AppResult<StatusCode> {
+    post_results(&service, &headers, &body, TestKind::Pcr).await
+}
+
+async fn quicktest_results(
+    State(service): State<TestResultService>,
+    headers: HeaderMap,
+    AppJson(body): AppJson<LabResultsRequest>,
+) -> AppResult<StatusCode> {
+    post_results(&service, &headers, &body, TestKind::Rapid).await
+}
+
+async fn post_results(
+    service: &TestResultService,
+    headers: &HeaderMap,
+    body: &LabResultsRequest,
+    kind: TestKind,
+) -> AppResult<StatusCode> {
     // Authenticate before looking at the body's content, so an unauthenticated caller learns nothing.
-    let key = bearer(&headers).ok_or_else(AppError::unauthorized)?;
+    let key = bearer(headers).ok_or_else(AppError::unauthorized)?;
     let lab_id = store::lab_for_key(service.db(), key)
         .await?
         .ok_or_else(AppError::unauthorized)?;
@@ -107,14 +171,11 @@ async fn lab_results(
     let now = warnkit_store::unix_now();
     let mut uploads = Vec::with_capacity(body.test_results.len());
     for entry in &body.test_results {
-        let id = normalize_id(&entry.id).ok_or_else(|| {
+        let id = kind.stored_id(&entry.id).ok_or_else(|| {
             AppError::bad_request("invalid_id", "id must be 64 hex digits (first may be x)")
         })?;
-        if !(code::NEGATIVE..=code::INVALID).contains(&entry.result) {
-            return Err(AppError::bad_request(
-                "invalid_result",
-                "result must be 1, 2 or 3",
-            ));
+        if !kind.results().contains(&entry.result) {
+            return Err(kind.result_error());
         }
         let sc = entry.sc.unwrap_or(now);
         if !(0..=now + 86_400).contains(&sc) {
@@ -130,11 +191,17 @@ async fn lab_results(
         });
     }
     store::upsert(service.db(), &lab_id, &uploads).await?;
-    service.metrics().add(
-        "testresult_results_uploaded_total",
-        "Results accepted from labs.",
-        uploads.len() as u64,
-    );
+    let (name, help) = match kind {
+        TestKind::Pcr => (
+            "testresult_results_uploaded_total",
+            "PCR results accepted from labs.",
+        ),
+        TestKind::Rapid => (
+            "testresult_quick_results_uploaded_total",
+            "Rapid-test results accepted from test centres.",
+        ),
+    };
+    service.metrics().add(name, help, uploads.len() as u64);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -158,7 +225,22 @@ async fn app_result(
 
 #[cfg(test)]
 mod tests {
-    use super::normalize_id;
+    use super::{normalize_id, sha256_hex, TestKind};
+
+    #[test]
+    fn stored_ids() {
+        let hash = "Ab".repeat(32);
+        assert_eq!(TestKind::Pcr.stored_id(&hash), Some("ab".repeat(32)));
+        // Hashed as sent, so that it matches the phone's SHA-256 of the QR code's hash.
+        assert_eq!(TestKind::Rapid.stored_id(&hash), Some(sha256_hex(&hash)));
+        assert_ne!(
+            TestKind::Rapid.stored_id(&hash),
+            TestKind::Rapid.stored_id(&"ab".repeat(32))
+        );
+        assert_eq!(TestKind::Rapid.stored_id("abc"), None);
+        assert!(TestKind::Pcr.results().eq(1..=3));
+        assert!(TestKind::Rapid.results().eq(5..=9));
+    }
 
     #[test]
     fn ids() {

@@ -1,6 +1,9 @@
 //! The test-result service: labs upload results keyed by hashed GUID (`POST /api/v1/lab/results`, bearer
-//! API key per lab), the verification service reads them (`POST /api/v1/app/result`, service token), and a
-//! retention job masks results as redeemed after 21 days and deletes them after 60.
+//! API key per lab), rapid-test centres upload results keyed by the hash in the test's QR code
+//! (`POST /api/v1/quicktest/results`, the same keys; stored under its SHA-256, which is what the phone
+//! registers), the verification service reads them (`POST /api/v1/app/result`, service token), and a
+//! retention job masks results as redeemed after 21 days (4 for PCR, 9 for rapid tests) and deletes them
+//! after 60.
 //!
 //! The service never sees a GUID, only its SHA-256, and stores no address or request metadata.
 
@@ -16,7 +19,7 @@ use warnkit_service::server::Shutdown;
 use warnkit_service::{periodic, AppResult, Metrics};
 use warnkit_store::Db;
 
-pub use api::{AppResultRequest, AppResultResponse, LabResult, LabResultsRequest};
+pub use api::{AppResultRequest, AppResultResponse, LabResult, LabResultsRequest, QUICKTEST_PATH};
 
 /// Advisory-lock key of the retention job (PostgreSQL), unique across warnkit's jobs.
 const RETENTION_LOCK: i64 = 0x7763_7472_0001;
@@ -27,7 +30,7 @@ pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// The service's name: metrics label, SQLite file stem and PostgreSQL schema.
 pub const NAME: &str = "testresult";
 
-/// Result codes as in the original (PCR).
+/// Result codes as in the original: 0-4 for PCR tests, 5-9 for rapid (antigen) tests.
 pub mod code {
     /// No result yet (or unknown id).
     pub const PENDING: i64 = 0;
@@ -39,13 +42,23 @@ pub mod code {
     pub const INVALID: i64 = 3;
     /// No longer available (retention).
     pub const REDEEMED: i64 = 4;
+    /// Rapid test: no result yet.
+    pub const QUICK_PENDING: i64 = 5;
+    /// Rapid test: negative.
+    pub const QUICK_NEGATIVE: i64 = 6;
+    /// Rapid test: positive.
+    pub const QUICK_POSITIVE: i64 = 7;
+    /// Rapid test: invalid.
+    pub const QUICK_INVALID: i64 = 8;
+    /// Rapid test: no longer available (retention).
+    pub const QUICK_REDEEMED: i64 = 9;
 }
 
 /// Configuration of the test-result service (`[testresult]` in the config file).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TestResultConfig {
-    /// Results become "redeemed" (4) this many days after their upload.
+    /// Results become "redeemed" (4, or 9 for rapid tests) this many days after their upload.
     pub redeem_after_days: u32,
     /// Results are deleted this many days after their upload.
     pub delete_after_days: u32,

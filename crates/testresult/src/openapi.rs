@@ -24,6 +24,22 @@ pub fn document() -> Value {
                     "415": err("Not application/json.")
                 }
             }},
+            "/api/v1/quicktest/results": {"post": {
+                "summary": "Upload rapid-test results (test centres); each id is stored as its SHA-256.",
+                "description": "As the original: the id is the hash from the rapid test's QR code, and the result \
+                    is stored under sha256-hex of that id exactly as sent, which is what the phone registers.",
+                "security": [{"labKey": []}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema":
+                    {"$ref": "#/components/schemas/QuickResults"}}}},
+                "responses": {
+                    "204": {"description": "Stored."},
+                    "400": err("Malformed JSON, bad id, result or sc."),
+                    "401": err("Missing or unknown lab API key."),
+                    "403": err("labId is not the API key's lab."),
+                    "413": err("Body over the limit."),
+                    "415": err("Not application/json.")
+                }
+            }},
             "/api/v1/app/result": {"post": {
                 "summary": "Look up one result (verification service only).",
                 "security": [{"serviceToken": []}],
@@ -63,8 +79,20 @@ pub fn document() -> Value {
                             "sc": {"type": "integer", "format": "int64", "description": "Sample collection, epoch seconds."}
                         }}}
                 }},
+                "QuickResults": {"type": "object", "required": ["testResults"], "properties": {
+                    "labId": {"type": "string", "maxLength": 64},
+                    "testResults": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {
+                        "type": "object", "required": ["id", "result"], "properties": {
+                            "id": {"type": "string", "pattern": "^[XxA-Fa-f0-9][A-Fa-f0-9]{63}$",
+                                "description": "The hash from the rapid test's QR code."},
+                            "result": {"type": "integer", "enum": [5, 6, 7, 8, 9],
+                                "description": "5 pending, 6 negative, 7 positive, 8 invalid, 9 redeemed."},
+                            "sc": {"type": "integer", "format": "int64", "description": "Sample collection, epoch seconds."}
+                        }}}
+                }},
                 "AppResult": {"type": "object", "required": ["testResult", "sc"], "properties": {
-                    "testResult": {"type": "integer", "description": "0 pending, 1 negative, 2 positive, 3 invalid, 4 redeemed."},
+                    "testResult": {"type": "integer", "minimum": 0, "maximum": 9, "description":
+                        "PCR: 0 pending, 1 negative, 2 positive, 3 invalid, 4 redeemed. Rapid test: 5 pending, 6 negative, 7 positive, 8 invalid, 9 redeemed."},
                     "sc": {"type": "integer", "format": "int64"},
                     "labId": {"type": "string"}
                 }},

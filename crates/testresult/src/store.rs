@@ -64,14 +64,15 @@ pub(crate) fn valid_lab_id(lab_id: &str) -> bool {
 }
 
 /// Upserts a lab's results in one transaction. A stored result is kept when it is redeemed (retention has
-/// masked it) or when it belongs to another lab: a lab key can only ever change its own lab's results.
+/// masked it: 4, or 9 for a rapid test) or when it belongs to another lab: a lab key can only ever change
+/// its own lab's results.
 pub(crate) async fn upsert(db: &Db, lab_id: &str, uploads: &[Upload]) -> AppResult<()> {
     let now = unix_now();
     let sql = "INSERT INTO test_result (result_id, result, sc, lab_id, created_at, updated_at) \
                VALUES ($1, $2, $3, $4, $5, $5) \
                ON CONFLICT (result_id) DO UPDATE SET result = excluded.result, sc = excluded.sc, \
                updated_at = excluded.updated_at \
-               WHERE test_result.result <> 4 AND test_result.lab_id = excluded.lab_id";
+               WHERE test_result.result NOT IN (4, 9) AND test_result.lab_id = excluded.lab_id";
     on_pool!(db, |pool| {
         let mut tx = pool.begin().await?;
         for u in uploads {
@@ -114,8 +115,10 @@ pub(crate) async fn retention(
     delete_before: i64,
 ) -> AppResult<(u64, u64)> {
     let (redeemed, deleted) = on_pool!(db, |pool| {
+        // A rapid test's result (5-9) becomes rapid-test redeemed (9), any other redeemed (4).
         let redeemed = sqlx::query(
-            "UPDATE test_result SET result = 4, updated_at = $1 WHERE created_at < $2 AND result <> 4",
+            "UPDATE test_result SET result = CASE WHEN result BETWEEN 5 AND 9 THEN 9 ELSE 4 END, \
+             updated_at = $1 WHERE created_at < $2 AND result NOT IN (4, 9)",
         )
         .bind(now)
         .bind(redeem_before)

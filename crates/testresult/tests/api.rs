@@ -1,7 +1,9 @@
-//! The test-result service over real HTTP, on SQLite and PostgreSQL: upload rules, lookups, retention.
+//! The test-result service over real HTTP, on SQLite and PostgreSQL: upload rules, lookups, retention,
+//! for PCR and for rapid tests.
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use warnkit_service::auth::sha256_hex;
 use warnkit_service::server::{serve, shutdown_channel, ShutdownTrigger};
 use warnkit_store::{unix_now, Db, PoolConfig};
 use warnkit_testkit::{Engine, TestDb};
@@ -40,7 +42,11 @@ impl App {
     }
 
     async fn upload(&self, key: &str, body: Value) -> StatusCode {
-        let url = format!("{}/api/v1/lab/results", self.url);
+        self.upload_to("/api/v1/lab/results", key, body).await
+    }
+
+    async fn upload_to(&self, path: &str, key: &str, body: Value) -> StatusCode {
+        let url = format!("{}{path}", self.url);
         self.http
             .post(url)
             .bearer_auth(key)
@@ -153,6 +159,78 @@ async fn suite(app: App) {
     assert_eq!(ready().await, StatusCode::SERVICE_UNAVAILABLE);
 }
 
+async fn rapid_tests(app: App) {
+    const QUICK: &str = "/api/v1/quicktest/results";
+    let key_a = app.service.create_lab_key("lab-a").await.unwrap();
+    let key_b = app.service.create_lab_key("lab-b").await.unwrap();
+    // The hash in the QR code as the centre sends it, and what the phone registers: its SHA-256.
+    let qr_hash = "5e".repeat(32);
+    let registered = sha256_hex(&qr_hash);
+    let one = |r: i64| json!({"labId": "lab-a", "testResults": [{"id": qr_hash, "result": r, "sc": 1_700_000_000}]});
+
+    for result in [5, 6, 8, 7] {
+        assert_eq!(
+            app.upload_to(QUICK, &key_a, one(result)).await,
+            StatusCode::NO_CONTENT
+        );
+        let r = app.lookup(&registered).await;
+        assert_eq!(
+            (
+                r["testResult"].as_i64(),
+                r["sc"].as_i64(),
+                r["labId"].as_str()
+            ),
+            (Some(result), Some(1_700_000_000), Some("lab-a"))
+        );
+    }
+    // Stored under the hash of the id only: the id itself is unknown.
+    assert_eq!(app.lookup(&qr_hash).await["testResult"], 0);
+    // The routes keep their codes apart.
+    assert_eq!(
+        app.upload_to(QUICK, &key_a, one(2)).await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(app.upload(&key_a, one(7)).await, StatusCode::BAD_REQUEST);
+    // Another centre cannot overwrite it.
+    let other = json!({"testResults": [{"id": qr_hash, "result": 6}]});
+    assert_eq!(
+        app.upload_to(QUICK, &key_b, other).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(app.lookup(&registered).await["testResult"], 7);
+
+    // Retention: a rapid result becomes rapid-test redeemed (9), a PCR result redeemed (4); neither is
+    // overwritten afterwards.
+    let pcr = "0c".repeat(32);
+    let pcr_result = json!({"testResults": [{"id": pcr, "result": 2}]});
+    assert_eq!(app.upload(&key_a, pcr_result).await, StatusCode::NO_CONTENT);
+    let old = unix_now() - 22 * 86_400;
+    app.service.backdate(&registered, old).await.unwrap();
+    app.service.backdate(&pcr, old).await.unwrap();
+    assert_eq!(app.service.run_retention(unix_now()).await.unwrap(), (2, 0));
+    assert_eq!(app.lookup(&registered).await["testResult"], 9);
+    assert_eq!(app.lookup(&pcr).await["testResult"], 4);
+    assert_eq!(app.service.run_retention(unix_now()).await.unwrap(), (0, 0));
+    assert_eq!(
+        app.upload_to(QUICK, &key_a, one(7)).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(app.lookup(&registered).await["testResult"], 9);
+    // A centre may post 9 itself, and it stays.
+    let fresh = "7a".repeat(32);
+    let post = |r: i64| json!({"testResults": [{"id": fresh, "result": r}]});
+    assert_eq!(
+        app.upload_to(QUICK, &key_a, post(9)).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.upload_to(QUICK, &key_a, post(7)).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(app.lookup(&sha256_hex(&fresh)).await["testResult"], 9);
+    assert_eq!(app.rows().await, 3);
+}
+
 #[tokio::test]
 async fn sqlite() {
     suite(App::start(Engine::Sqlite).await.unwrap()).await;
@@ -162,5 +240,17 @@ async fn sqlite() {
 async fn postgres() {
     if let Some(app) = App::start(Engine::Postgres).await {
         suite(app).await;
+    }
+}
+
+#[tokio::test]
+async fn rapid_sqlite() {
+    rapid_tests(App::start(Engine::Sqlite).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn rapid_postgres() {
+    if let Some(app) = App::start(Engine::Postgres).await {
+        rapid_tests(app).await;
     }
 }

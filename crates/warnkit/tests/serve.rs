@@ -123,6 +123,42 @@ async fn flow(dir: &Path, extra: &[&str]) {
     };
     assert_eq!(reg(teletan.clone()).await.unwrap().status(), 201);
     assert_eq!(reg(teletan.clone()).await.unwrap().status(), 400);
+    // A rapid test through the CLI: the centre posts the QR code's hash, the phone registers its SHA-256
+    // and polls the rapid-test code 7.
+    let qr_hash = warnkit_service::auth::sha256_hex(guid.to_lowercase());
+    warnkit(&[
+        "lab",
+        "post",
+        "--url",
+        &url("testresult"),
+        "--key",
+        &key,
+        "--hash",
+        &qr_hash,
+        "--result",
+        "rapid-positive",
+    ]);
+    let r = http
+        .post(format!(
+            "{}/version/v1/registrationToken",
+            url("verification")
+        ))
+        .json(&json!({"keyType": "GUID", "key": warnkit_service::auth::sha256_hex(&qr_hash)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let rapid_token = r.json::<Value>().await.unwrap()["registrationToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = http
+        .post(format!("{}/version/v1/testresult", url("verification")))
+        .json(&json!({ "registrationToken": rapid_token }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["testResult"], 7);
 
     // SIGTERM stops it cleanly and quickly.
     let status = Command::new("kill")

@@ -15,7 +15,8 @@ pub enum LabCommand {
     /// Manage lab API keys.
     #[command(subcommand)]
     Key(KeyCommand),
-    /// Post one test result to a test-result service, hashing the GUID like the phone does.
+    /// Post one test result to a test-result service: a PCR result for a GUID, or a rapid-test result for
+    /// the hash in a rapid test's QR code.
     Post(PostArgs),
 }
 
@@ -38,6 +39,11 @@ pub struct CreateArgs {
 
 /// Arguments of `warnkit lab post`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  warnkit lab post --url $URL --key $KEY --guid $GUID --result positive
+  warnkit lab post --url $URL --key $KEY --hash $QR_HASH --result rapid-positive
+
+A PCR result goes to /api/v1/lab/results under sha256(GUID), which is what the phone registers after scanning the GUID. A rapid-test result goes to /api/v1/quicktest/results with the QR code's hash; the service stores it under sha256(hash), which is what the phone registers after scanning a rapid test.")]
 pub struct PostArgs {
     /// Base URL of the test-result service, e.g. http://127.0.0.1:8003.
     #[arg(long)]
@@ -45,16 +51,32 @@ pub struct PostArgs {
     /// The lab's API key.
     #[arg(long)]
     key: String,
-    /// The test GUID exactly as in the QR code; it is sent as its SHA-256.
+    /// PCR tests: the test GUID exactly as in the QR code; it is sent as its SHA-256.
+    #[arg(long, required_unless_present = "hash", conflicts_with = "hash")]
+    guid: Option<String>,
+    /// Rapid tests: the `hash` field of the rapid test's QR code (64 hex digits), sent as it is.
     #[arg(long)]
-    guid: String,
-    /// The result.
-    #[arg(long, value_parser = ["positive", "negative", "invalid"])]
+    hash: Option<String>,
+    /// The result: positive, negative or invalid for a PCR test (--guid); rapid-pending, rapid-negative,
+    /// rapid-positive, rapid-invalid or rapid-redeemed for a rapid test (--hash).
+    #[arg(long, value_parser = RESULTS.map(|(name, _)| name))]
     result: String,
     /// Sample collection time, Unix epoch seconds (default: now, set by the service).
     #[arg(long)]
     sc: Option<i64>,
 }
+
+/// The `--result` names and their codes; codes 5-9 are rapid-test results.
+const RESULTS: [(&str, i64); 8] = [
+    ("negative", 1),
+    ("positive", 2),
+    ("invalid", 3),
+    ("rapid-pending", 5),
+    ("rapid-negative", 6),
+    ("rapid-positive", 7),
+    ("rapid-invalid", 8),
+    ("rapid-redeemed", 9),
+];
 
 /// Runs `warnkit lab`.
 pub fn run(command: LabCommand) -> anyhow::Result<ExitCode> {
@@ -91,18 +113,53 @@ async fn create_key(args: CreateArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn post(args: PostArgs) -> anyhow::Result<ExitCode> {
-    let result = match args.result.as_str() {
-        "negative" => 1,
-        "positive" => 2,
-        "invalid" => 3,
-        other => bail!("unknown result {other}"),
+/// What `lab post` sends: the route and the id, from the arguments.
+fn target(args: &PostArgs) -> anyhow::Result<(i64, &'static str, String)> {
+    let Some(&(_, result)) = RESULTS.iter().find(|(name, _)| *name == args.result) else {
+        bail!("unknown result {}", args.result);
     };
-    let mut entry = serde_json::json!({"id": sha256_hex(&args.guid), "result": result});
+    let rapid = result >= 5;
+    match (&args.guid, &args.hash, rapid) {
+        (Some(guid), None, false) => Ok((result, "/api/v1/lab/results", hashed_guid(guid)?)),
+        (None, Some(hash), true) => {
+            if !warnkit_service::auth::is_hex(hash, 64) {
+                bail!("--hash must be the 64 hex digits of the rapid test's QR code");
+            }
+            Ok((result, warnkit_testresult::QUICKTEST_PATH, hash.clone()))
+        }
+        (Some(_), _, true) => bail!(
+            "{} is a rapid-test result: give the QR code's hash with --hash, not --guid",
+            args.result
+        ),
+        (_, Some(_), false) => bail!(
+            "{} is a PCR result: give the test GUID with --guid (rapid tests: --result rapid-...)",
+            args.result
+        ),
+        (None, None, _) => bail!("give --guid (PCR) or --hash (rapid test)"),
+    }
+}
+
+/// SHA-256 of a GUID as the phone computes it, after refusing what cannot be a GUID from a QR code.
+fn hashed_guid(guid: &str) -> anyhow::Result<String> {
+    if guid.is_empty() {
+        bail!("--guid is empty");
+    }
+    if guid.trim() != guid || !guid.bytes().all(|b| b.is_ascii_graphic()) {
+        bail!("--guid must be printable ASCII without spaces, exactly as in the QR code");
+    }
+    if warnkit_service::auth::is_hex(guid, 64) {
+        bail!("--guid looks like a SHA-256 already; give the GUID itself, it is hashed here");
+    }
+    Ok(sha256_hex(guid))
+}
+
+async fn post(args: PostArgs) -> anyhow::Result<ExitCode> {
+    let (result, path, id) = target(&args)?;
+    let mut entry = serde_json::json!({"id": id, "result": result});
     if let Some(sc) = args.sc {
         entry["sc"] = sc.into();
     }
-    let url = format!("{}/api/v1/lab/results", args.url.trim_end_matches('/'));
+    let url = format!("{}{path}", args.url.trim_end_matches('/'));
     let response = reqwest::Client::new()
         .post(&url)
         .bearer_auth(&args.key)
@@ -117,4 +174,53 @@ async fn post(args: PostArgs) -> anyhow::Result<ExitCode> {
     }
     let body = response.text().await.unwrap_or_default();
     bail!("the test-result service answered {status}: {body}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(guid: Option<&str>, hash: Option<&str>, result: &str) -> PostArgs {
+        PostArgs {
+            url: "http://127.0.0.1:1".into(),
+            key: "k".into(),
+            guid: guid.map(str::to_owned),
+            hash: hash.map(str::to_owned),
+            result: result.into(),
+            sc: None,
+        }
+    }
+
+    #[test]
+    fn pcr_results_go_to_the_lab_route_hashed() {
+        let guid = "3D6D08-3567F3F2-4DCF-43A3-8737-4CD1F87D6FDA";
+        let (result, path, id) = target(&args(Some(guid), None, "positive")).unwrap();
+        assert_eq!((result, path), (2, "/api/v1/lab/results"));
+        assert_eq!(id, sha256_hex(guid));
+    }
+
+    #[test]
+    fn rapid_results_go_to_the_quicktest_route_as_sent() {
+        let hash = "a".repeat(64);
+        let (result, path, id) = target(&args(None, Some(&hash), "rapid-positive")).unwrap();
+        assert_eq!((result, path, id), (7, "/api/v1/quicktest/results", hash));
+    }
+
+    #[test]
+    fn mismatches_and_malformed_input_are_refused() {
+        let hash = "a".repeat(64);
+        let guid = "3D6D08-3567F3F2-4DCF-43A3-8737-4CD1F87D6FDA";
+        for (a, needle) in [
+            (args(Some(guid), None, "rapid-positive"), "--hash"),
+            (args(None, Some(&hash), "positive"), "--guid"),
+            (args(None, Some("abc"), "rapid-negative"), "64 hex"),
+            (args(Some(""), None, "positive"), "empty"),
+            (args(Some(" x"), None, "positive"), "spaces"),
+            (args(Some(&hash), None, "negative"), "SHA-256"),
+            (args(None, None, "positive"), "--guid"),
+        ] {
+            let err = target(&a).unwrap_err().to_string();
+            assert!(err.contains(needle), "{err}");
+        }
+    }
 }
