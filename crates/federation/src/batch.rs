@@ -102,7 +102,7 @@ impl BatchError {
             Self::RiskFieldsMissing => {
                 "each key needs a transmission risk level or days since onset of symptoms"
             }
-            Self::DaysSinceOnset => "days since onset of symptoms must be between -14 and 4000",
+            Self::DaysSinceOnset => "days since onset of symptoms must be between -15 and 4000",
             Self::ReportType => "report type must be between 0 and 5",
             Self::VisitedCountry => {
                 "visited countries must be at most 100 two-letter uppercase codes"
@@ -447,7 +447,7 @@ mod tests {
                 k.days_since_onset_of_symptoms = None;
             }),
             (BatchError::DaysSinceOnset, |k| {
-                k.days_since_onset_of_symptoms = Some(-15)
+                k.days_since_onset_of_symptoms = Some(-16)
             }),
             (BatchError::DaysSinceOnset, |k| {
                 k.days_since_onset_of_symptoms = Some(4001)

@@ -2,59 +2,100 @@
 
 use std::time::Instant;
 
-use axum::body::Bytes;
-use axum::extract::{FromRequest, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::middleware;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
+use futures_util::StreamExt;
 use prost::Message;
 use warnkit_protocol::proto::SubmissionPayload;
 use warnkit_service::{AppError, AppResult, ServiceRouter};
 
-use crate::fake::is_fake;
+use crate::fake::fake_mode;
 use crate::privacy::strip_transport_metadata;
-use crate::tan::{forbidden, tan_from, TanCheck};
-use crate::{validation, SubmissionService};
+use crate::tan::{forbidden, tan_from, wrong_type, TanCheck};
+use crate::{validation, wire, SubmissionService};
 
 /// The upload path, as in the original.
 pub const SUBMISSION_PATH: &str = "/version/v1/diagnosis-keys";
 
+/// Bytes of an oversize body that are read (and thrown away) before the 400 is sent, so that a client
+/// still writing its body reads the answer rather than a reset connection; beyond this the connection is
+/// closed unread.
+const DRAIN_LIMIT: usize = 2 << 20;
+
+/// The headers of every successful answer, real or fake, as the original sets them (warnkit stores no
+/// check-ins, so both counts are always 0).
+pub const SUCCESS_HEADERS: [(&str, &str); 2] =
+    [("cwa-filtered-checkins", "0"), ("cwa-saved-checkins", "0")];
+
 pub(crate) fn router(service: SubmissionService) -> Router {
+    let limit = service.inner.config.max_body_bytes;
     let api = Router::new()
         .route(SUBMISSION_PATH, post(submit))
         .with_state(service.clone());
     ServiceRouter::new(service.inner.metrics.clone())
         .database(service.store().db().clone())
         .openapi(crate::openapi::document())
-        .max_body(service.inner.config.max_body_bytes)
+        .max_body(limit)
         .finish(api)
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            refuse_declared_oversize(limit, req, next)
+        }))
         // Added last, so it runs first: nothing below, logging and metrics included, sees the metadata.
         .layer(middleware::from_fn(strip_transport_metadata))
 }
 
-async fn submit(
-    State(service): State<SubmissionService>,
-    headers: HeaderMap,
-    Protobuf(payload): Protobuf<SubmissionPayload>,
-) -> AppResult<StatusCode> {
+/// The answer of every successful upload and of every fake: 200, no body, [`SUCCESS_HEADERS`].
+fn accepted() -> Response {
+    let mut response = StatusCode::OK.into_response();
+    for (name, value) in SUCCESS_HEADERS {
+        response
+            .headers_mut()
+            .insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+async fn submit(State(service): State<SubmissionService>, request: Request) -> AppResult<Response> {
     let start = Instant::now();
     let inner = &service.inner;
-    let now = inner.clock.now();
-    let keys = validation::validate(&payload, &inner.config, now, now.div_euclid(3600))?;
-    if is_fake(&headers) {
-        // Measured from the same point as real uploads, so validation time is part of both.
+    let limit = inner.config.max_body_bytes;
+    if fake_mode(request.headers())? {
+        // As the original: the body is not looked at, only held to the size limit.
+        read_body(request.into_body(), limit).await?;
         tokio::time::sleep_until((start + inner.latency.draw()).into()).await;
         inner.metrics.add(
             "submission_fake_requests_total",
             "Fake uploads answered.",
             1,
         );
-        return Ok(StatusCode::OK);
+        return Ok(accepted());
     }
-    let tan = tan_from(&headers).ok_or_else(forbidden)?;
-    if inner.tan.verify(tan).await? == TanCheck::Invalid {
-        return Err(forbidden());
+    if !is_protobuf(request.headers().get(header::CONTENT_TYPE)) {
+        return Err(AppError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "content type must be application/x-protobuf",
+        ));
+    }
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
+    let bytes = read_body(body, limit).await?;
+    let malformed = |message| AppError::bad_request("malformed_payload", message);
+    wire::check_submission_payload(&bytes).map_err(|e| malformed(e.message()))?;
+    let payload = SubmissionPayload::decode(bytes)
+        .map_err(|_| malformed(wire::WireError::Malformed.message()))?;
+    let now = inner.clock.now();
+    let keys = validation::validate(&payload, &inner.config, now, now.div_euclid(3600))?;
+    let tan = tan_from(&headers)?;
+    match inner.tan.verify(tan).await? {
+        TanCheck::Valid => {}
+        TanCheck::Invalid => return Err(forbidden()),
+        TanCheck::WrongType => return Err(wrong_type()),
     }
     let stored = inner.store.insert(&keys).await?;
     inner.latency.record(start.elapsed());
@@ -66,38 +107,61 @@ async fn submit(
         "Diagnosis keys stored (repeats of a stored key are not counted).",
         stored,
     );
-    Ok(StatusCode::OK)
+    inner.metrics.add(
+        "submission_keys_dropped_total",
+        "Keys of accepted uploads left out: rolling start not positive, in the future or too old.",
+        (payload.keys.len() - keys.len()) as u64,
+    );
+    Ok(accepted())
 }
 
-/// A protobuf body: 415 unless `application/x-protobuf`, 413 over the limit, 400 when it does not decode.
-#[derive(Debug, Clone)]
-pub struct Protobuf<T>(pub T);
+/// 400 for a body over the limit: the original answers a too large upload with 400, not 413.
+fn too_large() -> AppError {
+    AppError::bad_request("payload_too_large", "request body over the size limit")
+}
 
-impl<T: Message + Default, S: Send + Sync> FromRequest<S> for Protobuf<T> {
-    type Rejection = AppError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if !is_protobuf(req.headers().get(header::CONTENT_TYPE)) {
-            return Err(AppError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "content type must be application/x-protobuf",
-            ));
-        }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                AppError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    "request body too large",
-                )
-            } else {
-                AppError::bad_request("unreadable_body", "could not read the request body")
-            }
+/// The whole body if it has at most `limit` bytes (streamed bodies without a length included); a larger one
+/// is read on up to [`DRAIN_LIMIT`] and thrown away, then refused.
+async fn read_body(body: Body, limit: usize) -> AppResult<Bytes> {
+    let mut stream = body.into_data_stream();
+    let mut kept: Vec<u8> = Vec::new();
+    let mut seen = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| {
+            AppError::bad_request("unreadable_body", "could not read the request body")
         })?;
-        T::decode(bytes)
-            .map(Protobuf)
-            .map_err(|_| AppError::bad_request("malformed_payload", "body is not a valid payload"))
+        seen = seen.saturating_add(chunk.len());
+        if seen <= limit {
+            kept.extend_from_slice(&chunk);
+        } else if seen > DRAIN_LIMIT {
+            break;
+        } else if !kept.is_empty() {
+            kept = Vec::new();
+        }
+    }
+    if seen > limit {
+        return Err(too_large());
+    }
+    Ok(Bytes::from(kept))
+}
+
+/// Refuses a declared oversize body before any handler reads it, with the original's 400 (the shared
+/// router layer beneath would answer 413).
+async fn refuse_declared_oversize(limit: usize, req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(n) if n > limit as u64 => {
+            if n <= DRAIN_LIMIT as u64 {
+                // The answer is the same either way; reading the body lets the client see it.
+                let _ = read_body(req.into_body(), 0).await;
+            }
+            too_large().into_response()
+        }
+        _ => next.run(req).await,
     }
 }
 
@@ -120,5 +184,13 @@ mod tests {
         assert!(is_protobuf(Some(&v("Application/X-Protobuf; charset=x"))));
         assert!(!is_protobuf(Some(&v("application/json"))));
         assert!(!is_protobuf(None));
+    }
+
+    #[test]
+    fn success_answer() {
+        let r = accepted();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["cwa-filtered-checkins"], "0");
+        assert_eq!(r.headers()["cwa-saved-checkins"], "0");
     }
 }

@@ -21,7 +21,7 @@ pub struct SubmissionConfig {
     pub supported_countries: Vec<String>,
     /// Most keys in one upload (the original's `max-number-of-keys`).
     pub max_keys: usize,
-    /// Request bodies over this many bytes get 413 (the original: 100 KB).
+    /// Request bodies over this many bytes get 400, as in the original (its 100 KB: 102,400 bytes).
     pub max_body_bytes: usize,
     /// Most bytes of `requestPadding` in one payload.
     pub max_request_padding_bytes: usize,
@@ -37,7 +37,8 @@ pub struct SubmissionConfig {
     pub fake_delay_samples: usize,
     /// Delay of fake requests before any real request was seen, in milliseconds (the original: 10).
     pub initial_fake_delay_ms: u64,
-    /// Days keys are kept, counted from their submission hour.
+    /// Days keys are kept, counted from their submission hour; uploaded keys whose rolling start is older
+    /// than this many days before today's midnight (UTC) are dropped on arrival.
     pub retention_days: u32,
     /// Seconds between two runs of the retention job.
     pub retention_interval_secs: u64,
@@ -49,7 +50,7 @@ impl Default for SubmissionConfig {
             origin: "DE".to_owned(),
             supported_countries: EU_COUNTRIES.iter().map(|c| (*c).to_owned()).collect(),
             max_keys: 14,
-            max_body_bytes: 100_000,
+            max_body_bytes: 102_400,
             max_request_padding_bytes: 10_000,
             verification_url: "http://127.0.0.1:8012".to_owned(),
             tan_timeout_ms: 2_000,

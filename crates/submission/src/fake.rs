@@ -1,6 +1,10 @@
-//! Plausible deniability: a fake upload (`cwa-fake: 1`) is validated like a real one, stores nothing, and is
-//! answered after a delay drawn from the durations of recent real uploads, so that an observer of the
-//! traffic cannot tell the two apart by timing or by response.
+//! Plausible deniability: a fake upload (`cwa-fake: 1`) is answered after a delay drawn from the durations
+//! of recent real uploads, with exactly the answer of a real success, so that an observer of the traffic
+//! cannot tell the two apart by timing or by response.
+//!
+//! As in the original, a fake's body is not looked at (the app sends only padding); only the body-size
+//! limit applies. The header itself is required on every upload: the original routes on it and refuses a
+//! request without it.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -8,15 +12,26 @@ use std::time::Duration;
 
 use axum::http::HeaderMap;
 use rand::Rng;
+use warnkit_service::AppError;
 
 /// The header marking fake requests.
 pub const FAKE_HEADER: &str = "cwa-fake";
 
-/// Whether the request is a fake (`cwa-fake: 1`); any other value, or none, is a real request.
-pub fn is_fake(headers: &HeaderMap) -> bool {
-    headers
-        .get(FAKE_HEADER)
-        .is_some_and(|v| v.as_bytes() == b"1")
+/// Whether the request is a fake: `Ok(true)` for `cwa-fake: 1`, `Ok(false)` for `cwa-fake: 0`, and 400
+/// when the header is missing or has any other value.
+pub fn fake_mode(headers: &HeaderMap) -> Result<bool, AppError> {
+    match headers.get(FAKE_HEADER).map(|v| v.as_bytes()) {
+        Some(b"0") => Ok(false),
+        Some(b"1") => Ok(true),
+        None => Err(AppError::bad_request(
+            "missing_fake_header",
+            "the cwa-fake header (0 or 1) is required",
+        )),
+        Some(_) => Err(AppError::bad_request(
+            "invalid_fake_header",
+            "the cwa-fake header must be 0 or 1",
+        )),
+    }
 }
 
 /// A moving window of real upload durations.
@@ -78,10 +93,18 @@ mod tests {
     #[test]
     fn fake_header() {
         let mut h = HeaderMap::new();
-        assert!(!is_fake(&h));
+        assert_eq!(fake_mode(&h).unwrap_err().code, "missing_fake_header");
         h.insert(FAKE_HEADER, "0".parse().unwrap());
-        assert!(!is_fake(&h));
+        assert_eq!(fake_mode(&h), Ok(false));
         h.insert(FAKE_HEADER, "1".parse().unwrap());
-        assert!(is_fake(&h));
+        assert_eq!(fake_mode(&h), Ok(true));
+        for other in ["", "2", "01", "true", "-1"] {
+            h.insert(FAKE_HEADER, other.parse().unwrap());
+            let err = fake_mode(&h).unwrap_err();
+            assert_eq!(
+                (err.status.as_u16(), err.code),
+                (400, "invalid_fake_header")
+            );
+        }
     }
 }

@@ -2,18 +2,22 @@
 //! is checked with the verification service over HTTP, and the keys are stored one row per key with the
 //! hour they arrived in and nothing else about the request.
 //!
-//! Flow of `POST /version/v1/diagnosis-keys`: transport metadata stripped ([`privacy`]) → body read and
-//! decoded → payload validated ([`validation`]) → a fake request waits and answers ([`fake`]) → TAN
-//! checked ([`tan`]) → keys inserted in one transaction ([`keystore`]).
+//! Flow of `POST /version/v1/diagnosis-keys`: transport metadata stripped ([`privacy`]) → `cwa-fake`
+//! read: a fake request waits and answers ([`fake`]) → body read and its 32-bit fields checked on the wire
+//! ([`wire`]) → decoded → payload validated, keys outside the window dropped, missing risk fields derived
+//! ([`validation`], [`derivation`]) → TAN checked ([`tan`]) → keys inserted in one transaction
+//! ([`keystore`]).
 
 mod api;
 pub mod config;
+pub mod derivation;
 pub mod fake;
 pub mod keystore;
 pub mod openapi;
 pub mod privacy;
 pub mod tan;
 pub mod validation;
+pub mod wire;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +25,7 @@ use std::time::Duration;
 use warnkit_service::server::Shutdown;
 use warnkit_service::{periodic, AppResult, Metrics};
 
-pub use api::SUBMISSION_PATH;
+pub use api::{SUBMISSION_PATH, SUCCESS_HEADERS};
 pub use config::{Clock, SubmissionConfig};
 pub use keystore::{KeyStore, StoredKey, MIGRATOR};
 

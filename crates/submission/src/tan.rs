@@ -1,5 +1,10 @@
 //! The TAN check: one call to the verification service's internal API, retried on network failure and 5xx.
 //!
+//! The call names the teleTAN type a diagnosis-key upload accepts (`TEST`; TANs from a lab result count as
+//! `TEST`), so the verification service refuses a TAN that came from an EVENT teleTAN without consuming it.
+//! The original consumes such a TAN first and refuses it afterwards; a verification service that ignores
+//! the field still gets the original's treatment here (its `X-CWA-TELETAN-TYPE: EVENT` answer is a 403).
+//!
 //! The TAN travels only in the request body to the verification service; it is never stored, logged or put
 //! into an error message.
 
@@ -12,6 +17,12 @@ use warnkit_service::{AppError, AppResult};
 /// The header carrying the TAN.
 pub const TAN_HEADER: &str = "cwa-authorization";
 
+/// The verification service's answer header naming the teleTAN type a TAN came from.
+pub const TELETAN_TYPE_HEADER: &str = "x-cwa-teletan-type";
+
+/// The only teleTAN type whose TANs may upload diagnosis keys.
+pub const ACCEPTED_TELETAN_TYPE: &str = "TEST";
+
 /// What the verification service said about a TAN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TanCheck {
@@ -19,11 +30,15 @@ pub enum TanCheck {
     Valid,
     /// Unknown, used, expired or malformed.
     Invalid,
+    /// Valid, but from an EVENT teleTAN: not for diagnosis keys (and left unconsumed).
+    WrongType,
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct TanBody<'a> {
     tan: &'a str,
+    tele_tan_type: &'static str,
 }
 
 /// Calls `POST {base}/version/v1/tan/verify` with the service token.
@@ -60,8 +75,8 @@ impl TanClient {
         })
     }
 
-    /// Asks whether `tan` is valid (consuming it if so). A verification service that cannot be reached or
-    /// keeps failing gives 503, so the phone retries later with the same TAN.
+    /// Asks whether `tan` is valid for an upload (consuming it if so). A verification service that cannot
+    /// be reached or keeps failing gives 503, so the phone retries later with the same TAN.
     pub async fn verify(&self, tan: &str) -> AppResult<TanCheck> {
         let mut pause = self.backoff;
         for attempt in 1..=self.attempts {
@@ -87,12 +102,27 @@ impl TanClient {
             .http
             .post(&self.url)
             .bearer_auth(&self.token)
-            .json(&TanBody { tan })
+            .json(&TanBody {
+                tan,
+                tele_tan_type: ACCEPTED_TELETAN_TYPE,
+            })
             .send()
             .await
             .map_err(|e| e.without_url().to_string())?;
         match response.status() {
-            StatusCode::OK => Ok(TanCheck::Valid),
+            StatusCode::OK => {
+                let event = response
+                    .headers()
+                    .get(TELETAN_TYPE_HEADER)
+                    .is_some_and(|t| t.as_bytes().eq_ignore_ascii_case(b"EVENT"));
+                Ok(if event {
+                    TanCheck::WrongType
+                } else {
+                    TanCheck::Valid
+                })
+            }
+            // 403: valid, but of another teleTAN type (and not consumed).
+            StatusCode::FORBIDDEN => Ok(TanCheck::WrongType),
             // 404: unknown, used or expired; 400: not even TAN-shaped for the verification service.
             StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST => Ok(TanCheck::Invalid),
             status => Err(format!("verification service answered {status}")),
@@ -109,18 +139,35 @@ pub fn unavailable() -> AppError {
     )
 }
 
-/// 403: the TAN is missing, malformed, unknown or used.
+/// 403: the TAN is malformed, unknown, expired or used.
 pub fn forbidden() -> AppError {
+    AppError::forbidden("invalid_tan", "TAN malformed, unknown or already used")
+}
+
+/// 403: the TAN came from an EVENT teleTAN; it stays valid for what it is for.
+pub fn wrong_type() -> AppError {
     AppError::forbidden(
-        "invalid_tan",
-        "TAN missing, malformed, unknown or already used",
+        "wrong_tan_type",
+        "this TAN comes from an event teleTAN and cannot upload diagnosis keys",
     )
 }
 
-/// The TAN of the request, if present and UUID-shaped (8-4-4-4-12 hex digits, as the original's TANs).
-pub fn tan_from(headers: &HeaderMap) -> Option<&str> {
-    let tan = headers.get(TAN_HEADER)?.to_str().ok()?.trim();
-    is_uuid(tan).then_some(tan)
+/// The TAN of a real upload: 400 when `cwa-authorization` is missing or empty (the original refuses a
+/// request without it), 403 when it is not UUID-shaped (8-4-4-4-12 hex digits, as the original's TANs;
+/// surrounding whitespace is ignored, as the original trims).
+pub fn tan_from(headers: &HeaderMap) -> Result<&str, AppError> {
+    let missing =
+        || AppError::bad_request("missing_tan", "the cwa-authorization header is required");
+    let value = headers.get(TAN_HEADER).ok_or_else(missing)?;
+    let tan = value.to_str().map_err(|_| forbidden())?.trim();
+    if tan.is_empty() {
+        return Err(missing());
+    }
+    if is_uuid(tan) {
+        Ok(tan)
+    } else {
+        Err(forbidden())
+    }
 }
 
 fn is_uuid(s: &str) -> bool {
@@ -137,13 +184,23 @@ mod tests {
 
     #[test]
     fn tan_shape() {
+        fn status(h: &HeaderMap) -> Result<&str, (u16, &'static str)> {
+            tan_from(h).map_err(|e| (e.status.as_u16(), e.code))
+        }
         let mut h = HeaderMap::new();
-        assert_eq!(tan_from(&h), None);
+        assert_eq!(status(&h), Err((400, "missing_tan")));
+        h.insert(TAN_HEADER, "".parse().unwrap());
+        assert_eq!(status(&h), Err((400, "missing_tan")));
         h.insert(TAN_HEADER, "not-a-tan".parse().unwrap());
-        assert_eq!(tan_from(&h), None);
+        assert_eq!(status(&h), Err((403, "invalid_tan")));
+        h.insert(
+            TAN_HEADER,
+            "TAN 3f2504e0-4f89-41d3-9a0c-0305e82c3301".parse().unwrap(),
+        );
+        assert_eq!(status(&h), Err((403, "invalid_tan")));
         let tan = "3f2504e0-4f89-41d3-9a0c-0305e82c3301";
         h.insert(TAN_HEADER, tan.parse().unwrap());
-        assert_eq!(tan_from(&h), Some(tan));
+        assert_eq!(tan_from(&h), Ok(tan));
         assert!(!is_uuid("3f2504e0-4f89-41d3-9a0c-0305e82c330g"));
         assert!(!is_uuid("3f2504e004f89-41d3-9a0c-0305e82c3301"));
     }

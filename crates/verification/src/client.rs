@@ -9,7 +9,7 @@ use warnkit_service::{AppError, AppResult};
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TestResult {
-    /// Result code 0-4 (5-9 for rapid tests, later).
+    /// Result code 0-4 for PCR tests, 5-9 for rapid tests, passed to the phone as it is.
     pub test_result: i64,
     /// Sample collection time, epoch seconds.
     pub sc: i64,

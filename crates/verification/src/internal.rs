@@ -1,5 +1,10 @@
 //! The internal API (own listener, service token): TAN verification for the submission service and teleTAN
 //! issuing for the portal.
+//!
+//! `tan/verify` takes an optional `teleTanType` (`TEST` or `EVENT`): the type the caller accepts. A TAN of
+//! another type (a TAN from a lab result counts as `TEST`) is answered 403 and left unconsumed, so an event
+//! TAN sent to the diagnosis-key upload by mistake still works for the event warning it was issued for.
+//! Without the field any valid TAN is consumed, as in the original.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -13,14 +18,19 @@ use warnkit_service::{AppError, AppJson, AppResult, ServiceRouter};
 use warnkit_store::unix_now;
 
 use crate::api::is_uuid_v4;
+use crate::store::Consumed;
 use crate::{TeletanType, VerificationService};
 
 /// Header carrying the teleTAN type (`TEST` or `EVENT`), on teleTAN requests and on verified TANs.
 pub const TELETAN_TYPE_HEADER: &str = "x-cwa-teletan-type";
 
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct TanRequest {
     tan: String,
+    /// The teleTAN type the caller accepts; absent accepts any.
+    #[serde(default)]
+    tele_tan_type: Option<String>,
 }
 
 pub(crate) fn router(service: VerificationService) -> Router {
@@ -47,16 +57,34 @@ async fn verify(
             "tan must be a UUID v4",
         ));
     }
+    let accept = match req.tele_tan_type.as_deref() {
+        None => None,
+        Some(kind) => Some(TeletanType::parse(kind).ok_or_else(invalid_type)?.as_str()),
+    };
     let consumed = service
         .inner
         .tans
-        .consume(sha256_hex(&req.tan), unix_now())
+        .consume(sha256_hex(&req.tan), unix_now(), accept)
         .await?;
-    let Some(teletan_type) = consumed else {
-        return Err(AppError::not_found(
-            "unknown_tan",
-            "TAN unknown, used or expired",
-        ));
+    let teletan_type = match consumed {
+        Consumed::Valid(kind) => kind,
+        Consumed::WrongType => {
+            service.inner.internal_metrics.add(
+                "verification_tans_wrong_type_total",
+                "TANs refused, and kept, for being of another teleTAN type than asked for.",
+                1,
+            );
+            return Err(AppError::forbidden(
+                "wrong_tan_type",
+                "the TAN is of another teleTAN type; it was not consumed",
+            ));
+        }
+        Consumed::Unknown => {
+            return Err(AppError::not_found(
+                "unknown_tan",
+                "TAN unknown, used or expired",
+            ))
+        }
     };
     service.inner.internal_metrics.add(
         "verification_tans_verified_total",
@@ -81,13 +109,15 @@ async fn teletan(
             .to_str()
             .ok()
             .and_then(TeletanType::parse)
-            .ok_or_else(|| {
-                AppError::bad_request(
-                    "invalid_teletan_type",
-                    "X-CWA-TELETAN-TYPE must be TEST or EVENT",
-                )
-            })?,
+            .ok_or_else(invalid_type)?,
     };
     let value = service.create_teletan(kind).await?;
     Ok((StatusCode::CREATED, Json(json!({ "value": value }))).into_response())
+}
+
+fn invalid_type() -> AppError {
+    AppError::bad_request(
+        "invalid_teletan_type",
+        "the teleTAN type must be TEST or EVENT",
+    )
 }

@@ -72,7 +72,8 @@ pub fn external() -> Value {
             "responses": {
                 "200": {"description": "The result.", "content": {"application/json": {"schema": {
                     "type": "object", "required": ["testResult", "sc"], "properties": {
-                        "testResult": {"type": "integer", "description": "0 pending, 1 negative, 2 positive, 3 invalid, 4 redeemed."},
+                        "testResult": {"type": "integer", "minimum": 0, "maximum": 9, "description":
+                            "PCR: 0 pending, 1 negative, 2 positive, 3 invalid, 4 redeemed; rapid test: 5 pending, 6 negative, 7 positive, 8 invalid, 9 redeemed."},
                         "sc": {"type": "integer", "format": "int64"},
                         "labId": {"type": "string"},
                         "responsePadding": {"type": "string"}}}}}},
@@ -84,7 +85,7 @@ pub fn external() -> Value {
             }
         }},
         "/version/v1/tan": {"post": {
-            "summary": "Get a single-use TAN while the result is positive (two per registration by default).",
+            "summary": "Get a single-use TAN while the result is positive, PCR (2) or rapid (7), or for a teleTAN registration (two per registration by default).",
             "parameters": [fake],
             "requestBody": token_body(),
             "responses": {
@@ -117,12 +118,16 @@ pub fn internal() -> Value {
             "summary": "Verify and consume a TAN.",
             "security": [{"serviceToken": []}],
             "requestBody": {"required": true, "content": {"application/json": {"schema": {
-                "type": "object", "required": ["tan"], "properties": {"tan": {"$ref": "#/components/schemas/Uuid4"}}}}}},
+                "type": "object", "required": ["tan"], "properties": {
+                    "tan": {"$ref": "#/components/schemas/Uuid4"},
+                    "teleTanType": {"type": "string", "enum": ["TEST", "EVENT"], "description":
+                        "The teleTAN type the caller accepts (TANs from lab results count as TEST); absent accepts any."}}}}}},
             "responses": {
                 "200": {"description": "Valid; the TAN is consumed. X-CWA-TELETAN-TYPE is set for teleTAN-based TANs.",
                     "headers": {"X-CWA-TELETAN-TYPE": {"schema": {"type": "string", "enum": ["TEST", "EVENT"]}}}},
-                "400": err("Malformed input."),
+                "400": err("Malformed input or unknown teleTanType."),
                 "401": err("Missing or wrong service token."),
+                "403": err("Valid, but of another teleTAN type than teleTanType; not consumed (wrong_tan_type)."),
                 "404": err("TAN unknown, already used or expired."),
                 "413": err("Body over 10,000 bytes."),
                 "415": err("Not application/json.")

@@ -2,12 +2,12 @@
 //! write, so that SQLite takes its write lock up front (and waits for it) instead of failing a read-to-write
 //! upgrade under concurrency.
 
-use std::collections::HashMap;
-
-use tokio::sync::{mpsc, oneshot};
-use warnkit_service::{AppError, AppResult};
-use warnkit_store::batch::{next_batch, Batcher};
+use warnkit_service::AppResult;
 use warnkit_store::{on_pool, Db};
+
+mod consume;
+
+pub(crate) use consume::{Consumed, TanConsumer};
 
 /// Where a registration's trust comes from.
 pub(crate) const SOURCE_GUID: &str = "GUID";
@@ -185,113 +185,6 @@ pub(crate) async fn issue_tan(db: &Db, t: &NewTan<'_>) -> AppResult<bool> {
     Ok(issued)
 }
 
-/// TAN checks queued at most before they are done in one statement.
-const CONSUME_BATCH: usize = 256;
-
-/// One TAN check waiting for its answer.
-struct Consume {
-    tan_hash: String,
-    now: i64,
-    reply: oneshot::Sender<Result<Option<Option<String>>, sqlx::Error>>,
-}
-
-/// Consumes TANs for many concurrent checks together: one task deletes every TAN queued meanwhile in one
-/// statement (group commit, see [`warnkit_store::batch`]). A submission burst then costs the database one
-/// commit per batch instead of one per upload.
-#[derive(Debug)]
-pub(crate) struct TanConsumer {
-    jobs: Batcher<Consume>,
-}
-
-impl TanConsumer {
-    pub(crate) fn new(db: Db) -> Self {
-        Self {
-            jobs: Batcher::new(move |rx| consume_batches(db.clone(), rx)),
-        }
-    }
-
-    /// Consumes a valid TAN, so that exactly one of many concurrent callers wins; returns
-    /// `Some(teleTAN type or None)` when it existed and was valid at `now`.
-    pub(crate) async fn consume(
-        &self,
-        tan_hash: String,
-        now: i64,
-    ) -> AppResult<Option<Option<String>>> {
-        let (reply, answer) = oneshot::channel();
-        let job = Consume {
-            tan_hash,
-            now,
-            reply,
-        };
-        let stopped = || AppError::internal("the TAN consumer has stopped");
-        self.jobs.send(job).await.map_err(|_| stopped())?;
-        Ok(answer.await.map_err(|_| stopped())??)
-    }
-}
-
-async fn consume_batches(db: Db, mut jobs: mpsc::Receiver<Consume>) {
-    while let Some(mut batch) = next_batch(&mut jobs, CONSUME_BATCH, |_| 1).await {
-        // A caller that gave up while its check was queued (the submission service's timeout) has
-        // answered its client already; deleting its TAN would refuse the client's retry forever.
-        batch.retain(|job| !job.reply.is_closed());
-        if batch.is_empty() {
-            continue;
-        }
-        // Checks of the same second share a statement. The sort is stable, so of two checks of one TAN the
-        // first to arrive wins.
-        batch.sort_by_key(|job| job.now);
-        let mut answers = Vec::with_capacity(batch.len());
-        for group in batch.chunk_by(|a, b| a.now == b.now) {
-            let hashes: Vec<&str> = group.iter().map(|job| job.tan_hash.as_str()).collect();
-            match consume_many(&db, group[0].now, &hashes).await {
-                Ok(mut found) => {
-                    answers.extend(group.iter().map(|job| Ok(found.remove(&job.tan_hash))));
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, tans = group.len(), "consuming TANs failed");
-                    answers.extend(group.iter().map(|_| Err(copy_error(&e))));
-                }
-            }
-        }
-        for (job, answer) in batch.into_iter().zip(answers) {
-            // A caller that went away (client disconnected) no longer needs its answer.
-            let _ = job.reply.send(answer);
-        }
-    }
-}
-
-/// One batch's error for each of its callers (`sqlx::Error` is not `Clone`). An exhausted pool stays
-/// what it is, so callers still answer 503 (come back later) rather than 500.
-fn copy_error(e: &sqlx::Error) -> sqlx::Error {
-    match e {
-        sqlx::Error::PoolTimedOut => sqlx::Error::PoolTimedOut,
-        other => sqlx::Error::Protocol(format!("consuming TANs: {other}")),
-    }
-}
-
-/// Deletes those of `hashes` that are valid at `now` in one statement; returns each deleted TAN's teleTAN
-/// type by hash.
-async fn consume_many(
-    db: &Db,
-    now: i64,
-    hashes: &[&str],
-) -> Result<HashMap<String, Option<String>>, sqlx::Error> {
-    let rows: Vec<(String, Option<String>)> = on_pool!(db, |pool| {
-        let mut q = sqlx::QueryBuilder::new("DELETE FROM tan WHERE valid_from <= ");
-        q.push_bind(now)
-            .push(" AND valid_until > ")
-            .push_bind(now)
-            .push(" AND tan_hash IN (");
-        let mut list = q.separated(", ");
-        for hash in hashes {
-            list.push_bind(*hash);
-        }
-        list.push_unseparated(") RETURNING tan_hash, teletan_type");
-        q.build_query_as().fetch_all(pool).await
-    })?;
-    Ok(rows.into_iter().collect())
-}
-
 /// Outcome of storing a new teleTAN.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum TeletanInsert {
@@ -415,81 +308,4 @@ pub(crate) async fn expire_teletans(db: &Db, valid_until: i64) -> AppResult<()> 
     .await
     .map(drop))?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{consume_batches, copy_error, Consume};
-    use tokio::sync::{mpsc, oneshot};
-    use warnkit_store::{Db, PoolConfig};
-
-    #[test]
-    fn a_batch_error_reaches_every_caller_as_the_same_kind() {
-        assert!(matches!(
-            copy_error(&sqlx::Error::PoolTimedOut),
-            sqlx::Error::PoolTimedOut
-        ));
-        let other = copy_error(&sqlx::Error::RowNotFound);
-        assert!(matches!(&other, sqlx::Error::Protocol(m) if m.contains("consuming TANs")));
-    }
-
-    #[tokio::test]
-    async fn a_check_whose_caller_gave_up_leaves_the_tan_for_the_retry() {
-        let dir = std::env::temp_dir().join(format!(
-            "warnkit-verification-consume-{}-{}",
-            std::process::id(),
-            rand_suffix()
-        ));
-        let db = Db::connect_sqlite(&dir.join("db.sqlite"), PoolConfig::default())
-            .await
-            .expect("open");
-        db.migrate(&crate::MIGRATIONS).await.expect("migrate");
-        let Db::Sqlite(pool) = &db else {
-            unreachable!("an SQLite file")
-        };
-        sqlx::query(
-            "INSERT INTO tan (tan_hash, teletan_type, valid_from, valid_until, created_at) \
-             VALUES ('h', NULL, 0, 100, 0)",
-        )
-        .execute(pool)
-        .await
-        .expect("insert TAN");
-
-        // The caller gives up before the consumer gets to its check.
-        let (jobs, rx) = mpsc::channel(4);
-        let (reply, answer) = oneshot::channel();
-        drop(answer);
-        let job = Consume {
-            tan_hash: "h".into(),
-            now: 10,
-            reply,
-        };
-        jobs.send(job).await.expect("queued");
-        drop(jobs);
-        consume_batches(db.clone(), rx).await;
-
-        // The retry with the same TAN still succeeds.
-        let (jobs, rx) = mpsc::channel(4);
-        let (reply, answer) = oneshot::channel();
-        let job = Consume {
-            tan_hash: "h".into(),
-            now: 11,
-            reply,
-        };
-        jobs.send(job).await.expect("queued");
-        drop(jobs);
-        consume_batches(db.clone(), rx).await;
-        let found = answer.await.expect("answered").expect("no database error");
-        assert_eq!(found, Some(None), "the TAN was still there");
-
-        db.close().await;
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    /// Distinguishes test runs that share a process id (e.g. in containers).
-    fn rand_suffix() -> u128 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    }
 }

@@ -100,7 +100,13 @@ impl App {
             Some(&self.lab_key),
         )
         .await;
-        let reg = json!({"keyType": "GUID", "key": sha256_hex(&guid)});
+        let token = self.register("GUID", &sha256_hex(&guid)).await;
+        self.tans_for(&token).await
+    }
+
+    /// Registers `key` as the phone does; returns the registration token.
+    pub async fn register(&self, key_type: &str, key: &str) -> String {
+        let reg = json!({"keyType": key_type, "key": key});
         let v = self
             .post_json(
                 format!("{}/version/v1/registrationToken", self.verification),
@@ -108,7 +114,66 @@ impl App {
                 None,
             )
             .await;
-        let token = v["registrationToken"].as_str().unwrap().to_owned();
+        v["registrationToken"].as_str().unwrap().to_owned()
+    }
+
+    /// A test result as the phone polls it.
+    pub async fn poll(&self, token: &str) -> Value {
+        self.post_json(
+            format!("{}/version/v1/testresult", self.verification),
+            json!({ "registrationToken": token }),
+            None,
+        )
+        .await
+    }
+
+    /// A rapid-test centre posts `result` for the hash in a rapid test's QR code.
+    pub async fn rapid_result(&self, qr_hash: &str, result: i64) {
+        let results = json!({"labId": "lab-1", "testResults": [{"id": qr_hash, "result": result}]});
+        self.post_json(
+            format!("{}/api/v1/quicktest/results", self.testresult),
+            results,
+            Some(&self.lab_key),
+        )
+        .await;
+    }
+
+    /// A TAN through a teleTAN of `kind` (`TEST` or `EVENT`), as an officer and the phone get it.
+    pub async fn teletan_tan(&self, kind: &str) -> String {
+        let r = self
+            .http
+            .post(format!("{}/version/v1/tan/teletan", self.internal))
+            .bearer_auth(&self.token)
+            .header("x-cwa-teletan-type", kind)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let teletan = r.json::<Value>().await.unwrap()["value"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let token = self.register("TELETAN", &teletan).await;
+        self.tans_for(&token).await[0].clone()
+    }
+
+    /// The verification service's own check of `tan`, for the type `accept` (consumes it when valid).
+    pub async fn verify(&self, tan: &str, accept: Option<&str>) -> Response {
+        let mut body = json!({ "tan": tan });
+        if let Some(accept) = accept {
+            body["teleTanType"] = accept.into();
+        }
+        self.http
+            .post(format!("{}/version/v1/tan/verify", self.internal))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The two TANs of a registration.
+    pub async fn tans_for(&self, token: &str) -> [String; 2] {
         let mut tans = Vec::new();
         for _ in 0..2 {
             let v = self

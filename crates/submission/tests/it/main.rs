@@ -7,3 +7,4 @@ mod keystore;
 mod payloads;
 mod privacy;
 mod submit;
+mod tans;

@@ -47,6 +47,7 @@ async fn bad_input_matrix(app: App) {
     let verify = format!("{}/version/v1/tan/verify", app.internal);
     let teletan = format!("{}/version/v1/tan/teletan", app.internal);
     let lab = format!("{}/api/v1/lab/results", app.testresult);
+    let quick = format!("{}/api/v1/quicktest/results", app.testresult);
     let lookup = format!("{}/api/v1/app/result", app.testresult);
     let hash = sha256_hex(new_guid());
     let good_teletan = warnkit_verification::teletan::generate(&mut rand::thread_rng());
@@ -219,6 +220,33 @@ async fn bad_input_matrix(app: App) {
         Case {
             auth: auth.clone(),
             ..case(
+                "unknown teleTanType",
+                &verify,
+                json_body(json!({"tan": uuid::Uuid::new_v4().to_string(), "teleTanType": "PARTY"})),
+                BAD,
+            )
+        },
+        Case {
+            auth: auth.clone(),
+            ..case(
+                "lowercase teleTanType",
+                &verify,
+                json_body(json!({"tan": uuid::Uuid::new_v4().to_string(), "teleTanType": "test"})),
+                BAD,
+            )
+        },
+        Case {
+            auth: auth.clone(),
+            ..case(
+                "teleTanType not a string",
+                &verify,
+                json_body(json!({"tan": uuid::Uuid::new_v4().to_string(), "teleTanType": 1})),
+                BAD,
+            )
+        },
+        Case {
+            auth: auth.clone(),
+            ..case(
                 "oversized",
                 &verify,
                 oversized("tan"),
@@ -287,6 +315,10 @@ async fn bad_input_matrix(app: App) {
         Case {
             auth: lab_auth.clone(),
             ..case("result 4", &lab, result(&hash, 4), BAD)
+        },
+        Case {
+            auth: lab_auth.clone(),
+            ..case("rapid result on the PCR route", &lab, result(&hash, 7), BAD)
         },
         Case {
             auth: lab_auth.clone(),
@@ -361,6 +393,65 @@ async fn bad_input_matrix(app: App) {
         },
     ]);
 
+    // The rapid-test route: the same lab keys, results 5..=9 only, ids as on the PCR route.
+    let sc_future =
+        json_body(json!({"testResults": [{"id": hash, "result": 7, "sc": 99_999_999_999i64}]}));
+    let one_bad =
+        json_body(json!({"testResults": [{"id": hash, "result": 7}, {"id": hash, "result": 1}]}));
+    let other_lab =
+        json_body(json!({"labId": "lab-2", "testResults": [{"id": hash, "result": 7}]}));
+    let quick_cases: [(&str, Option<String>, Vec<u8>, StatusCode); 13] = [
+        ("no lab key", None, result(&hash, 7), UNAUTH),
+        ("wrong lab key", wrong.clone(), result(&hash, 7), UNAUTH),
+        (
+            "service token as lab key",
+            auth.clone(),
+            result(&hash, 7),
+            UNAUTH,
+        ),
+        (
+            "other lab",
+            lab_auth.clone(),
+            other_lab,
+            StatusCode::FORBIDDEN,
+        ),
+        ("bad id", lab_auth.clone(), result("abc", 7), BAD),
+        ("id of 63", lab_auth.clone(), result(&hash[1..], 7), BAD),
+        ("PCR result", lab_auth.clone(), result(&hash, 2), BAD),
+        ("result 4", lab_auth.clone(), result(&hash, 4), BAD),
+        ("result 10", lab_auth.clone(), result(&hash, 10), BAD),
+        (
+            "no results",
+            lab_auth.clone(),
+            json_body(json!({"testResults": []})),
+            BAD,
+        ),
+        ("future sc", lab_auth.clone(), sc_future, BAD),
+        ("one bad entry of two", lab_auth.clone(), one_bad, BAD),
+        (
+            "oversized",
+            lab_auth.clone(),
+            oversized("labId"),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+    ];
+    for (what, auth, body, expect) in quick_cases {
+        cases.push(Case {
+            auth,
+            ..case(what, &quick, body, expect)
+        });
+    }
+    cases.push(Case {
+        auth: lab_auth.clone(),
+        content_type: Some("text/plain"),
+        ..case(
+            "text",
+            &quick,
+            result(&hash, 7),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        )
+    });
+
     let before = app.counts().await;
     for c in cases {
         let mut req = app.http.post(&c.url).body(c.body);
@@ -394,6 +485,15 @@ async fn bad_input_matrix(app: App) {
         .post(
             &lookup,
             &json!({"id": hash}),
+            &[("authorization", &app.bearer())],
+        )
+        .await;
+    assert_eq!(r.json::<Value>().await.unwrap()["testResult"], 0);
+    // Nor under the id a rapid-test result is stored as.
+    let r = app
+        .post(
+            &lookup,
+            &json!({"id": sha256_hex(&hash)}),
             &[("authorization", &app.bearer())],
         )
         .await;

@@ -148,6 +148,103 @@ async fn only_positive_yields_tan(app: App) {
 }
 on_both!(only_positive_yields_tan);
 
+/// Rapid tests (codes 5-9): the centre posts the QR code's hash, the phone registers its SHA-256 as a
+/// GUID, polls the code as it is, and gets a TAN for 7 (positive) only.
+async fn rapid_tests(app: App) {
+    for (result, tan) in [(5, false), (6, false), (8, false), (9, false), (7, true)] {
+        let qr_hash = sha256_hex(new_guid());
+        app.quick_posts(&qr_hash, result).await;
+        let (status, token) = app.register("GUID", &sha256_hex(&qr_hash)).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let token = token.unwrap();
+        let (status, polled) = app.poll(&token).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(polled["testResult"], result);
+        assert_eq!(polled["labId"], "lab-1");
+        let (status, issued) = app.get_tan(&token).await;
+        if tan {
+            assert_eq!(status, StatusCode::CREATED, "result {result}");
+            let r = app.verify_for(&issued.unwrap(), Some("TEST")).await;
+            assert_eq!(r.status(), StatusCode::OK);
+            assert!(r.headers().get("x-cwa-teletan-type").is_none());
+        } else {
+            assert_eq!(status, StatusCode::BAD_REQUEST, "result {result}");
+        }
+    }
+    // The hash itself is not what was stored: registering it unhashed finds nothing.
+    let qr_hash = sha256_hex(new_guid());
+    app.quick_posts(&qr_hash, 7).await;
+    let token = app.register("GUID", &qr_hash).await.1.unwrap();
+    assert_eq!(app.poll(&token).await.1["testResult"], 0);
+    // Retention: a rapid result becomes rapid-test redeemed (9), no TAN.
+    let token = app.register("GUID", &sha256_hex(&qr_hash)).await.1.unwrap();
+    app.trs
+        .backdate(
+            &sha256_hex(&qr_hash),
+            warnkit_store::unix_now() - 22 * 86_400,
+        )
+        .await
+        .unwrap();
+    app.trs
+        .run_retention(warnkit_store::unix_now())
+        .await
+        .unwrap();
+    assert_eq!(app.poll(&token).await.1["testResult"], 9);
+    assert_eq!(app.get_tan(&token).await.0, StatusCode::BAD_REQUEST);
+}
+on_both!(rapid_tests);
+
+/// `teleTanType` on `tan/verify`: a TAN of another type is refused with 403 and stays valid.
+async fn verify_for_a_type(app: App) {
+    let event = app.teletan(Some("EVENT")).await.1.unwrap();
+    let token = app.register("TELETAN", &event).await.1.unwrap();
+    let event_tan = app.get_tan(&token).await.1.unwrap();
+    for _ in 0..2 {
+        let r = app.verify_for(&event_tan, Some("TEST")).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error"], "wrong_tan_type");
+    }
+    let r = app.verify_for(&event_tan, Some("EVENT")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["x-cwa-teletan-type"], "EVENT");
+    assert_eq!(
+        app.verify_for(&event_tan, Some("EVENT")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    // A lab TAN counts as TEST: refused for EVENT (kept), taken for TEST.
+    let guid = new_guid();
+    app.lab_posts(&guid, 2).await;
+    let token = app.register_guid(&guid).await.1.unwrap();
+    let lab_tan = app.get_tan(&token).await.1.unwrap();
+    assert_eq!(
+        app.verify_for(&lab_tan, Some("EVENT")).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.verify_for(&lab_tan, Some("TEST")).await.status(),
+        StatusCode::OK
+    );
+    // An EVENT TAN without the field: consumed as before.
+    let event = app.teletan(Some("EVENT")).await.1.unwrap();
+    let token = app.register("TELETAN", &event).await.1.unwrap();
+    let tan = app.get_tan(&token).await.1.unwrap();
+    assert_eq!(app.verify(&tan).await.status(), StatusCode::OK);
+    // Unknown TANs stay 404 whatever the type asked for.
+    let unknown = uuid::Uuid::new_v4().to_string();
+    assert_eq!(
+        app.verify_for(&unknown, Some("TEST")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let internal = app.metrics(&app.internal).await;
+    assert!(
+        internal
+            .contains("verification_tans_wrong_type_total{service=\"verification_internal\"} 3"),
+        "{internal}"
+    );
+}
+on_both!(verify_for_a_type);
+
 async fn expired_teletan_refused(app: App) {
     let teletan = app.teletan(None).await.1.unwrap();
     app.vs

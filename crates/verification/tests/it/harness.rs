@@ -89,6 +89,33 @@ impl App {
         assert_eq!(r.status(), StatusCode::NO_CONTENT);
     }
 
+    /// A rapid-test centre posts `result` (5-9) for the hash in a rapid test's QR code.
+    pub async fn quick_posts(&self, qr_hash: &str, result: i64) {
+        let body = json!({"labId": "lab-1", "testResults": [{"id": qr_hash, "result": result}]});
+        let r = self
+            .post(
+                &format!("{}/api/v1/quicktest/results", self.testresult),
+                &body,
+                &[("authorization", &self.bearer_lab())],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    }
+
+    /// Verifies `tan` for the teleTAN type `accept` (any when `None`).
+    pub async fn verify_for(&self, tan: &str, accept: Option<&str>) -> Response {
+        let mut body = json!({ "tan": tan });
+        if let Some(accept) = accept {
+            body["teleTanType"] = accept.into();
+        }
+        self.post(
+            &format!("{}/version/v1/tan/verify", self.internal),
+            &body,
+            &[("authorization", &self.bearer())],
+        )
+        .await
+    }
+
     pub fn bearer_lab(&self) -> String {
         format!("Bearer {}", self.lab_key)
     }

@@ -65,7 +65,11 @@ async fn openapi_matches_routes(app: App) {
     check(
         &app,
         &app.testresult,
-        &["/api/v1/app/result", "/api/v1/lab/results"],
+        &[
+            "/api/v1/app/result",
+            "/api/v1/lab/results",
+            "/api/v1/quicktest/results",
+        ],
     )
     .await;
     // Probes answer on every listener.
