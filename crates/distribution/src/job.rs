@@ -8,11 +8,10 @@ use futures::{StreamExt, TryStreamExt};
 use prost::Message;
 use serde::{Deserialize, Serialize};
 use warnkit_protocol::export::{self, Signer};
-use warnkit_protocol::proto::app_config::ApplicationConfiguration;
-use warnkit_protocol::risk::v1::V1Parameters;
 use warnkit_store::Db;
 use warnkit_submission::keystore::KeyStore;
 
+use crate::app_config::AppConfigSettings;
 use crate::layout::{self, Kind};
 use crate::objects::{Objects, StoreConfig};
 use crate::plan::{self, DistKey, PlanConfig, PlannedFile};
@@ -24,9 +23,13 @@ use crate::signing::SigningMaterial;
 pub struct DistributionConfig {
     /// Region the files are published for: the own country, e.g. `DE`.
     pub region: String,
-    /// The combined region of a federation, e.g. `EUR`: all foreign keys and the own keys whose owners
-    /// consented to sharing, as the original's `EUR` package. `None` (the default) for a country on its own.
+    /// The combined region, `EUR` by default: every own key and every foreign key, as the original's
+    /// `EUR` package, which every app since 1.6 downloads instead of the own region. Empty publishes
+    /// the own region only (apps of the original would then find no keys).
     pub federation_region: Option<String>,
+    /// Keys with a lower transmission risk level are not published (the original: 3; levels 1 and 2
+    /// carry no risk in its configurations).
+    pub min_transmission_risk_level: u8,
     /// Files with fewer real keys are padded with random keys up to this number (0 disables padding).
     pub min_keys_per_file: usize,
     /// Days of keys and daily files kept.
@@ -39,9 +42,10 @@ pub struct DistributionConfig {
     pub key_id: String,
     /// Verification key version published with signatures.
     pub key_version: String,
-    /// A JSON file of risk v1 parameters (see `warnkit risk v1 --help`) for the app configuration;
-    /// the original's final shipped values when absent.
-    pub risk_parameters: Option<PathBuf>,
+    /// The app named in every signature's info (`app_bundle_id`); empty leaves it out.
+    pub app_bundle_id: String,
+    /// What the three app configurations say.
+    pub app_config: AppConfigSettings,
     /// Where published files go; `None` means `DATA_DIR/published`.
     pub store: Option<StoreConfig>,
     /// Minutes between scheduled runs inside `warnkit serve`.
@@ -61,9 +65,11 @@ impl Default for DistributionConfig {
             retention_days: plan.retention_days,
             hourly_retention_days: plan.hourly_retention_days,
             expiry_minutes: plan.expiry_minutes,
+            min_transmission_risk_level: plan.min_transmission_risk_level,
             key_id: "262".into(),
             key_version: "v1".into(),
-            risk_parameters: None,
+            app_bundle_id: "de.rki.coronawarnapp".into(),
+            app_config: AppConfigSettings::default(),
             store: None,
             interval_minutes: 60,
             schedule: true,
@@ -89,7 +95,7 @@ impl DistributionConfig {
             Ok(())
         };
         code("region", &self.region)?;
-        if let Some(combined) = &self.federation_region {
+        if let Some(combined) = self.combined_region() {
             code("federation_region", combined)?;
             anyhow::ensure!(
                 !combined.eq_ignore_ascii_case(&self.region),
@@ -97,13 +103,28 @@ impl DistributionConfig {
                 self.region
             );
         }
+        anyhow::ensure!(
+            (1..=8).contains(&self.min_transmission_risk_level),
+            "distribution.min_transmission_risk_level = {}: a level is 1 to 8",
+            self.min_transmission_risk_level
+        );
+        self.app_config
+            .validate(self.min_transmission_risk_level)
+            .map_err(|e| anyhow::anyhow!("distribution.app_config.{e}"))?;
         Ok(())
+    }
+
+    /// The combined region, unless switched off with an empty name.
+    fn combined_region(&self) -> Option<&str> {
+        self.federation_region.as_deref().filter(|r| !r.is_empty())
     }
 
     fn plan_config(&self) -> PlanConfig {
         PlanConfig {
             region: self.region.clone(),
-            federation_region: self.federation_region.clone(),
+            federation_region: self.combined_region().map(str::to_owned),
+            min_transmission_risk_level: self.min_transmission_risk_level,
+            key_encoding: self.app_config.key_encoding.clone(),
             min_keys_per_file: self.min_keys_per_file,
             retention_days: self.retention_days,
             hourly_retention_days: self.hourly_retention_days,
@@ -278,23 +299,9 @@ impl Distribution {
             self.signing.key.clone(),
             &self.config.key_id,
             &self.config.key_version,
-        );
-        let extra = vec![
-            PlannedFile {
-                path: layout::app_config(&config.region),
-                kind: Kind::Config,
-                bytes: export::write_signed(
-                    &self.app_config()?.encode_to_vec(),
-                    std::slice::from_ref(&signer),
-                    (None, None),
-                )?,
-            },
-            PlannedFile {
-                path: layout::public_key(),
-                kind: Kind::PublicKey,
-                bytes: self.signing.public_pem.clone().into_bytes(),
-            },
-        ];
+        )
+        .with_app_bundle_id(&self.config.app_bundle_id);
+        let extra = self.config_files(&signer)?;
         let secret = self.signing.padding_secret();
         let plan = tokio::task::spawn_blocking(move || {
             plan::plan(keys, now, &config, &signer, &secret, extra)
@@ -312,7 +319,7 @@ impl Distribution {
             ..RunReport::default()
         };
         // One listing tells which files are already published with the same bytes: nothing is downloaded.
-        let snapshot = self.objects.snapshot(layout::ROOT).await?;
+        let snapshot = self.objects.snapshot("version").await?;
         // Archives first, then the indexes naming them, then the top index: a reader following the
         // indexes never meets a missing file, even if the run dies half-way.
         for group in [
@@ -347,18 +354,40 @@ impl Distribution {
         Ok(report)
     }
 
-    fn app_config(&self) -> anyhow::Result<ApplicationConfiguration> {
-        let Some(path) = &self.config.risk_parameters else {
-            return Ok(ApplicationConfiguration::final_shipped());
+    /// The configuration files of a run: the three app configurations (the v2 ones under both API
+    /// versions the original's apps read), their index, the version index and the public key.
+    fn config_files(&self, signer: &Signer) -> anyhow::Result<Vec<PlannedFile>> {
+        let signed = |path: String, message: &[u8]| -> anyhow::Result<PlannedFile> {
+            Ok(PlannedFile {
+                path,
+                kind: Kind::Config,
+                bytes: export::write_signed(
+                    message,
+                    std::slice::from_ref(signer),
+                    (Some(1), Some(1)),
+                )?,
+            })
         };
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let params: V1Parameters = serde_json::from_str(&text)
-            .with_context(|| format!("{}: not risk v1 parameters", path.display()))?;
-        params
-            .validate()
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        Ok(ApplicationConfiguration::from(&params))
+        let settings = &self.config.app_config;
+        let region = &self.config.region;
+        let android = settings.android().encode_to_vec();
+        let ios = settings.ios().encode_to_vec();
+        let mut files = vec![signed(
+            layout::app_config(region),
+            &settings.v1().encode_to_vec(),
+        )?];
+        for version in layout::V2_CONFIG_VERSIONS {
+            files.push(signed(layout::app_config_android(version), &android)?);
+            files.push(signed(layout::app_config_ios(version), &ios)?);
+        }
+        files.push(plan::json_file(layout::config_index(), &[region]));
+        files.push(plan::json_file(layout::version_index(), &["v1"]));
+        files.push(PlannedFile {
+            path: layout::public_key(),
+            kind: Kind::PublicKey,
+            bytes: self.signing.public_pem.clone().into_bytes(),
+        });
+        Ok(files)
     }
 }
 

@@ -68,9 +68,33 @@ pub fn hourly(region: &str, date: &str, hour: u32) -> String {
     format!("{ROOT}/diagnosis-keys/country/{region}/date/{date}/hour/{hour}")
 }
 
-/// `version/v1/configuration/country/{R}/app_config`: the signed app configuration.
+/// `version/v1/configuration/country/{R}/app_config`: the signed v1 app configuration.
 pub fn app_config(region: &str) -> String {
     format!("{ROOT}/configuration/country/{region}/app_config")
+}
+
+/// `version/v1/configuration/country`: the JSON array of regions with a v1 configuration.
+pub fn config_index() -> String {
+    format!("{ROOT}/configuration/country")
+}
+
+/// `version`: the JSON array of published versions (`["v1"]`, as the original).
+pub fn version_index() -> String {
+    "version".to_owned()
+}
+
+/// The API versions under which the v2 app configurations are published: the apps from 1.9 on read
+/// `version/v1/app_config_{android,ios}`, those from 1.15 on `version/v2/...`.
+pub const V2_CONFIG_VERSIONS: [&str; 2] = ["v1", "v2"];
+
+/// `version/{v}/app_config_android`: the signed v2 Android configuration.
+pub fn app_config_android(version: &str) -> String {
+    format!("version/{version}/app_config_android")
+}
+
+/// `version/{v}/app_config_ios`: the signed v2 iOS configuration.
+pub fn app_config_ios(version: &str) -> String {
+    format!("version/{version}/app_config_ios")
 }
 
 /// `version/v1/public-key.pem`: the key apps pin to verify archives.
@@ -86,9 +110,21 @@ pub fn object_for(url_path: &str) -> String {
 /// The kind of a URL path, for serving. `None` for paths outside the layout.
 pub fn kind_of(url_path: &str) -> Option<Kind> {
     let path = url_path.trim_matches('/');
+    if path == "version" {
+        return Some(Kind::Index);
+    }
+    if V2_CONFIG_VERSIONS
+        .iter()
+        .any(|v| path == app_config_android(v) || path == app_config_ios(v))
+    {
+        return Some(Kind::Config);
+    }
     let rest = path.strip_prefix(ROOT)?.strip_prefix('/')?;
     if rest == "public-key.pem" {
         return Some(Kind::PublicKey);
+    }
+    if rest == "configuration/country" {
+        return Some(Kind::Index);
     }
     if rest.starts_with("configuration/") {
         return Some(Kind::Config);
@@ -198,6 +234,14 @@ mod tests {
             Some(Kind::Archive)
         );
         assert_eq!(kind_of(&app_config("DE")), Some(Kind::Config));
+        assert_eq!(kind_of(&config_index()), Some(Kind::Index));
+        assert_eq!(kind_of(&version_index()), Some(Kind::Index));
+        for v in V2_CONFIG_VERSIONS {
+            assert_eq!(kind_of(&app_config_android(v)), Some(Kind::Config));
+            assert_eq!(kind_of(&app_config_ios(v)), Some(Kind::Config));
+        }
+        assert_eq!(kind_of("version/v3/app_config_android"), None);
+        assert_eq!(kind_of("version/v2/other"), None);
         assert_eq!(kind_of(&public_key()), Some(Kind::PublicKey));
         assert_eq!(kind_of("version/v1/other"), None);
         assert_eq!(kind_of("etc/passwd"), None);

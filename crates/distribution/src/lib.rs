@@ -1,6 +1,7 @@
 //! warnkit's distribution: the job that turns stored diagnosis keys into signed hourly and daily
 //! archives, index files and the signed app configuration, and the static server that publishes them.
 //!
+//! - [`app_config`]: the v1 and v2 app configurations, from one table of settings.
 //! - [`layout`]: the published URL layout (compatible with the original).
 //! - [`plan`]: what a run publishes, as a pure function of keys and time.
 //! - [`objects`]: the object store (local directory or S3).
@@ -8,6 +9,7 @@
 //! - [`server`]: the static file server with ETags and cache headers.
 //! - [`signing`]: the signing key under `DATA_DIR/signing/`.
 
+pub mod app_config;
 pub mod job;
 pub mod layout;
 pub mod objects;
@@ -15,6 +17,7 @@ pub mod plan;
 pub mod server;
 pub mod signing;
 
+pub use app_config::AppConfigSettings;
 pub use job::{Distribution, DistributionConfig, RunReport};
 pub use layout::Kind;
 pub use objects::{Objects, StoreConfig};

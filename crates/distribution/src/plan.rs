@@ -13,9 +13,14 @@
 //!   and the same input always gives the same bytes, which makes runs idempotent.
 //! - Padding is random but reproducible: its generator is seeded per file from a secret, so a re-run
 //!   publishes the same padding keys again instead of new ones (which would reveal them as padding).
-//! - Regions: the own region (e.g. `DE`) holds the own keys and the foreign keys of visitors; with a
-//!   federation, a combined region (e.g. `EUR`) holds every foreign key and the own keys shared with
-//!   consent. Each region has its own files, padding and indexes; the country index lists them all.
+//! - Regions: the own region (e.g. `DE`) holds the own keys and the foreign keys of visitors; the
+//!   combined region (`EUR` by default, the only one the original's apps download since 1.6) holds
+//!   every own key and every foreign key. Consent to federation governs only the upload to other
+//!   countries, not this. Each region has its own files, padding and indexes; the country index lists
+//!   them all.
+//! - Published keys carry their transmission risk level also as report type and days since onset
+//!   (the configured [`KeyEncoding`]), the only two fields ENF v2 passes on to the risk calculation;
+//!   keys below the minimum level are not published.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,6 +30,7 @@ use rayon::prelude::*;
 use sha2::Sha256;
 use warnkit_protocol::export::{self, ExportError, Signer};
 use warnkit_protocol::proto::{TemporaryExposureKey, TemporaryExposureKeyExport};
+use warnkit_protocol::risk::v2::KeyEncoding;
 use warnkit_submission::keystore::StoredKey;
 
 use crate::layout::{self, Kind};
@@ -34,9 +40,13 @@ use crate::layout::{self, Kind};
 pub struct PlanConfig {
     /// The own region, e.g. `DE`: the country's keys and foreign keys of visitors to it.
     pub region: String,
-    /// The combined region of a federation, e.g. `EUR`: every foreign key and the own keys whose owners
-    /// consented to sharing. `None` (a country on its own) publishes no combined files.
+    /// The combined region, e.g. `EUR`: every own key and every foreign key. `None` publishes no
+    /// combined files.
     pub federation_region: Option<String>,
+    /// Keys with a lower transmission risk level are not published.
+    pub min_transmission_risk_level: u8,
+    /// How a key's transmission risk level is written into its report type and days since onset.
+    pub key_encoding: KeyEncoding,
     /// Files with fewer real keys are padded with random keys up to this number (0 = no padding).
     pub min_keys_per_file: usize,
     /// Days of keys and daily files kept (the original: 14).
@@ -51,7 +61,9 @@ impl Default for PlanConfig {
     fn default() -> Self {
         Self {
             region: "DE".into(),
-            federation_region: None,
+            federation_region: Some("EUR".into()),
+            min_transmission_risk_level: 3,
+            key_encoding: KeyEncoding::default(),
             min_keys_per_file: 140,
             retention_days: 14,
             hourly_retention_days: 2,
@@ -64,9 +76,9 @@ impl PlanConfig {
     /// The regions a stored key is published in, as [`DistKey::OWN_REGION`] and
     /// [`DistKey::COMBINED_REGION`] bits; 0 when none.
     ///
-    /// Own keys (origin the own region, or empty as before federation) go into the own region, and into
-    /// the combined one when their owner consented. Foreign keys go into the own region when they
-    /// visited it, and always into the combined region: the federation shared them for that.
+    /// Own keys (origin the own region, or empty as before federation) go into the own region and the
+    /// combined one. Foreign keys go into the own region when they visited it, and always into the
+    /// combined region: the federation shared them for that.
     pub fn regions_of(&self, key: &StoredKey) -> u8 {
         let own = key.origin.is_empty() || key.origin.eq_ignore_ascii_case(&self.region);
         let visited_us = key
@@ -78,7 +90,7 @@ impl PlanConfig {
         if own || visited_us {
             regions |= DistKey::OWN_REGION;
         }
-        if federated && (!own || key.consent_to_federation) {
+        if federated {
             regions |= DistKey::COMBINED_REGION;
         }
         regions
@@ -172,23 +184,40 @@ impl DistKey {
 
     /// The plan's view of a stored key with its regions by [`PlanConfig::regions_of`]; `None` for a key
     /// published nowhere (a foreign key that did not visit us, with no combined region).
+    ///
+    /// Keys below the minimum level are not published, and neither is a key whose day lies more than
+    /// the retention window before the hour it would be published in (a row stored before submission
+    /// dropped such keys, or a peer that did not): the framework would discard it, and its presence
+    /// would only say something about the uploader. The rule depends on the key alone, never on the
+    /// clock, so a file's content does not change between runs.
     pub fn for_config(key: &StoredKey, config: &PlanConfig) -> Option<Self> {
+        if key.transmission_risk_level < config.min_transmission_risk_level {
+            return None;
+        }
+        let planned = Self::new(key, config.expiry_minutes);
+        let key_day = i64::from(key.rolling_start / 144);
+        let publish_day = i64::from(planned.publishable_hour).div_euclid(24);
+        if key.rolling_start == 0 || key_day + config.retention_days < publish_day {
+            return None;
+        }
         let regions = config.regions_of(key);
-        (regions != 0).then(|| Self {
-            regions,
-            ..Self::new(key, config.expiry_minutes)
-        })
+        (regions != 0).then_some(Self { regions, ..planned })
     }
 
-    fn to_proto(self) -> TemporaryExposureKey {
+    /// The published key: its level kept, and also encoded into report type and days since onset.
+    fn to_proto(self, encoding: &KeyEncoding) -> TemporaryExposureKey {
+        let (report_type, days_since_onset) = match encoding.encode(self.transmission_risk_level) {
+            Some((report_type, days)) => (report_type, Some(days)),
+            None => (self.report_type, self.days_since_onset_of_symptoms),
+        };
         TemporaryExposureKey {
             key_data: Some(self.key_data.to_vec()),
             transmission_risk_level: Some(i32::from(self.transmission_risk_level)),
             rolling_start_interval_number: Some(self.rolling_start as i32),
             // 144 is the field's default: leaving it out saves three bytes on nearly every key.
             rolling_period: (self.rolling_period != 144).then_some(self.rolling_period as i32),
-            report_type: Some(self.report_type),
-            days_since_onset_of_symptoms: self.days_since_onset_of_symptoms,
+            report_type: Some(report_type),
+            days_since_onset_of_symptoms: days_since_onset,
         }
     }
 }
@@ -354,7 +383,7 @@ pub fn plan(
         .map(|job| {
             let protos: Vec<TemporaryExposureKey> = keys
                 .of(job.bit, job.hours.clone())
-                .map(|k| k.to_proto())
+                .map(|k| k.to_proto(&config.key_encoding))
                 .collect();
             let count = protos.len();
             let body = export_body(
@@ -432,7 +461,8 @@ fn pad(real: &[&DistKey], min: usize, seed: [u8; 32]) -> Vec<DistKey> {
         .collect()
 }
 
-fn json_file<T: serde::Serialize + ?Sized>(path: String, value: &T) -> PlannedFile {
+/// A JSON index file.
+pub(crate) fn json_file<T: serde::Serialize + ?Sized>(path: String, value: &T) -> PlannedFile {
     let bytes = serde_json::to_vec(value).expect("indexes are plain arrays of strings and numbers");
     PlannedFile {
         path,

@@ -121,7 +121,10 @@ async fn publishes_verifiable_files_idempotently() {
         .expect("insert");
         let first = job.run_once(NOW).await.expect("run");
         assert!(first.ran);
-        assert_eq!(first.real_keys, 2, "today's key must wait");
+        assert_eq!(
+            first.real_keys, 4,
+            "two keys, each in DE and EUR; today's key must wait"
+        );
         assert!(first.files_written > 14);
         let public =
             std::fs::read_to_string(db.dir().join("signing/public-key.pem")).expect("public key");
@@ -303,7 +306,7 @@ async fn publishes_foreign_keys_in_the_own_and_the_combined_region() {
         keys.insert(&[
             with(1, "FR", &["DE"], true),  // a French visitor: DE and EUR
             with(2, "FR", &["IT"], true),  // never here: EUR only
-            with(3, "DE", &["FR"], false), // ours without consent: DE only
+            with(3, "DE", &["FR"], false), // ours without consent: DE and EUR all the same
             with(4, "DE", &[], true),      // ours with consent: DE and EUR
             with(5, "IT", &["DE", "FR"], false),
         ])
@@ -328,9 +331,13 @@ async fn publishes_foreign_keys_in_the_own_and_the_combined_region() {
         );
         assert_eq!(
             daily_keys(job.objects(), "EUR").await,
-            BTreeSet::from([[1; 16], [2; 16], [4; 16], [5; 16]])
+            BTreeSet::from([[1; 16], [2; 16], [3; 16], [4; 16], [5; 16]]),
+            "consent governs the upload to other countries, not the combined region"
         );
-        assert_eq!(first.real_keys, 8, "four keys in each region's daily file");
+        assert_eq!(
+            first.real_keys, 9,
+            "four keys in DE's daily file, five in EUR's"
+        );
 
         let again = job.run_once(NOW).await.expect("run");
         assert_eq!(
@@ -344,6 +351,7 @@ async fn publishes_foreign_keys_in_the_own_and_the_combined_region() {
             &db,
             DistributionConfig {
                 min_keys_per_file: 0,
+                federation_region: Some(String::new()),
                 ..DistributionConfig::default()
             },
         )
@@ -378,9 +386,14 @@ fn region_codes_are_checked() {
         ..DistributionConfig::default()
     };
     assert!(ok.validate().is_ok());
+    let off = DistributionConfig {
+        federation_region: Some(String::new()),
+        ..DistributionConfig::default()
+    };
+    assert!(off.validate().is_ok(), "an empty combined region is off");
     for (region, combined) in [
         ("DE", Some("de")),
-        ("DE", Some("")),
+        ("DE", Some("EUR/")),
         ("DE", Some("E/U")),
         ("../x", None),
         ("D", None),

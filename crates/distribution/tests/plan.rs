@@ -33,9 +33,11 @@ fn key(byte: u8, day: i64, hour: i64) -> StoredKey {
     }
 }
 
+/// A country on its own (no combined region), so file counts stay those of one region.
 fn config(min: usize) -> PlanConfig {
     PlanConfig {
         min_keys_per_file: min,
+        federation_region: None,
         ..PlanConfig::default()
     }
 }
@@ -261,13 +263,16 @@ fn the_region_rule() {
     );
     // A foreign key that never came here: only the combined region.
     assert_eq!(c.regions_of(&foreign(2, "FR", &["IT"], true)), combined);
-    // Our own key without consent stays home; with consent it is shared.
-    assert_eq!(c.regions_of(&foreign(3, "DE", &["FR"], false)), own);
+    // Our own keys are in both, whatever their owner said about sharing with other countries.
+    assert_eq!(
+        c.regions_of(&foreign(3, "DE", &["FR"], false)),
+        own | combined
+    );
     assert_eq!(c.regions_of(&foreign(4, "DE", &[], true)), own | combined);
     // Keys stored before federation have no origin: they are ours.
-    assert_eq!(c.regions_of(&foreign(5, "", &[], false)), own);
+    assert_eq!(c.regions_of(&foreign(5, "", &[], false)), own | combined);
     // Country codes compare without case.
-    assert_eq!(c.regions_of(&foreign(6, "de", &[], false)), own);
+    assert_eq!(c.regions_of(&foreign(6, "de", &[], false)), own | combined);
     assert_eq!(
         c.regions_of(&foreign(7, "FR", &["de"], false)),
         own | combined
@@ -291,7 +296,7 @@ fn both_regions_get_their_own_files() {
     let keys = [
         foreign(1, "FR", &["DE"], true),  // visitor: DE and EUR
         foreign(2, "FR", &["IT"], true),  // not here: EUR only
-        foreign(3, "DE", &["FR"], false), // own, no consent: DE only
+        foreign(3, "DE", &["FR"], false), // own, no consent: DE and EUR
         foreign(4, "DE", &[], true),      // own, consent: DE and EUR
     ];
     let plan = run_with(&keys, &federated(0));
@@ -301,7 +306,7 @@ fn both_regions_get_their_own_files() {
     );
     assert_eq!(
         region_keys(&plan, "EUR"),
-        BTreeSet::from([[1; 16], [2; 16], [4; 16]])
+        BTreeSet::from([[1; 16], [2; 16], [3; 16], [4; 16]])
     );
     let f = files(&plan);
     let regions: Vec<String> = serde_json::from_slice(&f[&layout::country_index()]).expect("json");
@@ -315,7 +320,7 @@ fn both_regions_get_their_own_files() {
             .expect("json");
     assert_eq!(hours.len(), 24);
     let hourly = keys_in(&f, &layout::hourly("EUR", &layout::date_string(DAY), 3));
-    assert_eq!(hourly.len(), 3);
+    assert_eq!(hourly.len(), 4);
     // Archives name their region.
     let archive = Archive::read(
         &f[&layout::daily("EUR", &layout::date_string(DAY))],
@@ -323,7 +328,10 @@ fn both_regions_get_their_own_files() {
     )
     .expect("archive");
     assert_eq!(archive.export.region(), "EUR");
-    assert_eq!(plan.real_keys, 6, "three keys in each region's daily file");
+    assert_eq!(
+        plan.real_keys, 7,
+        "three keys in DE's daily file, four in EUR's"
+    );
     for path in f.keys() {
         assert!(plan.keep.contains(path));
     }
@@ -363,7 +371,7 @@ fn without_a_combined_region_nothing_changes() {
 fn each_region_is_padded_on_its_own() {
     let keys = [
         foreign(1, "FR", &["IT"], true), // EUR only
-        foreign(3, "DE", &[], false),    // DE only
+        foreign(3, "DE", &[], false),    // DE and EUR
     ];
     let plan = run_with(&keys, &federated(10));
     let f = files(&plan);
@@ -372,11 +380,84 @@ fn each_region_is_padded_on_its_own() {
     let eur = keys_in(&f, &layout::hourly("EUR", &date, 3));
     assert_eq!((de.len(), eur.len()), (10, 10));
     assert!(de.contains(&[3; 16]) && !de.contains(&[1; 16]));
-    assert!(eur.contains(&[1; 16]) && !eur.contains(&[3; 16]));
-    let de: BTreeSet<_> = de.into_iter().collect();
+    assert!(eur.contains(&[1; 16]) && eur.contains(&[3; 16]));
+    let de: BTreeSet<_> = de.into_iter().filter(|k| *k != [3; 16]).collect();
     assert!(
         eur.iter().all(|k| !de.contains(k)),
-        "padding is drawn per region, so the two files share no key"
+        "padding is drawn per region, so the two files share no padding key"
     );
-    assert_eq!((plan.real_keys, plan.padding_keys), (2, 18));
+    assert_eq!((plan.real_keys, plan.padding_keys), (3, 17));
+}
+
+#[test]
+fn published_keys_carry_their_level_as_report_type_and_days_since_onset() {
+    // One key per level; the original's encoding and minimum level 3.
+    let keys: Vec<StoredKey> = (1..=8u8)
+        .map(|trl| StoredKey {
+            transmission_risk_level: trl,
+            report_type: 1,
+            days_since_onset_of_symptoms: Some(-3),
+            ..key(trl, DAY - 1, DAY * 24 + 3)
+        })
+        .collect();
+    let plan = run_with(&keys, &config(0));
+    let f = files(&plan);
+    let archive = Archive::read(
+        &f[&layout::daily("DE", &layout::date_string(DAY))],
+        &Limits::default(),
+    )
+    .expect("archive");
+    let published: Vec<(i32, i32, i32)> = archive
+        .export
+        .keys
+        .iter()
+        .map(|k| {
+            (
+                k.transmission_risk_level(),
+                k.report_type.expect("set"),
+                k.days_since_onset_of_symptoms(),
+            )
+        })
+        .collect();
+    // Levels 1 and 2 stay unpublished; the rest keep their level and carry it in the other two.
+    assert_eq!(
+        published,
+        vec![
+            (3, 3, 1),
+            (4, 3, 2),
+            (5, 2, 1),
+            (6, 2, 2),
+            (7, 1, 1),
+            (8, 1, 2)
+        ]
+    );
+    // With the minimum at 1, the lowest levels go out as RECURSIVE.
+    let all = PlanConfig {
+        min_transmission_risk_level: 1,
+        ..config(0)
+    };
+    let f = files(&run_with(&keys, &all));
+    let archive = Archive::read(
+        &f[&layout::daily("DE", &layout::date_string(DAY))],
+        &Limits::default(),
+    )
+    .expect("archive");
+    assert_eq!(archive.export.keys.len(), 8);
+    assert_eq!(archive.export.keys[0].report_type, Some(4));
+    assert_eq!(archive.export.keys[1].days_since_onset_of_symptoms(), 2);
+}
+
+#[test]
+fn keys_outside_the_window_are_never_published() {
+    let keys = [
+        key(1, DAY - 1, DAY * 24 + 3),  // yesterday's key: published
+        key(2, DAY - 14, DAY * 24 + 3), // fourteen days old on upload: still inside
+        key(3, DAY - 15, DAY * 24 + 3), // fifteen: outside
+        StoredKey {
+            rolling_start: 0, // 1970, or an int32 that wrapped
+            ..key(4, DAY - 1, DAY * 24 + 3)
+        },
+    ];
+    let published = region_keys(&run_with(&keys, &config(0)), "DE");
+    assert_eq!(published, BTreeSet::from([[1; 16], [2; 16]]));
 }

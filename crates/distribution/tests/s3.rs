@@ -257,7 +257,7 @@ async fn publishes_to_a_real_s3_server() {
         .await
         .expect("get");
     assert_eq!(res.headers()["content-type"], "application/json");
-    assert_eq!(res.text().await.expect("body"), "[\"DE\"]");
+    assert_eq!(res.text().await.expect("body"), "[\"DE\",\"EUR\"]");
     // The objects API lists what was published.
     let objects = job.objects();
     assert!(
