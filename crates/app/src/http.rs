@@ -237,11 +237,13 @@ impl Http {
         self.send(request).await
     }
 
-    /// POSTs a protobuf payload to the submission service with its TAN.
+    /// POSTs a protobuf payload to the submission service with its TAN (empty for fakes) and
+    /// `cwa-header-padding`, as the original app's `SubmissionApiV1`.
     pub async fn post_keys(
         &self,
         body: Vec<u8>,
         tan: &str,
+        header_padding: &str,
         fake: bool,
     ) -> Result<Response, HttpError> {
         let url = format!("{}/version/v1/diagnosis-keys", self.endpoints.submission);
@@ -251,6 +253,7 @@ impl Http {
             .header("content-type", "application/x-protobuf")
             .header("cwa-authorization", tan)
             .header("cwa-fake", if fake { "1" } else { "0" })
+            .header("cwa-header-padding", header_padding)
             .body(body);
         self.send(request).await
     }

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use warnkit_protocol::export::public_key_from_pem;
 use warnkit_protocol::matching::ObservationIndex;
 use warnkit_protocol::risk::v1::V1Parameters;
-use warnkit_protocol::risk::v2::RiskCalculationParameters;
+use warnkit_protocol::risk::v2::{DataMapping, RiskCalculationParameters};
 
 use crate::en::{day_of, Framework};
 use crate::http::{Http, HttpError};
@@ -84,17 +84,17 @@ impl From<crate::en::EnError> for PhoneError {
 /// Settings a phone is set up with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
-    /// The region whose keys are downloaded, and whose app configuration the phone uses.
+    /// The home country: the region of the v1 app configuration.
     pub region: String,
-    /// Further regions whose keys are downloaded too, such as a federation's combined region (`EUR`):
-    /// it holds the keys of every consenting positive of the member countries, while the home region
-    /// holds those of foreigners only when they visited it, so a traveller needs it to be warned of
-    /// people met abroad. Keys in several regions are matched once.
+    /// The regions whose keys are downloaded, in this order; empty means the home region. The
+    /// original's apps since 1.6 download only the combined region `EUR`: it holds every key of the
+    /// home country and every key the federation shared, while the home region holds foreigners' keys
+    /// only when they visited it. Keys in several regions are matched once.
     #[serde(default)]
-    pub extra_regions: Vec<String>,
+    pub key_regions: Vec<String>,
     /// The public key (SPKI PEM) every archive must verify with.
     pub public_key_pem: String,
-    /// Risk v1 (default) or v2.
+    /// Risk v2 (default, with the v2 configuration) or v1 (with the v1 configuration).
     pub risk_model: RiskModel,
     /// Expected fake upload sessions per day (each also fakes the day-after upload).
     pub fake_rate_per_day: f64,
@@ -145,8 +145,6 @@ pub struct PhoneStats {
     pub background_errors: u32,
     /// The last of those failures.
     pub last_error: Option<String>,
-    /// Key data sent in fake uploads (hex), to check that none was ever published.
-    pub fake_keys: Vec<String>,
 }
 
 /// One phone.
@@ -160,7 +158,7 @@ pub struct Phone {
     pub test: Option<TestState>,
     /// What has been downloaded.
     pub downloaded: Downloaded,
-    /// What has been downloaded of each extra region.
+    /// What has been downloaded of each further key region.
     #[serde(default)]
     pub downloaded_extra: BTreeMap<String, Downloaded>,
     /// Every key downloaded in the retention window.
@@ -169,8 +167,11 @@ pub struct Phone {
     pub exposures: Exposures,
     /// The download schedule.
     pub schedule: Schedule,
-    /// The risk parameters from the last verified app configuration.
+    /// The risk parameters from the last verified v1 app configuration.
     pub v1_params: Option<V1Parameters>,
+    /// The risk parameters and data mapping from the last verified v2 app configuration.
+    #[serde(default)]
+    pub v2_config: Option<sync::V2Config>,
     /// UTC day the app configuration was last fetched.
     #[serde(default)]
     pub config_day: Option<u32>,
@@ -202,6 +203,7 @@ impl Phone {
             exposures: Exposures::default(),
             schedule: Schedule::default(),
             v1_params: None,
+            v2_config: None,
             config_day: None,
             fake_pending: None,
             stats: PhoneStats::default(),
@@ -288,7 +290,7 @@ impl Phone {
         tan: &str,
         rng: &mut impl Rng,
     ) -> Result<(), PhoneError> {
-        let status = submit::upload(http, keys, &self.interop, tan, false, rng).await?;
+        let status = submit::upload(http, keys, &self.interop, tan, rng).await?;
         if status == 200 {
             self.stats.uploads += 1;
             Ok(())
@@ -301,8 +303,8 @@ impl Phone {
         }
     }
 
-    /// A fake session: registration, poll, TAN and an upload of random keys, all `cwa-fake: 1` and the
-    /// size of real ones; the day-after upload follows on the next day, as a real one would.
+    /// A fake session: registration, poll, TAN and a keyless upload, all `cwa-fake: 1` and the size of
+    /// real ones; the day-after upload follows on the next day, as a real one would.
     pub async fn fake_session(
         &mut self,
         http: &Http,
@@ -313,12 +315,8 @@ impl Phone {
         submit::register(http, &guid_hash, true).await?;
         let token = submit::random_uuid(rng);
         submit::poll(http, &token, true).await?;
-        let tan = submit::tan(http, &token, true).await?;
-        let keys = submit::fake_keys(day_of(now), 13, rng);
-        self.stats
-            .fake_keys
-            .extend(keys.iter().map(|k| hex::encode(k.key_data())));
-        submit::upload(http, keys, &self.interop, &tan, true, rng).await?;
+        submit::tan(http, &token, true).await?;
+        submit::fake_upload(http, rng).await?;
         self.stats.fake_uploads += 1;
         self.fake_pending = Some(day_of(now));
         Ok(())
@@ -335,12 +333,8 @@ impl Phone {
             return Ok(());
         }
         let token = submit::random_uuid(rng);
-        let tan = submit::tan(http, &token, true).await?;
-        let keys = submit::fake_keys(today, 1, rng);
-        self.stats
-            .fake_keys
-            .extend(keys.iter().map(|k| hex::encode(k.key_data())));
-        submit::upload(http, keys, &self.interop, &tan, true, rng).await?;
+        submit::tan(http, &token, true).await?;
+        submit::fake_upload(http, rng).await?;
         self.stats.fake_uploads += 1;
         self.fake_pending = None;
         Ok(())
@@ -438,15 +432,23 @@ impl Phone {
                 k
             }
         };
-        let region = self.settings.region.clone();
         let mut config_error = None;
         // The configuration changes rarely: once a day is enough, as long as the last fetch worked.
-        if self.config_day != Some(day_of(now)) || self.v1_params.is_none() {
-            match sync::fetch_config(http, &region, &key).await {
-                Ok(Some(params)) => {
-                    self.v1_params = Some(params);
-                    self.config_day = Some(day_of(now));
-                }
+        let have_config = match self.settings.risk_model {
+            RiskModel::V1 => self.v1_params.is_some(),
+            RiskModel::V2 => self.v2_config.is_some(),
+        };
+        if self.config_day != Some(day_of(now)) || !have_config {
+            let fetched = match self.settings.risk_model {
+                RiskModel::V1 => sync::fetch_config(http, &self.settings.region, &key)
+                    .await
+                    .map(|c| c.map(|p| self.v1_params = Some(p))),
+                RiskModel::V2 => sync::fetch_config_v2(http, &key)
+                    .await
+                    .map(|c| c.map(|c| self.v2_config = Some(c))),
+            };
+            match fetched {
+                Ok(Some(())) => self.config_day = Some(day_of(now)),
                 Ok(None) => {}
                 Err(e) => config_error = Some(e),
             }
@@ -454,20 +456,23 @@ impl Phone {
         let today = date_string(day_of(now));
         let yesterday = day_of(now).checked_sub(1).map(date_string);
         let days = (yesterday.as_deref(), today.as_str());
-        let home = Seen {
-            keys: &mut self.seen_keys,
-            overlaps: false,
+        let regions = match self.settings.key_regions.as_slice() {
+            [] => std::slice::from_ref(&self.settings.region),
+            listed => listed,
         };
-        let (mut keys, mut report) =
-            sync::download(http, &region, &key, &mut self.downloaded, home, days).await;
-        for extra in &self.settings.extra_regions {
-            let downloaded = self.downloaded_extra.entry(extra.clone()).or_default();
+        let mut keys = Vec::new();
+        let mut report = SyncReport::default();
+        for (i, region) in regions.iter().enumerate() {
+            let downloaded = match i {
+                0 => &mut self.downloaded,
+                _ => self.downloaded_extra.entry(region.clone()).or_default(),
+            };
             let seen = Seen {
                 keys: &mut self.seen_keys,
-                overlaps: true,
+                overlaps: i > 0,
             };
             let (more, more_report) =
-                sync::download(http, extra, &key, downloaded, seen, days).await;
+                sync::download(http, region, &key, downloaded, seen, days).await;
             keys.extend(more);
             report.absorb(more_report);
         }
@@ -502,15 +507,16 @@ impl Phone {
 
     /// The current risk status.
     pub fn risk(&self, now: i64) -> Result<RiskStatus, PhoneError> {
+        // Until a configuration has been verified, the values the original app ships with.
         let default_v1 = V1Parameters::default();
         let v1 = self.v1_params.as_ref().unwrap_or(&default_v1);
+        let default_v2 = sync::V2Config {
+            params: RiskCalculationParameters::cwa_default(),
+            mapping: DataMapping::default(),
+        };
+        let v2 = self.v2_config.as_ref().unwrap_or(&default_v2);
         self.exposures
-            .assess(
-                now,
-                self.settings.risk_model,
-                v1,
-                &RiskCalculationParameters::cwa_default(),
-            )
+            .assess(now, self.settings.risk_model, v1, &v2.params, &v2.mapping)
             .map_err(PhoneError::Risk)
     }
 }

@@ -1,6 +1,7 @@
 //! Exposure detection: new diagnosis keys are matched against the scan log with the protocol's
-//! matching engine, the sightings kept per key and day, and scored with risk v1 (the default, with the
-//! downloaded app configuration) or v2 into the user-facing risk level.
+//! matching engine, the sightings kept per key and day, and scored with risk v2 (the default, as the
+//! current original app: exposure windows whose report type and infectiousness come from the key
+//! through the configuration's data mapping) or v1 into the user-facing risk level.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +12,7 @@ use warnkit_protocol::matching::{DiagnosisKey, MatchOptions, ObservationIndex};
 use warnkit_protocol::proto::TemporaryExposureKey;
 use warnkit_protocol::risk::v1::{self, Exposure, V1Parameters, V1RiskLevel};
 use warnkit_protocol::risk::v2::{
-    self, AggregationOptions, ExposureWindow, Infectiousness, ReportType,
+    self, AggregationOptions, DataMapping, ExposureWindow, Infectiousness, ReportType,
     RiskCalculationParameters, RiskLevel as V2Level, ScanInstance,
 };
 
@@ -25,9 +26,9 @@ pub const SCAN_MINUTES: u32 = 5;
 #[serde(rename_all = "lowercase")]
 pub enum RiskModel {
     /// Exposure summary and combined risk score (app 1.x, seed 001).
-    #[default]
     V1,
-    /// Exposure windows (the later original).
+    /// Exposure windows (the original app from 1.9 on).
+    #[default]
     V2,
 }
 
@@ -61,6 +62,12 @@ pub struct MatchedKey {
     pub day: u32,
     /// The key's transmission risk level.
     pub transmission_risk_level: u8,
+    /// The key's report type number as published (0 when absent).
+    #[serde(default)]
+    pub report_type: i32,
+    /// The key's days since onset of symptoms as published.
+    #[serde(default)]
+    pub days_since_onset: Option<i32>,
     /// Attenuation (dB) of each sighting.
     pub attenuations: Vec<u8>,
 }
@@ -96,7 +103,7 @@ impl std::error::Error for RiskError {}
 impl Exposures {
     /// Matches `keys` against `index` and keeps every sighting; returns how many keys matched.
     pub fn detect(&mut self, index: &ObservationIndex, keys: &[TemporaryExposureKey]) -> usize {
-        let dks: Vec<(DiagnosisKey, u8)> = keys
+        let dks: Vec<(DiagnosisKey, u8, i32, Option<i32>)> = keys
             .iter()
             .filter_map(|k| {
                 let data: [u8; 16] = k.key_data.as_deref()?.try_into().ok()?;
@@ -110,10 +117,12 @@ impl Exposures {
                             .unwrap_or(TEK_ROLLING_PERIOD),
                     },
                     trl,
+                    k.report_type.unwrap_or(0),
+                    k.days_since_onset_of_symptoms,
                 ))
             })
             .collect();
-        let plain: Vec<DiagnosisKey> = dks.iter().map(|(k, _)| *k).collect();
+        let plain: Vec<DiagnosisKey> = dks.iter().map(|(k, ..)| *k).collect();
         // Phones are simulated in parallel already; threads per phone would only contend.
         let options = MatchOptions {
             parallel: false,
@@ -121,7 +130,7 @@ impl Exposures {
         };
         let mut matched = std::collections::BTreeSet::new();
         for m in index.match_keys(&plain, &options) {
-            let (key, trl) = &dks[m.key_index];
+            let (key, trl, report_type, days_since_onset) = &dks[m.key_index];
             let day = m.rpi_interval / TEK_ROLLING_PERIOD;
             matched.insert(m.key_index);
             self.matches
@@ -129,6 +138,8 @@ impl Exposures {
                 .or_insert_with(|| MatchedKey {
                     day,
                     transmission_risk_level: *trl,
+                    report_type: *report_type,
+                    days_since_onset: *days_since_onset,
                     attenuations: Vec::new(),
                 })
                 .attenuations
@@ -143,13 +154,14 @@ impl Exposures {
         self.matches.retain(|_, m| m.day >= oldest);
     }
 
-    /// The risk status at `now` with `model`.
+    /// The risk status at `now` with `model`; v2 reads keys with `mapping`, as the framework does.
     pub fn assess(
         &self,
         now: i64,
         model: RiskModel,
         v1_params: &V1Parameters,
         v2_params: &RiskCalculationParameters,
+        mapping: &DataMapping,
     ) -> Result<RiskStatus, RiskError> {
         let today = day_of(now);
         let recent: Vec<&MatchedKey> = self
@@ -159,7 +171,7 @@ impl Exposures {
             .collect();
         match model {
             RiskModel::V1 => assess_v1(&recent, today, v1_params),
-            RiskModel::V2 => assess_v2(&recent, today, v2_params),
+            RiskModel::V2 => assess_v2(&recent, today, v2_params, mapping),
         }
     }
 }
@@ -206,29 +218,34 @@ fn assess_v2(
     matches: &[&MatchedKey],
     today: u32,
     params: &RiskCalculationParameters,
+    mapping: &DataMapping,
 ) -> Result<RiskStatus, RiskError> {
+    // As the framework: report type and infectiousness come from the published key through the
+    // data mapping, and keys with no infectiousness or no usable report type make no window.
     let windows: Vec<ExposureWindow> = matches
         .iter()
-        .map(|m| ExposureWindow {
-            day: m.day,
-            report_type: ReportType::ConfirmedTest,
-            // The framework learns infectiousness from days since onset; the keys' transmission risk
-            // level stands in for it here: the days around onset carry the highest levels.
-            infectiousness: if m.transmission_risk_level >= 6 {
-                Infectiousness::High
-            } else {
-                Infectiousness::Standard
-            },
-            calibration_confidence: 0,
-            scan_instances: m
-                .attenuations
-                .iter()
-                .map(|&a| ScanInstance {
-                    min_attenuation_db: i32::from(a),
-                    typical_attenuation_db: i32::from(a),
-                    seconds_since_last_scan: (SCAN_MINUTES * 60) as i32,
-                })
-                .collect(),
+        .filter_map(|m| {
+            let infectiousness = mapping
+                .infectiousness(m.days_since_onset)
+                .filter(|i| *i != Infectiousness::None)?;
+            let report_type = mapping
+                .report_type(Some(m.report_type))
+                .filter(|r| !matches!(r, ReportType::Unknown | ReportType::Revoked))?;
+            Some(ExposureWindow {
+                day: m.day,
+                report_type,
+                infectiousness,
+                calibration_confidence: 0,
+                scan_instances: m
+                    .attenuations
+                    .iter()
+                    .map(|&a| ScanInstance {
+                        min_attenuation_db: i32::from(a),
+                        typical_attenuation_db: i32::from(a),
+                        seconds_since_last_scan: (SCAN_MINUTES * 60) as i32,
+                    })
+                    .collect(),
+            })
         })
         .collect();
     let options = AggregationOptions {
@@ -274,7 +291,21 @@ mod tests {
             me.record(t, rpi, aem, -10 - 45);
         }
         sick.consent = true;
-        let keys = sick.diagnosis_keys(t0 + 2 * 86_400).unwrap();
+        // Published as the distribution does: the level also in report type and days since onset.
+        let encoding = v2::KeyEncoding::default();
+        let keys: Vec<TemporaryExposureKey> = sick
+            .diagnosis_keys(t0 + 2 * 86_400)
+            .unwrap()
+            .into_iter()
+            .map(|mut k| {
+                let (report_type, days) = encoding
+                    .encode(k.transmission_risk_level() as u8)
+                    .expect("levels 1..=8");
+                k.report_type = Some(report_type);
+                k.days_since_onset_of_symptoms = Some(days);
+                k
+            })
+            .collect();
         let mut exposures = Exposures::default();
         let index = ObservationIndex::new(me.scan_log());
         assert_eq!(exposures.detect(&index, &keys), 1);
@@ -286,6 +317,7 @@ mod tests {
                     model,
                     &V1Parameters::default(),
                     &RiskCalculationParameters::cwa_default(),
+                    &DataMapping::default(),
                 )
                 .unwrap();
             assert_eq!(status.level, Level::Increased, "{model:?}");
@@ -297,6 +329,7 @@ mod tests {
                 RiskModel::V1,
                 &V1Parameters::default(),
                 &RiskCalculationParameters::cwa_default(),
+                &DataMapping::default(),
             )
             .unwrap();
         assert_eq!(empty.level, Level::Low);

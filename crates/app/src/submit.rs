@@ -1,12 +1,12 @@
 //! The verification and submission calls of the test flow, real and fake alike: every request body is
 //! padded to one size per endpoint, so an observer cannot tell a real upload from a fake one, nor the
-//! first upload (13 keys) from the day-after upload (1 key).
+//! first upload (13 keys) from the day-after upload (1 key). Fake uploads are what the original app
+//! sends: no keys, padding only, an empty `cwa-authorization` and a TAN-sized `cwa-header-padding`.
 
 use prost::Message;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use warnkit_protocol::interval::TEK_ROLLING_PERIOD;
 use warnkit_protocol::proto::{SubmissionPayload, TemporaryExposureKey};
 
 use crate::http::{Http, HttpError};
@@ -58,7 +58,7 @@ pub fn padded_payload(
     target: usize,
     rng: &mut impl Rng,
 ) -> Vec<u8> {
-    let mut payload = SubmissionPayload {
+    let payload = SubmissionPayload {
         keys,
         request_padding: None,
         visited_countries: interop.visited_countries.clone(),
@@ -66,6 +66,15 @@ pub fn padded_payload(
         consent_to_federation: Some(interop.consent_to_federation),
         submission_type: Some(0),
     };
+    pad_to(payload, target, rng)
+}
+
+/// A fake upload's body, as the original app sends it: padding only, `target` bytes in all.
+pub fn fake_payload(target: usize, rng: &mut impl Rng) -> Vec<u8> {
+    pad_to(SubmissionPayload::default(), target, rng)
+}
+
+fn pad_to(mut payload: SubmissionPayload, target: usize, rng: &mut impl Rng) -> Vec<u8> {
     let base = payload.encoded_len();
     // The padding field costs a tag byte and a length varint on top of its content; the varint grows
     // with the length, so settle the length in a few steps.
@@ -142,35 +151,28 @@ pub async fn tan(http: &Http, token: &str, fake: bool) -> Result<String, PhoneEr
     Ok(expect_field(&r, "tan")?)
 }
 
-/// `POST /version/v1/diagnosis-keys`; returns the HTTP status.
+/// `POST /version/v1/diagnosis-keys` of `keys` with `tan`; returns the HTTP status.
 pub async fn upload(
     http: &Http,
     keys: Vec<TemporaryExposureKey>,
     interop: &Interop,
     tan: &str,
-    fake: bool,
     rng: &mut impl Rng,
 ) -> Result<u16, PhoneError> {
     let body = padded_payload(keys, interop, UPLOAD_BODY_BYTES, rng);
-    let r = http.post_keys(body, tan, fake).await?;
+    let r = http.post_keys(body, tan, "", false).await?;
     Ok(r.status.as_u16())
 }
 
-/// `count` random keys for the days before `today` (or today's when `count` is 1, as the day-after
-/// upload sends the previous day's key), shaped like real ones so fakes validate like real uploads.
-pub fn fake_keys(today: u32, count: u32, rng: &mut impl Rng) -> Vec<TemporaryExposureKey> {
-    (1..=count)
-        .map(|age| TemporaryExposureKey {
-            key_data: Some(rng.gen::<[u8; 16]>().to_vec()),
-            transmission_risk_level: Some(rng.gen_range(1..=8)),
-            rolling_start_interval_number: Some(
-                (today.saturating_sub(age) * TEK_ROLLING_PERIOD) as i32,
-            ),
-            rolling_period: Some(TEK_ROLLING_PERIOD as i32),
-            report_type: Some(1),
-            days_since_onset_of_symptoms: None,
-        })
-        .collect()
+/// A fake `POST /version/v1/diagnosis-keys`: no keys and no TAN, the headers padded by the TAN's
+/// 36 characters instead; returns the HTTP status.
+pub async fn fake_upload(http: &Http, rng: &mut impl Rng) -> Result<u16, PhoneError> {
+    let body = fake_payload(UPLOAD_BODY_BYTES, rng);
+    let header_padding: String = (0..36)
+        .map(|_| rng.sample(rand::distributions::Alphanumeric) as char)
+        .collect();
+    let r = http.post_keys(body, "", &header_padding, true).await?;
+    Ok(r.status.as_u16())
 }
 
 /// A random UUID v4 string, the shape of registration tokens.
@@ -194,6 +196,8 @@ mod tests {
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
+    use warnkit_protocol::interval::TEK_ROLLING_PERIOD;
+
     use super::*;
 
     #[test]
@@ -205,7 +209,18 @@ mod tests {
                 visited_countries: vec!["DE".into(), "IT".into()],
                 consent_to_federation: true,
             };
-            let keys = fake_keys(20_000, n, &mut rng);
+            let keys: Vec<TemporaryExposureKey> = (0..n)
+                .map(|age| TemporaryExposureKey {
+                    key_data: Some(vec![age as u8; 16]),
+                    transmission_risk_level: Some(5),
+                    rolling_start_interval_number: Some(
+                        ((20_000 - age) * TEK_ROLLING_PERIOD) as i32,
+                    ),
+                    rolling_period: Some(TEK_ROLLING_PERIOD as i32),
+                    report_type: None,
+                    days_since_onset_of_symptoms: Some(1),
+                })
+                .collect();
             let body = padded_payload(keys, &interop, UPLOAD_BODY_BYTES, &mut rng);
             assert_eq!(body.len(), UPLOAD_BODY_BYTES, "{n} keys");
             let decoded = SubmissionPayload::decode(body.as_slice()).unwrap();
@@ -214,6 +229,16 @@ mod tests {
             assert_eq!(decoded.visited_countries, ["DE", "IT"]);
             assert_eq!(decoded.consent_to_federation, Some(true));
         }
+    }
+
+    #[test]
+    fn fakes_are_padding_only_and_as_long_as_uploads() {
+        let body = fake_payload(UPLOAD_BODY_BYTES, &mut ChaCha8Rng::seed_from_u64(3));
+        assert_eq!(body.len(), UPLOAD_BODY_BYTES);
+        let decoded = SubmissionPayload::decode(body.as_slice()).unwrap();
+        assert!(decoded.keys.is_empty());
+        assert_eq!(decoded.origin, None);
+        assert!(decoded.request_padding.is_some_and(|p| p.len() > 900));
     }
 
     #[test]

@@ -10,8 +10,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use warnkit_protocol::export::{Archive, Limits, SignedBlob};
 use warnkit_protocol::proto::app_config::ApplicationConfiguration;
+use warnkit_protocol::proto::app_config_v2::ApplicationConfigurationAndroid;
 use warnkit_protocol::proto::TemporaryExposureKey;
 use warnkit_protocol::risk::v1::V1Parameters;
+use warnkit_protocol::risk::v2::{DataMapping, RiskCalculationParameters};
 
 use crate::http::{Http, HttpError};
 use crate::schedule::{Downloaded, Fetch};
@@ -74,10 +76,13 @@ pub mod paths {
         format!("{}/{date}/hour/{hour}", dates(region))
     }
 
-    /// The signed app configuration.
+    /// The signed v1 app configuration (apps before 1.9).
     pub fn app_config(region: &str) -> String {
         format!("version/v1/configuration/country/{region}/app_config")
     }
+
+    /// The signed v2 Android configuration, which the original app reads from 1.15 on.
+    pub const APP_CONFIG_ANDROID: &str = "version/v2/app_config_android";
 }
 
 /// Checks `bin` against `key`, consulting the client's shared cache of verified files first.
@@ -112,15 +117,23 @@ pub enum ConfigError {
     Rejected(String),
 }
 
-/// Downloads and verifies the app configuration.
-pub async fn fetch_config(
+/// What a phone scoring with v2 takes from the v2 configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct V2Config {
+    /// The exposure-window risk calculation.
+    pub params: RiskCalculationParameters,
+    /// How the framework reads the keys' report type and days since onset.
+    pub mapping: DataMapping,
+}
+
+/// Downloads a signed configuration and returns its verified `export.bin`; `None` when not published.
+async fn fetch_signed(
     http: &Http,
-    region: &str,
+    path: &str,
     key: &VerifyingKey,
-) -> Result<Option<V1Parameters>, ConfigError> {
-    let path = paths::app_config(region);
+) -> Result<Option<Vec<u8>>, ConfigError> {
     let Some(bytes) = http
-        .get(&path)
+        .get(path)
         .await
         .map_err(|e| ConfigError::Fetch(e.to_string()))?
     else {
@@ -132,11 +145,51 @@ pub async fn fetch_config(
         blob.verify(std::slice::from_ref(key)).map(|_| ())
     })
     .map_err(reject)?;
+    Ok(Some(blob.bin))
+}
+
+/// Downloads and verifies the v1 app configuration of `region`.
+pub async fn fetch_config(
+    http: &Http,
+    region: &str,
+    key: &VerifyingKey,
+) -> Result<Option<V1Parameters>, ConfigError> {
+    let path = paths::app_config(region);
+    let Some(bin) = fetch_signed(http, &path, key).await? else {
+        return Ok(None);
+    };
+    let reject = |e: String| ConfigError::Rejected(format!("{path}: {e}"));
     let config =
-        ApplicationConfiguration::decode(blob.bin.as_slice()).map_err(|e| reject(e.to_string()))?;
+        ApplicationConfiguration::decode(bin.as_slice()).map_err(|e| reject(e.to_string()))?;
     let params = V1Parameters::try_from(&config).map_err(|e| reject(e.to_string()))?;
     params.validate().map_err(|e| reject(e.to_string()))?;
     Ok(Some(params))
+}
+
+/// Downloads and verifies the v2 Android configuration, as the current original app does.
+pub async fn fetch_config_v2(
+    http: &Http,
+    key: &VerifyingKey,
+) -> Result<Option<V2Config>, ConfigError> {
+    let path = paths::APP_CONFIG_ANDROID;
+    let Some(bin) = fetch_signed(http, path, key).await? else {
+        return Ok(None);
+    };
+    let reject = |e: String| ConfigError::Rejected(format!("{path}: {e}"));
+    let config = ApplicationConfigurationAndroid::decode(bin.as_slice())
+        .map_err(|e| reject(e.to_string()))?;
+    let params = config
+        .risk_calculation_parameters
+        .as_ref()
+        .ok_or_else(|| reject("no riskCalculationParameters".into()))?;
+    let mapping = config
+        .diagnosis_keys_data_mapping
+        .as_ref()
+        .ok_or_else(|| reject("no diagnosisKeysDataMapping".into()))?;
+    Ok(Some(V2Config {
+        params: RiskCalculationParameters::try_from(params).map_err(|e| reject(e.to_string()))?,
+        mapping: DataMapping::try_from(mapping).map_err(|e| reject(e.to_string()))?,
+    }))
 }
 
 async fn json_list<T: serde::de::DeserializeOwned>(

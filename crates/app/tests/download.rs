@@ -95,7 +95,12 @@ fn submissions(until: i64) -> Vec<StoredKey> {
 
 /// Publishes what a distribution run at `now` publishes, replacing the previous run's files.
 fn publish(cdn: &Cdn, signer: &Signer, now: i64) -> BTreeSet<[u8; 16]> {
-    publish_keys(cdn, signer, now, &submissions(now), &PlanConfig::default())
+    // One region only: the phones here download the home region.
+    let alone = PlanConfig {
+        federation_region: None,
+        ..PlanConfig::default()
+    };
+    publish_keys(cdn, signer, now, &submissions(now), &alone)
 }
 
 /// [`publish`] with other keys and settings (regions); returns the keys in the archives of every region.
@@ -156,7 +161,7 @@ fn publish_keys(
 fn phone(signer: &Signer, cdn_url: &str) -> (Phone, Http) {
     let settings = Settings {
         region: "DE".into(),
-        extra_regions: Vec::new(),
+        key_regions: vec!["DE".into()],
         public_key_pem: public_pem(signer),
         risk_model: RiskModel::V1,
         fake_rate_per_day: 0.0,
@@ -334,8 +339,8 @@ async fn an_extra_region_brings_the_foreign_keys_each_once() {
         ..PlanConfig::default()
     };
     let now = T0 + 10 * HOUR + 600;
-    // A third of the keys stay at home, a third consented to federation (published in DE and in EUR), a
-    // third came from FR without a visit to DE (in EUR only).
+    // Two thirds of the keys are ours (published in DE and in EUR, consent or not), a third came from
+    // FR without a visit to DE (in EUR only).
     let stored: Vec<StoredKey> = submissions(now)
         .into_iter()
         .enumerate()
@@ -364,7 +369,7 @@ async fn an_extra_region_brings_the_foreign_keys_each_once() {
     assert_eq!(report.keys_from_other_regions, 0);
 
     let (mut traveller, _) = phone(&signer, &url);
-    traveller.settings.extra_regions = vec!["EUR".into()];
+    traveller.settings.key_regions = vec!["DE".into(), "EUR".into()];
     let report = traveller.sync(&http, now, &mut rng).await;
     assert!(report.complete(), "{report:?}");
     let seen: BTreeSet<[u8; 16]> = traveller.seen_keys.iter().copied().collect();
@@ -384,4 +389,23 @@ async fn an_extra_region_brings_the_foreign_keys_each_once() {
     let again = traveller.sync(&http, now + 600, &mut rng).await;
     assert!(again.complete(), "{again:?}");
     assert_eq!((again.keys, again.duplicate_keys), (0, 0));
+
+    // The current original app downloads the combined region only, and gets every key from it.
+    let (mut current, _) = phone(&signer, &url);
+    current.settings.key_regions = vec!["EUR".into()];
+    let report = current.sync(&http, now, &mut rng).await;
+    assert!(report.complete(), "{report:?}");
+    let seen: BTreeSet<[u8; 16]> = current.seen_keys.iter().copied().collect();
+    let real: BTreeSet<[u8; 16]> = stored
+        .iter()
+        .map(|k| k.key_data)
+        .filter(|k| published.contains(k))
+        .collect();
+    assert!(!real.is_empty());
+    assert_eq!(
+        real.difference(&seen).count(),
+        0,
+        "EUR holds every published real key"
+    );
+    assert_eq!(report.keys_from_other_regions, 0);
 }

@@ -113,7 +113,6 @@ fn a_traveller_from_de_warns_a_contact_in_fr_and_unconsented_keys_stay_home() {
         assert_eq!(n(v, "warned_without_contact"), 0, "{v}");
         assert_eq!(n(v, "duplicate_keys"), 0, "{v}");
         assert_eq!(n(v, "rejected_archives"), 0, "{v}");
-        assert_eq!(n(v, "fake_keys_published"), 0, "{v}");
         assert_eq!(n(v, "federation_batches_rejected"), 0, "{v}");
         assert_eq!(n(v, "unconsented_keys_abroad"), 0, "{v}");
         // Every phone also downloads the combined region, so no consenting positive met abroad is missed.

@@ -132,14 +132,14 @@ fn init_takes_the_regions_to_download_and_refuses_a_bad_code() {
     };
 
     let bad = std::process::Command::new(common::BIN)
-        .args(args(&["--extra-region", "../x"]))
+        .args(args(&["--key-region", "../x"]))
         .output()
         .expect("run warnkit");
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("region code"));
     assert!(!phone.join("phone.json").exists(), "nothing written");
 
-    let ok = args(&["--region", "FR", "--extra-region", "EUR"]);
+    let ok = args(&["--region", "FR"]);
     warnkit(&ok.iter().map(String::as_str).collect::<Vec<_>>());
     let state: Value = serde_json::from_str(
         &std::fs::read_to_string(phone.join("phone.json")).expect("phone.json"),
@@ -148,25 +148,25 @@ fn init_takes_the_regions_to_download_and_refuses_a_bad_code() {
     let settings = &state["phone"]["settings"];
     assert_eq!(settings["region"], "FR", "{settings}");
     assert_eq!(
-        settings["extra_regions"],
+        settings["key_regions"],
         serde_json::json!(["EUR"]),
-        "{settings}"
+        "the combined region by default, as the original's apps since 1.6: {settings}"
     );
     assert_eq!(
         state["phone"]["interop"]["origin"], "FR",
         "uploads name the home region as their origin"
     );
 
-    // The home region and repeats are downloaded once.
+    // Repeats are downloaded once.
     let phone = tmp.path().join("phone-dedup");
     let mut dedup = args(&[
         "--region",
         "DE",
-        "--extra-region",
+        "--key-region",
         "DE",
-        "--extra-region",
+        "--key-region",
         "EUR",
-        "--extra-region",
+        "--key-region",
         "EUR",
     ]);
     // A fresh directory: `args` points `--dir` (index 3) at the first phone.
@@ -179,8 +179,8 @@ fn init_takes_the_regions_to_download_and_refuses_a_bad_code() {
     let settings = &state["phone"]["settings"];
     assert_eq!(settings["region"], "DE", "{settings}");
     assert_eq!(
-        settings["extra_regions"],
-        serde_json::json!(["EUR"]),
+        settings["key_regions"],
+        serde_json::json!(["DE", "EUR"]),
         "{settings}"
     );
     assert_eq!(state["phone"]["interop"]["origin"], "DE");

@@ -52,20 +52,25 @@ pub struct InitArgs {
     /// server once and pinned (trust on first use: fine for testing, not for a real app).
     #[arg(long)]
     public_key: Option<PathBuf>,
-    /// Risk calculation.
-    #[arg(long, value_enum, default_value = "v1")]
+    /// Risk calculation: v2 with the v2 configuration, as the current original app; v1 with the v1
+    /// configuration of the home region, as apps before 1.9.
+    #[arg(long, value_enum, default_value = "v2")]
     risk: super::demo::RiskArg,
     /// Fake upload sessions per day in background runs.
     #[arg(long, default_value_t = 0.0)]
     fake_rate: f64,
-    /// The region whose keys and app configuration the phone downloads (the server's
-    /// `distribution.region`).
+    /// The home country: the origin of uploads and the region of the v1 configuration (the
+    /// server's `distribution.region`).
     #[arg(long, default_value = "DE", value_parser = region_code)]
     region: String,
-    /// A further region to download, e.g. the combined region of a federation (`EUR`); repeatable.
-    #[arg(long = "extra-region", value_name = "REGION", value_parser = region_code)]
-    extra_regions: Vec<String>,
+    /// A region whose keys the phone downloads; repeatable, in order. Default: the combined region
+    /// `EUR` only, as every original app since 1.6 (it holds every own key and every foreign one).
+    #[arg(long = "key-region", value_name = "REGION", value_parser = region_code)]
+    key_regions: Vec<String>,
 }
+
+/// The combined region the original's apps download.
+const COMBINED_REGION: &str = "EUR";
 
 /// A region code as the distribution publishes them: 2 to 8 letters or digits.
 fn region_code(value: &str) -> Result<String, String> {
@@ -174,16 +179,19 @@ async fn dispatch(command: PhoneCommand) -> anyhow::Result<ExitCode> {
                 }
             };
             warnkit_protocol::export::public_key_from_pem(&public_key_pem)?;
-            // The home region and repeats would only download the same region twice.
-            let mut extra_regions: Vec<String> = Vec::new();
-            for region in &args.extra_regions {
-                if *region != args.region && !extra_regions.contains(region) {
-                    extra_regions.push(region.clone());
+            // Repeats would only download the same region twice.
+            let mut key_regions: Vec<String> = Vec::new();
+            for region in &args.key_regions {
+                if !key_regions.contains(region) {
+                    key_regions.push(region.clone());
                 }
+            }
+            if key_regions.is_empty() {
+                key_regions.push(COMBINED_REGION.to_owned());
             }
             let settings = Settings {
                 region: args.region.clone(),
-                extra_regions,
+                key_regions,
                 public_key_pem,
                 risk_model: match args.risk {
                     super::demo::RiskArg::V1 => RiskModel::V1,

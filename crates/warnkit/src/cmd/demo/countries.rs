@@ -30,9 +30,8 @@ use warnkit_submission::Clock;
 
 use super::backend::{publish, Backend};
 use super::run::{
-    background, data_dir, exposed_by, fake_keys_in, final_sync, post_result, progress_bar,
-    risk_model, sightings, tally, world_options, Agent, Verdict, CONCURRENCY, DRAIN_HOURS,
-    TX_POWER,
+    background, data_dir, exposed_by, final_sync, post_result, progress_bar, risk_model, sightings,
+    tally, world_options, Agent, Verdict, CONCURRENCY, DRAIN_HOURS, TX_POWER,
 };
 use super::world::{Contact, World, CLOSE_DB, FAR_DB, MID_DB};
 use super::{DemoArgs, Summary};
@@ -505,10 +504,10 @@ pub async fn simulate(
             let home = globe.home[person];
             let settings = Settings {
                 region: codes[home].clone(),
-                // As the original app did with the combined package: every phone takes it, since a
-                // trip is only known after the fact.
-                extra_regions: if args.home_region_only {
-                    Vec::new()
+                // As the original app since 1.6: every phone takes the combined package only, since
+                // a trip is only known after the fact.
+                key_regions: if args.home_region_only {
+                    vec![codes[home].clone()]
                 } else {
                     vec![COMBINED_REGION.to_owned()]
                 },
@@ -702,13 +701,6 @@ pub async fn simulate(
             .bytes_downloaded
             .load(std::sync::atomic::Ordering::Relaxed);
     }
-    let all_published: HashSet<[u8; 16]> = published.iter().flatten().copied().collect();
-    for (k, summary) in per.iter_mut().enumerate() {
-        summary.figures.fake_keys_published = fake_keys_in(
-            agents.iter().filter(|a| a.home == k).map(|a| &a.phone),
-            &all_published,
-        );
-    }
     unconsented_abroad(&lands, &published, first_hour, last_hour, &mut per).await?;
 
     let mut summary = CountriesSummary {
@@ -792,7 +784,6 @@ fn add(total: &mut Summary, c: &Summary) {
     total.uploads_failed += c.uploads_failed;
     total.fake_uploads += c.fake_uploads;
     total.phone_errors += c.phone_errors;
-    total.fake_keys_published += c.fake_keys_published;
     total.warned += c.warned;
     total.truly_exposed += c.truly_exposed;
     total.true_warnings += c.true_warnings;
@@ -865,13 +856,9 @@ pub fn print(s: &CountriesSummary) {
         );
     }
     println!(
-        "  checks: {} keys downloaded twice, {} keys without consent abroad (of {}), {} fake keys \
-         published, {} archives rejected",
-        t.duplicate_keys,
-        cb.unconsented_keys_abroad,
-        cb.keys_without_consent,
-        t.fake_keys_published,
-        t.rejected_archives
+        "  checks: {} keys downloaded twice, {} keys without consent abroad (of {}), {} archives \
+         rejected",
+        t.duplicate_keys, cb.unconsented_keys_abroad, cb.keys_without_consent, t.rejected_archives
     );
 }
 

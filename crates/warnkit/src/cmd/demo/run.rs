@@ -103,7 +103,8 @@ pub async fn simulate(args: &DemoArgs, show_progress: bool) -> anyhow::Result<Su
     let lab = reqwest::Client::new();
     let settings = Settings {
         region: "DE".into(),
-        extra_regions: Vec::new(),
+        // As the current original app: the combined region only.
+        key_regions: vec!["EUR".into()],
         public_key_pem: backend.public_key_pem.clone(),
         risk_model: risk_model(args.risk),
         fake_rate_per_day: args.fake_rate,
@@ -183,7 +184,6 @@ pub async fn simulate(args: &DemoArgs, show_progress: bool) -> anyhow::Result<Su
         tally(&mut summary, &a.phone, &verdict);
         published.extend(a.phone.seen_keys.iter().copied());
     }
-    summary.fake_keys_published = fake_keys_in(agents.iter().map(|a| &a.phone), &published);
     summary.positives = world.tests.iter().filter(|t| t.positive).count();
     summary.sharing_positives = sharers.len();
     let traffic = http.traffic();
@@ -229,23 +229,6 @@ pub(super) fn tally(summary: &mut Summary, phone: &Phone, v: &Verdict) {
     summary.duplicate_keys += s.duplicate_keys;
     summary.rejected_archives += s.rejected.len() as u64;
     summary.failed_syncs += u64::from(s.failed_syncs);
-}
-
-/// Fake keys of `phones` that show up among `published` keys.
-pub(super) fn fake_keys_in<'a>(
-    phones: impl Iterator<Item = &'a Phone>,
-    published: &HashSet<[u8; 16]>,
-) -> u64 {
-    let mut n = 0;
-    for phone in phones {
-        for k in &phone.stats.fake_keys {
-            let mut data = [0u8; 16];
-            if hex::decode_to_slice(k, &mut data).is_ok() && published.contains(&data) {
-                n += 1;
-            }
-        }
-    }
-    n
 }
 
 pub(super) fn progress_bar(show: bool, hours: u64) -> indicatif::ProgressBar {
