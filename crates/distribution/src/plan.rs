@@ -6,8 +6,9 @@
 //! - Each key goes into the hourly file of the hour it becomes publishable and into that day's daily
 //!   file. A daily file is exactly the union of its hours' files, padding included, so comparing the two
 //!   reveals nothing.
-//! - A file with fewer real keys than the minimum is padded with random keys whose metadata is copied
-//!   from the file's real keys, so padding cannot be told apart. A period without keys gets an empty
+//! - A file with fewer real keys than the minimum is padded with random keys whose metadata fields are
+//!   each drawn from the file's real keys independently, so no field tells padding apart and the
+//!   combinations of fields of one upload do not recur in the padding. A period without keys gets an empty
 //!   signed file, so a phone can tell "nothing happened" from "not published yet".
 //! - Keys inside a file are sorted by their (random) key bytes: keys of one upload end up scattered,
 //!   and the same input always gives the same bytes, which makes runs idempotent.
@@ -447,16 +448,32 @@ fn padding_seed(secret: &[u8], region: &str, hour: i64) -> [u8; 32] {
 }
 
 /// The random keys that fill a file of `real` keys up to `min`; none for an empty file.
+///
+/// Each metadata field of a padding key comes from a real key of the file drawn for that field alone:
+/// every field follows the file's own distribution, while the combinations of fields are mixed, so
+/// counting combinations does not count uploaders. (Copying whole real keys made each upload's
+/// pattern of days and levels recur in its padding.) Report type and days
+/// since onset are written from the level at publication, so they follow it.
 fn pad(real: &[&DistKey], min: usize, seed: [u8; 32]) -> Vec<DistKey> {
     if real.is_empty() || real.len() >= min {
         return Vec::new();
     }
     let mut rng = rand_chacha::ChaCha20Rng::from_seed(seed);
+    let any = |rng: &mut rand_chacha::ChaCha20Rng| *real[rng.gen_range(0..real.len())];
     (real.len()..min)
         .map(|_| {
-            let mut fake = *real[rng.gen_range(0..real.len())];
-            fake.key_data = rng.gen();
-            fake
+            let day = any(&mut rng);
+            let level = any(&mut rng);
+            let onset = any(&mut rng);
+            DistKey {
+                key_data: rng.gen(),
+                rolling_start: day.rolling_start,
+                rolling_period: day.rolling_period,
+                report_type: level.report_type,
+                transmission_risk_level: level.transmission_risk_level,
+                days_since_onset_of_symptoms: onset.days_since_onset_of_symptoms,
+                ..day
+            }
         })
         .collect()
 }

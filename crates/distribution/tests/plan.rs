@@ -169,7 +169,7 @@ fn padding_is_indistinguishable_and_the_daily_file_is_the_union_of_its_hours() {
         assert!(hourly.contains(&real.key_data));
     }
     assert_eq!((plan.real_keys, plan.padding_keys), (5, 45));
-    // Padding copies real metadata: every key in the file has the real keys' fields.
+    // Padding draws its fields from the real keys': here they all share one value per field.
     let archive =
         Archive::read(&f[&layout::hourly("DE", &date, 7)], &Limits::default()).expect("read");
     for k in &archive.export.keys {
@@ -460,4 +460,37 @@ fn keys_outside_the_window_are_never_published() {
     ];
     let published = region_keys(&run_with(&keys, &config(0)), "DE");
     assert_eq!(published, BTreeSet::from([[1; 16], [2; 16]]));
+}
+
+#[test]
+fn padding_mixes_the_fields_of_the_real_keys() {
+    // One upload: five consecutive days, each with its own level, the way an app's vector sets them.
+    let keys: Vec<StoredKey> = (0..5u8)
+        .map(|i| StoredKey {
+            transmission_risk_level: 3 + i,
+            ..key(40 + i, DAY - 2 - i64::from(i), (DAY - 1) * 24 + 7)
+        })
+        .collect();
+    let real: BTreeSet<(i32, i32)> = keys
+        .iter()
+        .map(|k| (k.rolling_start as i32, i32::from(k.transmission_risk_level)))
+        .collect();
+    let f = files(&run(&keys, NOW, 140));
+    let archive = Archive::read(
+        &f[&layout::hourly("DE", &layout::date_string(DAY - 1), 7)],
+        &Limits::default(),
+    )
+    .expect("read");
+    assert_eq!(archive.export.keys.len(), 140);
+    let mut mixed = 0;
+    for k in &archive.export.keys {
+        let pair = (k.rolling_start_interval_number(), k.transmission_risk_level());
+        // Each field is one the real keys have ...
+        assert!(real.iter().any(|r| r.0 == pair.0), "{pair:?}");
+        assert!(real.iter().any(|r| r.1 == pair.1), "{pair:?}");
+        // ... but their pairing is the upload's only by chance.
+        mixed += usize::from(!real.contains(&pair));
+    }
+    // Drawn independently, 4 in 5 padding keys pair a day with another day's level: about 108 of 135.
+    assert!(mixed > 80, "only {mixed} padding keys mix the real keys' fields");
 }
