@@ -484,7 +484,10 @@ fn padding_mixes_the_fields_of_the_real_keys() {
     assert_eq!(archive.export.keys.len(), 140);
     let mut mixed = 0;
     for k in &archive.export.keys {
-        let pair = (k.rolling_start_interval_number(), k.transmission_risk_level());
+        let pair = (
+            k.rolling_start_interval_number(),
+            k.transmission_risk_level(),
+        );
         // Each field is one the real keys have ...
         assert!(real.iter().any(|r| r.0 == pair.0), "{pair:?}");
         assert!(real.iter().any(|r| r.1 == pair.1), "{pair:?}");
@@ -492,5 +495,8 @@ fn padding_mixes_the_fields_of_the_real_keys() {
         mixed += usize::from(!real.contains(&pair));
     }
     // Drawn independently, 4 in 5 padding keys pair a day with another day's level: about 108 of 135.
-    assert!(mixed > 80, "only {mixed} padding keys mix the real keys' fields");
+    assert!(
+        mixed > 80,
+        "only {mixed} padding keys mix the real keys' fields"
+    );
 }
