@@ -7,6 +7,7 @@
 
 use std::io::{Cursor, Read, Write};
 
+use base64::Engine as _;
 use p256::ecdsa::signature::{Signer as _, Verifier as _};
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use p256::pkcs8::{DecodePrivateKey, DecodePublicKey};
@@ -177,10 +178,28 @@ impl Signer {
     }
 }
 
-/// Parses a P-256 public key from an SPKI PEM (`-----BEGIN PUBLIC KEY-----`).
-pub fn public_key_from_pem(pem: &str) -> Result<VerifyingKey, ExportError> {
-    VerifyingKey::from_public_key_pem(pem.trim())
-        .map_err(|e| ExportError::BadKey(format!("not an SPKI P-256 public key: {e}")))
+/// Parses a P-256 public key as people publish and configure them: an SPKI PEM
+/// (`-----BEGIN PUBLIC KEY-----`) with its base64 on any number of lines (OpenSSL's 64-column form,
+/// or one line as apps and key servers print it), or the bare base64 of the SPKI DER, as apps
+/// configure keys.
+pub fn public_key_from_pem(text: &str) -> Result<VerifyingKey, ExportError> {
+    if let Ok(key) = VerifyingKey::from_public_key_pem(text.trim()) {
+        return Ok(key);
+    }
+    let body = match text.split_once("-----BEGIN PUBLIC KEY-----") {
+        Some((_, rest)) => rest
+            .split_once("-----END PUBLIC KEY-----")
+            .map(|(body, _)| body)
+            .ok_or_else(|| ExportError::BadKey("a PEM without its END PUBLIC KEY line".into()))?,
+        None => text,
+    };
+    let base64: String = body.split_whitespace().collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(base64.as_bytes())
+        .map_err(|_| {
+            ExportError::BadKey("neither an SPKI PEM nor the base64 of an SPKI public key".into())
+        })?;
+    public_key_from_der(&der)
 }
 
 /// Parses a P-256 public key from SPKI DER (what apps embed, usually base64-encoded).

@@ -312,3 +312,31 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn public_keys_in_every_published_form() {
+    // The 140-key sample's key as published: bare base64 SPKI, and as one-line and wrapped PEM.
+    let bare = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE49JY6kekDgxj3Crm4y6kEHdfoKQFSNDM4mV9cgDb+e5nOAw0GeRoRThCu9/wX5wDT2QloFoOjl2pGZHI0f3C3w==";
+    let one_line = format!("-----BEGIN PUBLIC KEY-----\n{bare}\n-----END PUBLIC KEY-----\n");
+    let wrapped = format!(
+        "-----BEGIN PUBLIC KEY-----\n{}\n{}\n-----END PUBLIC KEY-----\n",
+        &bare[..64],
+        &bare[64..]
+    );
+    let archive =
+        Archive::read(&testdata("export-sample-140-keys.zip"), &Limits::default()).expect("sample");
+    for text in [bare.to_owned(), format!("  {bare}\n"), one_line, wrapped] {
+        let key = export::public_key_from_pem(&text).expect("a public key");
+        archive
+            .verify(&[key])
+            .expect("the sample verifies with its key");
+    }
+    for bad in [
+        "",
+        "not base64!",
+        "-----BEGIN PUBLIC KEY-----\nMFkw\n",
+        "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----",
+    ] {
+        assert!(export::public_key_from_pem(bad).is_err(), "{bad:?}");
+    }
+}

@@ -26,7 +26,8 @@ pub enum ExportCommand {
     Verify {
         /// The archive.
         file: PathBuf,
-        /// SPKI PEM public key; repeat to accept any of several keys.
+        /// Public key file: an SPKI PEM (base64 on one line or many) or the bare base64 SPKI, as apps
+        /// configure keys; repeat to accept any of several keys.
         #[arg(long = "public-key", required = true)]
         public_keys: Vec<PathBuf>,
     },
