@@ -104,25 +104,26 @@ pub(crate) fn login_page(
     response
 }
 
-/// Refuses while `username` has too many recent failures; the message names the minutes left.
-async fn throttled(
+/// Counts a sign-in attempt of `username` before its password or code is checked: `Ok(window)` lets it
+/// through (the start of the window it was counted in, to give the count back on success), `Err(message)`
+/// refuses it because the account's failures fill the window, naming the minutes left. Counting first, in
+/// one statement, is what keeps concurrent guesses from all passing a check made before any of them failed.
+async fn attempt(
     s: &PortalService,
     username: &str,
     now: i64,
-) -> Result<Option<String>, PageError> {
+) -> Result<Result<i64, String>, PageError> {
     let config = &s.inner.config;
     let window = config.login_window_secs as i64;
-    let (failures, started) = store::failures(s.db(), username, now - window).await?;
-    if failures < i64::from(config.login_max_failures) {
-        return Ok(None);
+    let (count, started) = store::claim_attempt(s.db(), username, now, now - window).await?;
+    if count <= i64::from(config.login_max_failures) {
+        return Ok(Ok(started));
     }
     let minutes = ((started + window - now).max(1) + 59) / 60;
     tracing::warn!(target: "audit", user = username, "sign-in throttled");
-    Ok(Some(
-        text()
-            .login_throttled
-            .replace("{minutes}", &minutes.to_string()),
-    ))
+    Ok(Err(text()
+        .login_throttled
+        .replace("{minutes}", &minutes.to_string())))
 }
 
 /// `POST /login`: checks the password, then starts a session at the right stage.
@@ -146,15 +147,18 @@ pub(crate) async fn login(
             "",
         ));
     }
-    if let Some(message) = throttled(&s, username, now).await? {
-        return Ok(login_page(
-            &s,
-            &headers,
-            StatusCode::TOO_MANY_REQUESTS,
-            Some(&message),
-            username,
-        ));
-    }
+    let counted_in = match attempt(&s, username, now).await? {
+        Ok(window) => window,
+        Err(message) => {
+            return Ok(login_page(
+                &s,
+                &headers,
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(&message),
+                username,
+            ))
+        }
+    };
     // Accounts of the OpenID provider have no password here: they are refused like unknown names.
     let user = store::user(s.db(), username)
         .await?
@@ -164,8 +168,13 @@ pub(crate) async fn login(
         .as_ref()
         .map_or(s.inner.dummy_hash.as_str(), |u| u.password_hash.as_str());
     let password_ok = verify_password(&f.password, phc);
+    s.inner.metrics.add(
+        "portal_password_checks_total",
+        "Passwords checked against an Argon2id hash (known and unknown user names).",
+        1,
+    );
+    // A refused attempt stays counted against the account.
     let Some(user) = user.filter(|_| password_ok) else {
-        store::record_failure(s.db(), username, now, now - window).await?;
         tracing::info!(target: "audit", user = username, "sign-in refused: wrong user name or password");
         return Ok(login_page(
             &s,
@@ -175,7 +184,7 @@ pub(crate) async fn login(
             username,
         ));
     };
-    store::clear_failures(s.db(), username).await?;
+    store::release_attempt(s.db(), username, counted_in).await?;
     let (stage, expires) = match (user.totp_required, user.totp_confirmed) {
         (false, _) => ("active", now + s.inner.config.session_secs as i64),
         (true, true) => ("totp", now + PENDING_SESSION_SECS),
@@ -229,30 +238,34 @@ pub(crate) async fn totp_form(State(s): State<PortalService>, headers: HeaderMap
     ))
 }
 
-/// Checks a code for the session's officer; on success the session becomes active for its full lifetime.
+/// Checks a code for the session's officer, whose attempt was counted in the window starting at
+/// `counted_in`; on success the session becomes active for its full lifetime.
 async fn second_factor(
     s: &PortalService,
     session: &SessionRow,
     code: &str,
+    counted_in: i64,
 ) -> Result<bool, PageError> {
     let now = s.inner.clock.now();
-    let window = s.inner.config.login_window_secs as i64;
     let user = store::user(s.db(), &session.username).await?;
     let secret = user
         .as_ref()
         .and_then(|u| u.totp_secret.clone())
         .unwrap_or_default();
     let last = user.map_or(i64::MAX, |u| u.totp_last_step);
+    s.inner
+        .metrics
+        .add("portal_totp_checks_total", "One-time codes checked.", 1);
     let accepted = match totp::verify(&secret, code, now, last) {
         Some(step) => store::accept_totp_step(s.db(), &session.username, step).await?,
         None => false,
     };
     if !accepted {
-        store::record_failure(s.db(), &session.username, now, now - window).await?;
+        // The attempt stays counted: with the password right, at most the limit of codes per window.
         tracing::info!(target: "audit", user = %session.username, "one-time code refused");
         return Ok(false);
     }
-    store::clear_failures(s.db(), &session.username).await?;
+    store::release_attempt(s.db(), &session.username, counted_in).await?;
     let expires = now + s.inner.config.session_secs as i64;
     store::promote_session(s.db(), &session.id_hash, "active", expires).await?;
     tracing::info!(target: "audit", user = %session.username, "second factor accepted");
@@ -271,13 +284,16 @@ pub(crate) async fn totp(
     };
     let f: CodeForm = form(&body)?;
     check_csrf(&f.csrf, &session.csrf)?;
-    if let Some(message) = throttled(&s, &session.username, s.inner.clock.now()).await? {
-        return Ok(html(
-            StatusCode::TOO_MANY_REQUESTS,
-            pages::totp(text(), &session.csrf, Some(&message)),
-        ));
-    }
-    if second_factor(&s, &session, &f.code).await? {
+    let counted_in = match attempt(&s, &session.username, s.inner.clock.now()).await? {
+        Ok(window) => window,
+        Err(message) => {
+            return Ok(html(
+                StatusCode::TOO_MANY_REQUESTS,
+                pages::totp(text(), &session.csrf, Some(&message)),
+            ))
+        }
+    };
+    if second_factor(&s, &session, &f.code, counted_in).await? {
         return Ok(see_other("/start"));
     }
     Ok(html(
@@ -330,10 +346,13 @@ pub(crate) async fn enrol(
     };
     let f: CodeForm = form(&body)?;
     check_csrf(&f.csrf, &session.csrf)?;
-    if let Some(message) = throttled(&s, &session.username, s.inner.clock.now()).await? {
-        return enrol_page(&s, &session, StatusCode::TOO_MANY_REQUESTS, Some(&message)).await;
-    }
-    if second_factor(&s, &session, &f.code).await? {
+    let counted_in = match attempt(&s, &session.username, s.inner.clock.now()).await? {
+        Ok(window) => window,
+        Err(message) => {
+            return enrol_page(&s, &session, StatusCode::TOO_MANY_REQUESTS, Some(&message)).await
+        }
+    };
+    if second_factor(&s, &session, &f.code, counted_in).await? {
         tracing::info!(target: "audit", user = %session.username, "authenticator enrolled");
         return Ok(see_other("/start"));
     }

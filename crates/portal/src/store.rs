@@ -254,50 +254,43 @@ pub async fn sweep(db: &Db, now: i64, failures_before: i64) -> StoreResult<()> {
     Ok(())
 }
 
-/// Failed sign-ins for `username` in the window that started after `window_after`, and when it started.
-pub async fn failures(db: &Db, username: &str, window_after: i64) -> StoreResult<(i64, i64)> {
-    let sql = "SELECT failures, window_start FROM login_failures \
-               WHERE username = $1 AND window_start > $2";
-    let row: Option<(i64, i64)> = on_pool!(db, |pool| sqlx::query_as(sql)
-        .bind(username)
-        .bind(window_after)
-        .fetch_optional(pool)
-        .await)?;
-    Ok(row.unwrap_or((0, 0)))
-}
-
-/// Counts one failed sign-in; a window that ended starts over at one.
-pub async fn record_failure(
+/// Counts one sign-in attempt (password or one-time code) for `username` before anything is checked, and
+/// returns the count with the start of its window; a window that ended starts over at one. One statement, so
+/// of many concurrent attempts each gets its own number and exactly the first `login_max_failures` of a
+/// window are let through to the check, on either engine. A failed attempt stays counted; a successful one
+/// gives its count back ([`release_attempt`]).
+pub async fn claim_attempt(
     db: &Db,
     username: &str,
     now: i64,
     window_after: i64,
-) -> StoreResult<()> {
+) -> StoreResult<(i64, i64)> {
     let sql = "INSERT INTO login_failures (username, window_start, failures) VALUES ($1, $2, 1) \
                ON CONFLICT (username) DO UPDATE SET \
                failures = CASE WHEN login_failures.window_start <= $3 THEN 1 \
                           ELSE login_failures.failures + 1 END, \
                window_start = CASE WHEN login_failures.window_start <= $3 THEN $2 \
-                              ELSE login_failures.window_start END";
-    on_pool!(db, |pool| sqlx::query(sql)
+                              ELSE login_failures.window_start END \
+               RETURNING failures, window_start";
+    on_pool!(db, |pool| sqlx::query_as(sql)
         .bind(username)
         .bind(now)
         .bind(window_after)
+        .fetch_one(pool)
+        .await)
+}
+
+/// Gives back the count of a successful attempt claimed in the window that started at `window_start` (a
+/// later window has its own count), so signing in costs nothing while failures keep counting.
+pub async fn release_attempt(db: &Db, username: &str, window_start: i64) -> StoreResult<()> {
+    let sql = "UPDATE login_failures SET failures = failures - 1 \
+               WHERE username = $1 AND window_start = $2 AND failures > 0";
+    on_pool!(db, |pool| sqlx::query(sql)
+        .bind(username)
+        .bind(window_start)
         .execute(pool)
         .await
         .map(|r| r.rows_affected()))?;
-    Ok(())
-}
-
-/// Forgets the failures of `username` after a successful sign-in.
-pub async fn clear_failures(db: &Db, username: &str) -> StoreResult<()> {
-    on_pool!(db, |pool| sqlx::query(
-        "DELETE FROM login_failures WHERE username = $1"
-    )
-    .bind(username)
-    .execute(pool)
-    .await
-    .map(|r| r.rows_affected()))?;
     Ok(())
 }
 

@@ -156,6 +156,7 @@ impl App {
         let http = Client::new();
         let r = http
             .post(format!("{}/version/v1/registrationToken", self.external))
+            .header("cwa-fake", "0")
             .json(&json!({"keyType": "TELETAN", "key": teletan}))
             .send()
             .await
@@ -167,6 +168,7 @@ impl App {
             .to_owned();
         let r = http
             .post(format!("{}/version/v1/tan", self.external))
+            .header("cwa-fake", "0")
             .json(&json!({"registrationToken": token}))
             .send()
             .await

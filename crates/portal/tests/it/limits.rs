@@ -1,5 +1,8 @@
 //! Limits and lifetimes with the clock injected: the officer's teleTAN interval, the verification service's
-//! hourly limit, sign-in throttling, session expiry, and TOTP enrolment and sign-in.
+//! hourly limit, sign-in throttling (also under concurrent guesses), session expiry, and TOTP enrolment and
+//! sign-in.
+
+use std::sync::Arc;
 
 use reqwest::StatusCode;
 use warnkit_portal::totp;
@@ -7,7 +10,7 @@ use warnkit_portal::PortalConfig;
 use warnkit_testkit::Engine;
 use warnkit_verification::VerificationConfig;
 
-use crate::harness::{attr_after, App, PASSWORD};
+use crate::harness::{attr_after, Agent, App, PASSWORD};
 use crate::on_both;
 
 async fn one_teletan_per_officer_per_30_seconds(app: App) {
@@ -215,3 +218,160 @@ async fn pending_second_factor_expires(app: App) {
     assert_eq!(a.get("/totp/enrol").await.location(), "/login");
 }
 on_both!(pending_second_factor_expires);
+
+/// Sends one request per agent at once; the statuses in order.
+async fn all_at_once<F, Fut>(n: usize, f: F) -> Vec<StatusCode>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = StatusCode> + Send + 'static,
+{
+    let barrier = Arc::new(tokio::sync::Barrier::new(n));
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let (barrier, request) = (barrier.clone(), f(i));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                request.await
+            })
+        })
+        .collect();
+    let mut statuses = Vec::with_capacity(n);
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    statuses
+}
+
+fn count(statuses: &[StatusCode], status: StatusCode) -> usize {
+    statuses.iter().filter(|s| **s == status).count()
+}
+
+/// 60 guesses for one account at once, one of them the right password: the attempt is counted before the
+/// hash is checked, so only the first `login_max_failures` (plus the right one, which gives its count back)
+/// reach Argon2, and the right password outside them is refused like every other.
+async fn concurrent_password_guesses_check_at_most_the_limit(app: App) {
+    let limit = PortalConfig::default().login_max_failures as usize;
+    let right = 37;
+    let agents: Vec<Arc<Agent>> = (0..60).map(|_| Arc::new(app.agent())).collect();
+    let mut csrf = Vec::new();
+    for a in &agents {
+        csrf.push(a.get("/login").await.csrf());
+    }
+    let statuses = all_at_once(60, |i| {
+        let (agent, csrf) = (agents[i].clone(), csrf[i].clone());
+        let password = if i == right {
+            PASSWORD.to_owned()
+        } else {
+            format!("wrong-password-{i:02}")
+        };
+        async move {
+            let fields = [
+                ("csrf", csrf.as_str()),
+                ("username", "hotline"),
+                ("password", &password),
+            ];
+            agent.post("/login", &fields).await.status
+        }
+    })
+    .await;
+    let (wrong, signed_in) = (
+        count(&statuses, StatusCode::UNAUTHORIZED),
+        count(&statuses, StatusCode::SEE_OTHER),
+    );
+    let throttled = count(&statuses, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(wrong + signed_in + throttled, 60, "{statuses:?}");
+    assert!(
+        wrong <= limit,
+        "{wrong} wrong passwords checked, limit {limit}"
+    );
+    assert!(signed_in <= 1);
+    // Whether the right password came first or not, the limit was used and not exceeded.
+    let checked = app
+        .service
+        .metrics()
+        .counter("portal_password_checks_total") as usize;
+    assert_eq!(checked, wrong + signed_in, "every check answered");
+    assert!(
+        (limit..=limit + 1).contains(&checked),
+        "{checked} passwords checked against the hash, limit {limit} (+1 for the right one)"
+    );
+    // The window's failures are spent: now even the right password waits.
+    let r = app.agent().login("hotline", PASSWORD).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        app.service
+            .metrics()
+            .counter("portal_password_checks_total") as usize,
+        checked,
+        "a refused attempt costs no hash check"
+    );
+}
+on_both!(concurrent_password_guesses_check_at_most_the_limit);
+
+/// 100 wrong one-time codes for one signed-in password at once: exactly `login_max_failures` are checked,
+/// the rest are refused unchecked, and neither the right code nor a fresh password sign-in buys more.
+async fn concurrent_totp_guesses_check_at_most_the_limit(app: App) {
+    let limit = PortalConfig::default().login_max_failures as usize;
+    // Enrol the authenticator, so that the next password sign-in asks for a code.
+    let a = app.agent();
+    a.login("totp", PASSWORD).await;
+    let page = a.get("/totp/enrol").await;
+    let secret = attr_after(&page.body, r#"data-secret=""#).unwrap();
+    let now = app.clock.now();
+    let enrolled = a
+        .post(
+            "/totp/enrol",
+            &[("csrf", &page.csrf()), ("code", &code(&secret, now))],
+        )
+        .await;
+    assert_eq!(enrolled.location(), "/start");
+    app.clock.advance(30);
+
+    let b = Arc::new(app.agent());
+    assert_eq!(b.login("totp", PASSWORD).await.location(), "/login/totp");
+    let csrf = b.get("/login/totp").await.csrf();
+    // Wrong for sure: none of the codes of the steps the check accepts (now and one either side).
+    let now = app.clock.now();
+    let valid: Vec<String> = (-1..=1).map(|d| code(&secret, now + d * 30)).collect();
+    let wrong: Vec<String> = (0..)
+        .map(|i| format!("{:06}", (i * 7919) % 1_000_000))
+        .filter(|c| !valid.contains(c))
+        .take(100)
+        .collect();
+    let before = app.service.metrics().counter("portal_totp_checks_total") as usize;
+    let statuses = all_at_once(100, |i| {
+        let (b, csrf, code) = (b.clone(), csrf.clone(), wrong[i].clone());
+        async move {
+            let fields = [("csrf", csrf.as_str()), ("code", code.as_str())];
+            b.post("/login/totp", &fields).await.status
+        }
+    })
+    .await;
+    let checked = count(&statuses, StatusCode::UNAUTHORIZED);
+    let throttled = count(&statuses, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(checked + throttled, 100, "{statuses:?}");
+    assert_eq!(checked, limit, "{checked} codes checked, limit {limit}");
+    let counted = app.service.metrics().counter("portal_totp_checks_total") as usize - before;
+    assert_eq!(counted, limit, "codes that reached the TOTP check");
+    // The right code now waits for the window too, and signing in with the password again does not reset
+    // the count (it would give a password holder a fresh set of guesses each time).
+    let right = code(&secret, app.clock.now());
+    let r = b
+        .post("/login/totp", &[("csrf", &csrf), ("code", &right)])
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        app.agent().login("totp", PASSWORD).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    app.clock.advance(900);
+    let c = app.agent();
+    assert_eq!(c.login("totp", PASSWORD).await.location(), "/login/totp");
+    let csrf = c.get("/login/totp").await.csrf();
+    let right = code(&secret, app.clock.now());
+    let ok = c
+        .post("/login/totp", &[("csrf", &csrf), ("code", &right)])
+        .await;
+    assert_eq!(ok.location(), "/start", "a new window, the right code");
+}
+on_both!(concurrent_totp_guesses_check_at_most_the_limit);

@@ -7,9 +7,11 @@ use crate::on_both;
 
 async fn probes_assets_and_headers(app: App) {
     let a = app.agent();
-    for path in ["/health", "/ready", "/metrics"] {
+    for path in ["/health", "/ready"] {
         assert_eq!(a.get(path).await.status, StatusCode::OK, "{path}");
     }
+    // Metrics only on the operators' metrics listener, not on a port the officers reach.
+    assert_eq!(a.get("/metrics").await.status, StatusCode::NOT_FOUND);
     let css = a.get("/static/portal.css").await;
     assert_eq!(css.status, StatusCode::OK);
     assert!(css.headers["content-type"]
@@ -96,7 +98,7 @@ async fn sign_in_issue_redeem_sign_out(app: App) {
     assert_eq!(page.headers["cache-control"], "no-store");
     let tan_for_upload = app.redeem(&tan).await;
     assert_eq!(tan_for_upload.len(), 36);
-    let metrics = a.get("/metrics").await.body;
+    let metrics = app.service.metrics().render();
     assert!(
         metrics.contains(r#"portal_teletans_issued_total{service="portal"} 1"#),
         "{metrics}"
