@@ -7,6 +7,7 @@ use anyhow::Context;
 use axum::http::HeaderMap;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use warnkit_store::owner_only;
 
 use crate::AppError;
 
@@ -15,24 +16,14 @@ pub fn sha256_hex(data: impl AsRef<[u8]>) -> String {
     hex::encode(Sha256::digest(data.as_ref()))
 }
 
-/// Writes a secret (a token, a private key) readable by its owner only, creating the directory it goes
-/// in. It goes through a temporary file, so a crash leaves either the old content or the new.
+/// Writes a secret (a token, a private key) readable by its owner only (created with mode 0600, in
+/// directories created 0700: [`warnkit_store::owner_only`]), creating the directory it goes in. It goes
+/// through a temporary file, so a crash leaves either the old content or the new.
 pub fn write_secret(path: &Path, data: &[u8]) -> anyhow::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        owner_only::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let tmp = path.with_extension("tmp");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(&tmp)
-        .with_context(|| format!("creating {}", tmp.display()))?;
-    std::io::Write::write_all(&mut file, data)
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    owner_only::write(path, data).with_context(|| format!("writing {}", path.display()))
 }
 
 /// A new random secret: `prefix` plus 32 random bytes as hex.

@@ -1,5 +1,6 @@
-//! Router assembly shared by the services: probes, metrics, OpenAPI, the body-size limit, JSON errors for
-//! unknown routes and methods, and the strict JSON extractor.
+//! Router assembly shared by the services: probes, per-route metrics, OpenAPI, the body-size limit, JSON
+//! errors for unknown routes and methods, and the strict JSON extractor; and the operators' metrics
+//! listener, the one place where metrics are read.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -23,7 +24,9 @@ pub const DEFAULT_MAX_BODY: usize = 10_000;
 #[derive(Debug, Clone, Copy)]
 struct BodyLimit(usize);
 
-/// Wraps a service's API routes with what every service has.
+/// Wraps a service's API routes with what every service has. The requests it serves are counted in its
+/// [`Metrics`], which it does not serve itself: a service's port answers `/metrics` with the JSON 404,
+/// and [`metrics_router`] renders the registries on a listener of their own.
 #[derive(Debug, Clone)]
 pub struct ServiceRouter {
     metrics: Metrics,
@@ -34,7 +37,6 @@ pub struct ServiceRouter {
 
 #[derive(Clone)]
 struct ProbeState {
-    metrics: Metrics,
     db: Option<Db>,
     openapi: Arc<serde_json::Value>,
 }
@@ -68,35 +70,60 @@ impl ServiceRouter {
         self
     }
 
-    /// The finished router: `api` plus probes, with metrics, limits and JSON fallbacks.
+    /// The finished router: `api` plus `/health`, `/ready` and `/openapi.json`, with request metrics,
+    /// limits and JSON fallbacks.
     pub fn finish(self, api: Router) -> Router {
         let state = ProbeState {
-            metrics: self.metrics.clone(),
             db: self.db,
             openapi: self.openapi,
         };
         let probes = Router::new()
-            .route("/health", get(|| async { "ok" }))
+            .route("/health", get(health))
             .route("/ready", get(ready))
-            .route("/metrics", get(metrics))
             .route("/openapi.json", get(openapi))
             .with_state(state);
         let limit = self.max_body;
-        api.merge(probes)
-            .route_layer(middleware::from_fn_with_state(self.metrics, track))
-            .fallback(|| async { AppError::not_found("no_route", "no such route") })
-            .method_not_allowed_fallback(|| async {
-                AppError::new(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "method_not_allowed",
-                    "method not allowed",
-                )
-            })
-            .layer(middleware::from_fn(move |req: Request, next: Next| {
-                limit_body(limit, req, next)
-            }))
-            .layer(DefaultBodyLimit::max(limit))
+        json_fallbacks(
+            api.merge(probes)
+                .route_layer(middleware::from_fn_with_state(self.metrics, track)),
+        )
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            limit_body(limit, req, next)
+        }))
+        .layer(DefaultBodyLimit::max(limit))
     }
+}
+
+/// The operators' metrics listener: `GET /metrics` renders `registries` together
+/// ([`crate::metrics::render_all`]), `/health` answers, anything else gets the JSON 404 or 405.
+///
+/// Serve it only where operators' monitoring reaches, never merged into a router that phones, labs,
+/// officers or other countries reach: its counters tell real uploads and requests from fake ones.
+pub fn metrics_router(registries: Vec<Metrics>) -> Router {
+    let registries: Arc<[Metrics]> = registries.into();
+    json_fallbacks(
+        Router::new()
+            .route("/health", get(health))
+            .route("/metrics", get(metrics))
+            .with_state(registries),
+    )
+}
+
+/// The JSON envelope for unknown routes (404) and methods (405).
+fn json_fallbacks(router: Router) -> Router {
+    router
+        .fallback(|| async { AppError::not_found("no_route", "no such route") })
+        .method_not_allowed_fallback(|| async {
+            AppError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "method not allowed",
+            )
+        })
+}
+
+async fn health() -> &'static str {
+    "ok"
 }
 
 async fn ready(State(state): State<ProbeState>) -> Response {
@@ -112,10 +139,10 @@ async fn ready(State(state): State<ProbeState>) -> Response {
     }
 }
 
-async fn metrics(State(state): State<ProbeState>) -> Response {
+async fn metrics(State(registries): State<Arc<[Metrics]>>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
+        crate::metrics::render_all(&registries),
     )
         .into_response()
 }
@@ -243,5 +270,52 @@ mod tests {
         assert!(is_json(Some(&v("Application/JSON; charset=utf-8"))));
         assert!(!is_json(Some(&v("text/plain"))));
         assert!(!is_json(None));
+    }
+
+    async fn spawn(router: Router) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        url
+    }
+
+    /// A service's own port has no `/metrics` (the JSON 404 of any unknown path); the metrics listener
+    /// renders what that port counted.
+    #[tokio::test]
+    async fn metrics_only_on_the_metrics_listener() {
+        let metrics = Metrics::new("svc");
+        let api = Router::new().route("/x", get(|| async { "x" }));
+        let app = spawn(ServiceRouter::new(metrics.clone()).finish(api)).await;
+        let ops = spawn(metrics_router(vec![metrics.clone()])).await;
+        metrics.add("svc_fake_requests_total", "Fakes.", 1);
+        let http = reqwest::Client::new();
+        assert_eq!(
+            http.get(format!("{app}/x")).send().await.unwrap().status(),
+            200
+        );
+        for path in ["/metrics", "/metrics/"] {
+            let r = http.get(format!("{app}{path}")).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+            assert_eq!(r.headers()[header::CONTENT_TYPE], "application/json");
+            let body: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(body["error"], "no_route", "{path}");
+        }
+        let r = http.get(format!("{ops}/metrics")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let text = r.text().await.unwrap();
+        assert!(
+            text.contains("svc_fake_requests_total{service=\"svc\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("http_requests_total{service=\"svc\",route=\"/x\",status=\"200\"} 1"),
+            "{text}"
+        );
+        // The app port's 404s on /metrics are counted as unmatched, not as a route of their own.
+        assert!(!text.contains("route=\"/metrics\""), "{text}");
+        let r = http.post(format!("{ops}/metrics")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+        let r = http.get(format!("{ops}/x")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
     }
 }

@@ -1,5 +1,6 @@
-//! A P-256 signing key pair kept in a directory: the private key as PKCS#8 PEM readable by its owner only,
-//! the public key as SPKI PEM beside it to hand out. The distribution signs export files with one, a
+//! A P-256 signing key pair kept in a directory (mode 0700): the private key as PKCS#8 PEM, the public key
+//! as SPKI PEM beside it to hand out, both files the owner's only (0600) like everything in the data
+//! directory; copying the public key out is the operator's step. The distribution signs export files with one, a
 //! country's federation jobs sign their batches with another.
 
 use std::path::{Path, PathBuf};
@@ -57,8 +58,7 @@ pub fn load_or_create(dir: &Path) -> anyhow::Result<KeyPair> {
     let public_pem = public_pem(key.verifying_key())?;
     let public_path = dir.join(PUBLIC_KEY_FILE);
     if std::fs::read_to_string(&public_path).ok().as_deref() != Some(public_pem.as_str()) {
-        std::fs::write(&public_path, &public_pem)
-            .with_context(|| format!("writing {}", public_path.display()))?;
+        write_secret(&public_path, public_pem.as_bytes())?;
     }
     Ok(KeyPair {
         key,
@@ -80,15 +80,15 @@ pub fn create(dir: &Path, force: bool) -> anyhow::Result<KeyPair> {
             dir.display()
         );
     }
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    warnkit_store::owner_only::create_dir_all(dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
     let key = SigningKey::random(&mut rand::rngs::OsRng);
     let private_pem = key
         .to_pkcs8_pem(LineEnding::LF)
         .context("encoding the private key")?;
     write_secret(&private_path, private_pem.as_bytes())?;
     let public_pem = public_pem(key.verifying_key())?;
-    std::fs::write(&public_path, &public_pem)
-        .with_context(|| format!("writing {}", public_path.display()))?;
+    write_secret(&public_path, public_pem.as_bytes())?;
     Ok(KeyPair {
         key,
         public_pem,
@@ -110,20 +110,20 @@ mod tests {
 
     #[test]
     fn generated_once_then_loaded_with_the_public_key_kept_in_step() {
-        let dir = tempfile::tempdir().unwrap();
-        let first = load_or_create(dir.path()).unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("signing");
+        let first = load_or_create(&dir).unwrap();
         assert!(first.created);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&first.private_path)
-                .unwrap()
-                .permissions()
-                .mode();
-            assert_eq!(mode & 0o777, 0o600);
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&dir), 0o700);
+            assert_eq!(mode(&first.private_path), 0o600);
+            assert_eq!(mode(&first.public_path), 0o600);
         }
         std::fs::write(&first.public_path, "stale").unwrap();
-        let again = load_or_create(dir.path()).unwrap();
+        let again = load_or_create(&dir).unwrap();
         assert!(!again.created);
         assert_eq!(again.key.to_bytes(), first.key.to_bytes());
         let public = std::fs::read_to_string(&again.public_path).unwrap();

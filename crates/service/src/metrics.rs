@@ -1,5 +1,8 @@
 //! A small Prometheus registry: request counters and latency histograms per route and status, plus named
-//! counters that services bump for their own events. Rendered in the text exposition format.
+//! counters that services bump for their own events. Rendered in the text exposition format, one
+//! registry or all of a process's together ([`render_all`]), and only ever served on the operators'
+//! metrics listener ([`crate::http::metrics_router`]), never on a port that phones, labs or officers
+//! reach: the counters tell real uploads from fake ones.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -18,7 +21,7 @@ struct Histogram {
     sum: f64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Inner {
     /// By route, then status: nested so a request looks its route up without allocating.
     requests: BTreeMap<String, BTreeMap<u16, Histogram>>,
@@ -79,68 +82,98 @@ impl Metrics {
         self.lock().counters.get(name).map_or(0, |c| c.1)
     }
 
-    /// Renders everything in the Prometheus text format (version 0.0.4).
+    /// Renders this registry in the Prometheus text format (version 0.0.4).
     pub fn render(&self) -> String {
-        let inner = self.lock();
-        let svc = self.service;
-        let mut out = String::new();
-        // Writing to a String cannot fail, hence the ignored results.
-        let _ = writeln!(out, "# HELP http_requests_total Finished HTTP requests.\n# TYPE http_requests_total counter");
-        for (route, status, h) in inner
-            .requests
+        render_all(std::slice::from_ref(self))
+    }
+}
+
+/// Renders several registries as one exposition in the Prometheus text format (version 0.0.4): each
+/// metric family once, with the samples of every registry told apart by their `service` label. This
+/// is what the operators' metrics listener serves for all the services of a process.
+pub fn render_all(registries: &[Metrics]) -> String {
+    // Copies, so that no two locks are held at once; a registry passed twice is rendered once.
+    let mut snapshots: Vec<(&str, Inner)> = Vec::new();
+    for (i, m) in registries.iter().enumerate() {
+        if !registries[..i]
             .iter()
-            .flat_map(|(r, by)| by.iter().map(move |(s, h)| (r, s, h)))
+            .any(|seen| Arc::ptr_eq(&seen.inner, &m.inner))
         {
+            snapshots.push((m.service, m.lock().clone()));
+        }
+    }
+    let requests = || {
+        snapshots.iter().flat_map(|(svc, inner)| {
+            inner
+                .requests
+                .iter()
+                .flat_map(move |(r, by)| by.iter().map(move |(s, h)| (*svc, r, s, h)))
+        })
+    };
+    let mut out = String::new();
+    // Writing to a String cannot fail, hence the ignored results.
+    let _ = writeln!(
+        out,
+        "# HELP http_requests_total Finished HTTP requests.\n# TYPE http_requests_total counter"
+    );
+    for (svc, route, status, h) in requests() {
+        let _ = writeln!(
+            out,
+            "http_requests_total{{service=\"{svc}\",route=\"{}\",status=\"{status}\"}} {}",
+            escape(route),
+            h.count
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP http_request_duration_seconds Request latency.\n# TYPE http_request_duration_seconds histogram"
+    );
+    for (svc, route, status, h) in requests() {
+        let labels = format!(
+            "service=\"{svc}\",route=\"{}\",status=\"{status}\"",
+            escape(route)
+        );
+        for (bound, count) in BUCKETS.iter().zip(h.counts) {
             let _ = writeln!(
                 out,
-                "http_requests_total{{service=\"{svc}\",route=\"{}\",status=\"{status}\"}} {}",
-                escape(route),
-                h.count
+                "http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}"
             );
         }
         let _ = writeln!(
             out,
-            "# HELP http_request_duration_seconds Request latency.\n# TYPE http_request_duration_seconds histogram"
+            "http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+            h.count
         );
-        for (route, status, h) in inner
-            .requests
-            .iter()
-            .flat_map(|(r, by)| by.iter().map(move |(s, h)| (r, s, h)))
-        {
-            let labels = format!(
-                "service=\"{svc}\",route=\"{}\",status=\"{status}\"",
-                escape(route)
-            );
-            for (bound, count) in BUCKETS.iter().zip(h.counts) {
-                let _ = writeln!(
-                    out,
-                    "http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-                h.count
-            );
-            let _ = writeln!(
-                out,
-                "http_request_duration_seconds_sum{{{labels}}} {}",
-                h.sum
-            );
-            let _ = writeln!(
-                out,
-                "http_request_duration_seconds_count{{{labels}}} {}",
-                h.count
-            );
-        }
-        for (name, (help, value)) in &inner.counters {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name}{{service=\"{svc}\"}} {value}"
-            );
-        }
-        out
+        let _ = writeln!(
+            out,
+            "http_request_duration_seconds_sum{{{labels}}} {}",
+            h.sum
+        );
+        let _ = writeln!(
+            out,
+            "http_request_duration_seconds_count{{{labels}}} {}",
+            h.count
+        );
     }
+    // Counter families by name: help text, then one (service, value) sample per registry that has it.
+    type Family<'a> = (&'a str, Vec<(&'a str, u64)>);
+    let mut counters: BTreeMap<&str, Family<'_>> = BTreeMap::new();
+    for (svc, inner) in &snapshots {
+        for (name, (help, value)) in &inner.counters {
+            counters
+                .entry(name)
+                .or_insert((help, Vec::new()))
+                .1
+                .push((svc, *value));
+        }
+    }
+    for (name, (help, samples)) in counters {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        for (svc, value) in samples {
+            let _ = writeln!(out, "{name}{{service=\"{svc}\"}} {value}");
+        }
+    }
+    out
 }
 
 fn escape(label: &str) -> String {
@@ -166,5 +199,35 @@ mod tests {
         assert!(text.contains("le=\"+Inf\"} 2"));
         assert!(text.contains("things_total{service=\"svc\"} 2"));
         assert_eq!(m.counter("things_total"), 2);
+    }
+
+    #[test]
+    fn several_registries_render_each_family_once() {
+        let a = Metrics::new("a");
+        let b = Metrics::new("b");
+        a.observe_request("/x", 200, Duration::from_millis(1));
+        b.observe_request("/y", 404, Duration::from_millis(1));
+        a.add("shared_total", "Shared.", 1);
+        b.add("shared_total", "Shared.", 2);
+        b.add("only_b_total", "Only b.", 3);
+        // The same registry twice (a clone shares it) is rendered once.
+        let text = render_all(&[a.clone(), b, a]);
+        for family in [
+            "http_requests_total",
+            "http_request_duration_seconds",
+            "shared_total",
+            "only_b_total",
+        ] {
+            let types = text
+                .lines()
+                .filter(|l| l.starts_with(&format!("# TYPE {family} ")))
+                .count();
+            assert_eq!(types, 1, "{family}: {text}");
+        }
+        assert!(text.contains("http_requests_total{service=\"a\",route=\"/x\",status=\"200\"} 1"));
+        assert!(text.contains("http_requests_total{service=\"b\",route=\"/y\",status=\"404\"} 1"));
+        assert!(text.contains("shared_total{service=\"a\"} 1\nshared_total{service=\"b\"} 2\n"));
+        assert!(text.contains("only_b_total{service=\"b\"} 3"));
+        assert_eq!(text.matches("shared_total{").count(), 2, "{text}");
     }
 }

@@ -8,6 +8,7 @@
 //! connection through `search_path`), so one PostgreSQL database can host every service of a deployment.
 
 pub mod batch;
+pub mod owner_only;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -109,11 +110,15 @@ impl Db {
         Ok(db)
     }
 
-    /// Opens an SQLite file in WAL mode, creating it and its directory if missing.
+    /// Opens an SQLite file in WAL mode, creating it and its directory if missing, owner-only
+    /// ([`owner_only`]: the file 0600, and so its `-wal` and `-shm`; new directories 0700).
     pub async fn connect_sqlite(path: &Path, pool: PoolConfig) -> StoreResult<Db> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
+            owner_only::create_dir_all(dir)?;
         }
+        // Created here rather than by SQLite, which would give it 0644 less the umask; an empty file is
+        // an empty database to SQLite.
+        owner_only::create_file(path)?;
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -253,7 +258,7 @@ pub fn unix_now() -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use super::valid_schema_name;
+    use super::*;
 
     #[test]
     fn schema_names() {
@@ -263,5 +268,32 @@ mod tests {
         assert!(!valid_schema_name("a\"b"));
         assert!(!valid_schema_name("Verification"));
         assert!(!valid_schema_name(""));
+    }
+
+    /// The database file and the `-wal` and `-shm` files SQLite makes beside it are the owner's only,
+    /// though this process's umask (usually 022) would let SQLite make them readable by everyone.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn sqlite_files_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let path = root.path().join("data/service.sqlite");
+        let db = Db::connect_sqlite(&path, PoolConfig::default())
+            .await
+            .unwrap();
+        on_pool!(&db, |pool| sqlx::query(
+            "CREATE TABLE t (x BIGINT); INSERT INTO t VALUES (1)"
+        )
+        .execute(pool)
+        .await
+        .map(drop))
+        .unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&root.path().join("data")), 0o700);
+        for suffix in ["", "-wal", "-shm"] {
+            let file = root.path().join(format!("data/service.sqlite{suffix}"));
+            assert_eq!(mode(&file), 0o600, "{}", file.display());
+        }
+        db.close().await;
     }
 }

@@ -12,9 +12,9 @@ use axum::Router;
 use futures_util::StreamExt;
 use prost::Message;
 use warnkit_protocol::proto::SubmissionPayload;
+use warnkit_service::fake::{fake_mode, pad_error_bodies, ERROR_RESPONSE_BYTES};
 use warnkit_service::{AppError, AppResult, ServiceRouter};
 
-use crate::fake::fake_mode;
 use crate::privacy::strip_transport_metadata;
 use crate::tan::{forbidden, tan_from, wrong_type, TanCheck};
 use crate::{validation, wire, SubmissionService};
@@ -32,6 +32,10 @@ const DRAIN_LIMIT: usize = 2 << 20;
 pub const SUCCESS_HEADERS: [(&str, &str); 2] =
     [("cwa-filtered-checkins", "0"), ("cwa-saved-checkins", "0")];
 
+/// Body size of every error answer (a refused `cwa-fake` included), so that no refusal is told from
+/// another by its length.
+pub const ERROR_BYTES: usize = ERROR_RESPONSE_BYTES;
+
 pub(crate) fn router(service: SubmissionService) -> Router {
     let limit = service.inner.config.max_body_bytes;
     let api = Router::new()
@@ -44,6 +48,9 @@ pub(crate) fn router(service: SubmissionService) -> Router {
         .finish(api)
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             refuse_declared_oversize(limit, req, next)
+        }))
+        .layer(middleware::from_fn(|req, next| {
+            pad_error_bodies(ERROR_BYTES, req, next)
         }))
         // Added last, so it runs first: nothing below, logging and metrics included, sees the metadata.
         .layer(middleware::from_fn(strip_transport_metadata))
@@ -67,13 +74,13 @@ async fn submit(State(service): State<SubmissionService>, request: Request) -> A
     if fake_mode(request.headers())? {
         // As the original: the body is not looked at, only held to the size limit.
         read_body(request.into_body(), limit).await?;
-        tokio::time::sleep_until((start + inner.latency.draw()).into()).await;
         inner.metrics.add(
             "submission_fake_requests_total",
             "Fake uploads answered.",
             1,
         );
-        return Ok(accepted());
+        // At the start plus a real upload's duration, both measured from the start to the write.
+        return Ok(inner.latency.fake(start, accepted).await);
     }
     if !is_protobuf(request.headers().get(header::CONTENT_TYPE)) {
         return Err(AppError::new(
@@ -98,7 +105,6 @@ async fn submit(State(service): State<SubmissionService>, request: Request) -> A
         TanCheck::WrongType => return Err(wrong_type()),
     }
     let stored = inner.store.insert(&keys).await?;
-    inner.latency.record(start.elapsed());
     inner
         .metrics
         .add("submission_uploads_total", "Real uploads stored.", 1);
@@ -112,7 +118,7 @@ async fn submit(State(service): State<SubmissionService>, request: Request) -> A
         "Keys of accepted uploads left out: rolling start not positive, in the future or too old.",
         (payload.keys.len() - keys.len()) as u64,
     );
-    Ok(accepted())
+    Ok(inner.latency.real(start, accepted()))
 }
 
 /// 400 for a body over the limit: the original answers a too large upload with 400, not 413.

@@ -3,7 +3,7 @@
 //! hour they arrived in and nothing else about the request.
 //!
 //! Flow of `POST /version/v1/diagnosis-keys`: transport metadata stripped ([`privacy`]) → `cwa-fake`
-//! read: a fake request waits and answers ([`fake`]) → body read and its 32-bit fields checked on the wire
+//! read: a fake request waits and answers ([`warnkit_service::fake`]) → body read and its 32-bit fields checked on the wire
 //! ([`wire`]) → decoded → payload validated, keys outside the window dropped, missing risk fields derived
 //! ([`validation`], [`derivation`]) → TAN checked ([`tan`]) → keys inserted in one transaction
 //! ([`keystore`]).
@@ -11,7 +11,6 @@
 mod api;
 pub mod config;
 pub mod derivation;
-pub mod fake;
 pub mod keystore;
 pub mod openapi;
 pub mod privacy;
@@ -22,10 +21,11 @@ pub mod wire;
 use std::sync::Arc;
 use std::time::Duration;
 
+use warnkit_service::fake::Latencies;
 use warnkit_service::server::Shutdown;
 use warnkit_service::{periodic, AppResult, Metrics};
 
-pub use api::{SUBMISSION_PATH, SUCCESS_HEADERS};
+pub use api::{ERROR_BYTES, SUBMISSION_PATH, SUCCESS_HEADERS};
 pub use config::{Clock, SubmissionConfig};
 pub use keystore::{KeyStore, StoredKey, MIGRATOR};
 
@@ -45,7 +45,7 @@ struct Inner {
     tan: tan::TanClient,
     clock: Clock,
     metrics: Metrics,
-    latency: fake::Latencies,
+    latency: Latencies,
 }
 
 impl SubmissionService {
@@ -64,7 +64,7 @@ impl SubmissionService {
             config.tan_attempts,
             Duration::from_millis(config.tan_retry_backoff_ms),
         )?;
-        let latency = fake::Latencies::new(
+        let latency = Latencies::new(
             config.fake_delay_samples,
             Duration::from_millis(config.initial_fake_delay_ms),
         );

@@ -21,7 +21,7 @@ pub const ALLOWED_HEADERS: [&str; 8] = [
     "accept",
     "expect",
     crate::tan::TAN_HEADER,
-    crate::fake::FAKE_HEADER,
+    warnkit_service::fake::FAKE_HEADER,
 ];
 
 /// Middleware: strips every header outside [`ALLOWED_HEADERS`] and the peer address.

@@ -58,7 +58,6 @@ pub fn document() -> Value {
             "/health": {"get": {"summary": "Liveness.", "responses": {"200": {"description": "Alive."}}}},
             "/ready": {"get": {"summary": "Readiness (database reachable).", "responses": {
                 "200": {"description": "Ready."}, "503": {"description": "Database unreachable."}}}},
-            "/metrics": {"get": {"summary": "Prometheus metrics.", "responses": {"200": {"description": "Text format."}}}},
             "/openapi.json": {"get": {"summary": "This document.", "responses": {"200": {"description": "OpenAPI."}}}}
         },
         "components": {

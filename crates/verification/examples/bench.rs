@@ -100,6 +100,7 @@ async fn bench(engine: Engine, registrations: usize, concurrency: usize, connect
         async move {
             let r = h
                 .post(format!("{u}/version/v1/registrationToken"))
+                .header("cwa-fake", "0")
                 .json(&json!({"keyType": "GUID", "key": g[i]}));
             let v: Value = r.send().await.unwrap().json().await.unwrap();
             t.lock().unwrap()[i] = v["registrationToken"]
@@ -118,6 +119,7 @@ async fn bench(engine: Engine, registrations: usize, concurrency: usize, connect
             let token = t.lock().unwrap()[i / 2].clone();
             let r = h
                 .post(format!("{u}/version/v1/tan"))
+                .header("cwa-fake", "0")
                 .json(&json!({"registrationToken": token}));
             let v: Value = r.send().await.unwrap().json().await.unwrap();
             out.lock()

@@ -2,18 +2,21 @@
 
 use std::time::Instant;
 
-use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use warnkit_service::auth::{is_hex, sha256_hex};
+use warnkit_service::fake::{fake_mode, pad_error_bodies, padded_body, ERROR_RESPONSE_BYTES};
 use warnkit_service::{AppError, AppJson, AppResult, ServiceRouter};
 use warnkit_store::unix_now;
 
-use crate::fake::{is_fake, padded_body};
+use crate::budget::Guess;
 use crate::store::{self, NewSession, NewTan, Registered, SOURCE_GUID};
 use crate::{teletan, VerificationService};
 
@@ -23,6 +26,8 @@ pub const REGISTRATION_RESPONSE_BYTES: usize = 128;
 pub const TESTRESULT_RESPONSE_BYTES: usize = 256;
 /// Body size of every successful `tan` answer, real or fake.
 pub const TAN_RESPONSE_BYTES: usize = 128;
+/// Body size of every error answer of the app API (a refused `cwa-fake` included).
+pub const ERROR_BYTES: usize = ERROR_RESPONSE_BYTES;
 
 const REGISTER: usize = 0;
 const POLL: usize = 1;
@@ -65,6 +70,9 @@ pub(crate) fn router(service: VerificationService) -> Router {
         .openapi(crate::openapi::external())
         .max_body(service.inner.config.max_body_bytes)
         .finish(api)
+        .layer(middleware::from_fn(|req, next| {
+            pad_error_bodies(ERROR_BYTES, req, next)
+        }))
 }
 
 /// UUID v4 as the original accepts it: lowercase hex, version 4, variant 8-b (that one may be uppercase).
@@ -108,21 +116,36 @@ fn token_response(field: &str, size: usize) -> Response {
     json_response(StatusCode::CREATED, body)
 }
 
-async fn fake_delay(service: &VerificationService, endpoint: usize) {
+/// Whether the request is a fake, then its JSON body: `cwa-fake` is required (400 without it), the body is
+/// parsed the same way for both kinds, and the handler's clock has started before either.
+async fn fake_and_body<T: DeserializeOwned>(request: Request) -> AppResult<(bool, T)> {
+    let fake = fake_mode(request.headers())?;
+    let AppJson(body) = AppJson::<T>::from_request(request, &()).await?;
+    Ok((fake, body))
+}
+
+/// Answers a fake with `answer` at `start` plus a recent real duration of `endpoint` (real answers are
+/// timed from their handler's start to their write, [`warnkit_service::fake::Latencies::real`]).
+async fn fake_answer(
+    service: &VerificationService,
+    endpoint: usize,
+    start: Instant,
+    answer: impl FnOnce() -> Response,
+) -> Response {
     service.inner.external_metrics.add(
         "verification_fake_requests_total",
         "Fake requests answered.",
         1,
     );
-    tokio::time::sleep(service.inner.latency[endpoint].draw()).await;
+    service.inner.latency[endpoint].fake(start, answer).await
 }
 
 async fn registration_token(
     State(service): State<VerificationService>,
-    headers: HeaderMap,
-    AppJson(req): AppJson<RegistrationTokenRequest>,
+    request: Request,
 ) -> AppResult<Response> {
     let start = Instant::now();
+    let (fake, req) = fake_and_body::<RegistrationTokenRequest>(request).await?;
     // Validate first, identically for fakes and real requests, so errors reveal nothing either.
     let (guid, dob) = match req.key_type {
         KeyType::Guid => {
@@ -153,12 +176,9 @@ async fn registration_token(
             (None, None)
         }
     };
-    if is_fake(&headers) {
-        fake_delay(&service, REGISTER).await;
-        return Ok(token_response(
-            "registrationToken",
-            REGISTRATION_RESPONSE_BYTES,
-        ));
+    if fake {
+        let answer = || token_response("registrationToken", REGISTRATION_RESPONSE_BYTES);
+        return Ok(fake_answer(&service, REGISTER, start, answer).await);
     }
     let token = uuid::Uuid::new_v4().to_string();
     let token_hash = sha256_hex(&token);
@@ -174,7 +194,12 @@ async fn registration_token(
             store::register_guid(service.db(), &session).await?
         }
         None => {
-            store::register_teletan(service.db(), &token_hash, &sha256_hex(&req.key), now).await?
+            let teletan = sha256_hex(&req.key);
+            let attempt = store::register_teletan(service.db(), &token_hash, &teletan, now);
+            let failed = |r: &Registered| *r != Registered::Yes;
+            service
+                .within_budget(Guess::Teletan, attempt, failed)
+                .await?
         }
     };
     match outcome {
@@ -201,8 +226,8 @@ async fn registration_token(
         fields(json!({ "registrationToken": token })),
         REGISTRATION_RESPONSE_BYTES,
     );
-    service.inner.latency[REGISTER].record(start.elapsed());
-    Ok(json_response(StatusCode::CREATED, body))
+    let response = json_response(StatusCode::CREATED, body);
+    Ok(service.inner.latency[REGISTER].real(start, response))
 }
 
 fn validated_token(req: &TokenRequest) -> AppResult<String> {
@@ -221,18 +246,20 @@ fn unknown_token() -> AppError {
 
 async fn testresult(
     State(service): State<VerificationService>,
-    headers: HeaderMap,
-    AppJson(req): AppJson<TokenRequest>,
+    request: Request,
 ) -> AppResult<Response> {
     let start = Instant::now();
+    let (fake, req) = fake_and_body::<TokenRequest>(request).await?;
     let token_hash = validated_token(&req)?;
-    if is_fake(&headers) {
-        fake_delay(&service, POLL).await;
-        let body = padded_body(
-            fields(json!({"testResult": 2, "sc": unix_now()})),
-            TESTRESULT_RESPONSE_BYTES,
-        );
-        return Ok(json_response(StatusCode::OK, body));
+    if fake {
+        let answer = || {
+            let body = padded_body(
+                fields(json!({"testResult": 2, "sc": unix_now()})),
+                TESTRESULT_RESPONSE_BYTES,
+            );
+            json_response(StatusCode::OK, body)
+        };
+        return Ok(fake_answer(&service, POLL, start, answer).await);
     }
     let session = store::session(service.db(), &token_hash)
         .await?
@@ -264,20 +291,17 @@ async fn testresult(
         answer.insert("sc".into(), session.created_at.into());
     }
     let body = padded_body(answer, TESTRESULT_RESPONSE_BYTES);
-    service.inner.latency[POLL].record(start.elapsed());
-    Ok(json_response(StatusCode::OK, body))
+    let response = json_response(StatusCode::OK, body);
+    Ok(service.inner.latency[POLL].real(start, response))
 }
 
-async fn tan(
-    State(service): State<VerificationService>,
-    headers: HeaderMap,
-    AppJson(req): AppJson<TokenRequest>,
-) -> AppResult<Response> {
+async fn tan(State(service): State<VerificationService>, request: Request) -> AppResult<Response> {
     let start = Instant::now();
+    let (fake, req) = fake_and_body::<TokenRequest>(request).await?;
     let token_hash = validated_token(&req)?;
-    if is_fake(&headers) {
-        fake_delay(&service, TAN).await;
-        return Ok(token_response("tan", TAN_RESPONSE_BYTES));
+    if fake {
+        let answer = || token_response("tan", TAN_RESPONSE_BYTES);
+        return Ok(fake_answer(&service, TAN, start, answer).await);
     }
     let config = &service.inner.config;
     let session = store::session(service.db(), &token_hash)
@@ -321,8 +345,8 @@ async fn tan(
         .external_metrics
         .add("verification_tans_issued_total", "TANs issued.", 1);
     let body = padded_body(fields(json!({ "tan": tan })), TAN_RESPONSE_BYTES);
-    service.inner.latency[TAN].record(start.elapsed());
-    Ok(json_response(StatusCode::CREATED, body))
+    let response = json_response(StatusCode::CREATED, body);
+    Ok(service.inner.latency[TAN].real(start, response))
 }
 
 #[cfg(test)]

@@ -5,6 +5,9 @@
 //! another type (a TAN from a lab result counts as `TEST`) is answered 403 and left unconsumed, so an event
 //! TAN sent to the diagnosis-key upload by mistake still works for the event warning it was issued for.
 //! Without the field any valid TAN is consumed, as in the original.
+//!
+//! A check answered 404 spends a unit of the TAN guessing budget ([`crate::budget`]); once the window's
+//! budget is spent, every check is answered 429 unchecked (nothing consumed) until the window ends.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -18,6 +21,7 @@ use warnkit_service::{AppError, AppJson, AppResult, ServiceRouter};
 use warnkit_store::unix_now;
 
 use crate::api::is_uuid_v4;
+use crate::budget::Guess;
 use crate::store::Consumed;
 use crate::{TeletanType, VerificationService};
 
@@ -61,11 +65,12 @@ async fn verify(
         None => None,
         Some(kind) => Some(TeletanType::parse(kind).ok_or_else(invalid_type)?.as_str()),
     };
-    let consumed = service
+    let check = service
         .inner
         .tans
-        .consume(sha256_hex(&req.tan), unix_now(), accept)
-        .await?;
+        .consume(sha256_hex(&req.tan), unix_now(), accept);
+    let failed = |c: &Consumed| *c == Consumed::Unknown;
+    let consumed = service.within_budget(Guess::Tan, check, failed).await?;
     let teletan_type = match consumed {
         Consumed::Valid(kind) => kind,
         Consumed::WrongType => {

@@ -6,8 +6,8 @@
 //! apps) and the internal API ([`VerificationService::internal_router`], its own listener, service token).
 
 mod api;
+mod budget;
 pub mod client;
-pub mod fake;
 mod internal;
 pub mod openapi;
 mod store;
@@ -17,12 +17,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use warnkit_service::fake::Latencies;
 use warnkit_service::server::Shutdown;
 use warnkit_service::{periodic, AppError, AppResult, Metrics};
 use warnkit_store::{unix_now, Db};
 
 use crate::client::TestResultClient;
-use crate::fake::Latencies;
+
+pub use api::{
+    ERROR_BYTES, REGISTRATION_RESPONSE_BYTES, TAN_RESPONSE_BYTES, TESTRESULT_RESPONSE_BYTES,
+};
 
 /// Advisory-lock key of the retention job (PostgreSQL), unique across warnkit's jobs.
 const RETENTION_LOCK: i64 = 0x7763_7672_0001;
@@ -59,6 +63,14 @@ pub struct VerificationConfig {
     pub testresult_url: String,
     /// Timeout of one call to the test-result service, in milliseconds.
     pub testresult_timeout_ms: u64,
+    /// Length of the guessing budgets' fixed windows, in seconds (docs/security.md).
+    pub guess_window_secs: u64,
+    /// Failed teleTAN registrations (unknown, used or expired) per window, over all copies; past it every
+    /// teleTAN registration is refused with 429 until the window ends.
+    pub teletan_failures_per_window: u32,
+    /// Failed TAN checks (`tan/verify` answering 404) per window, over all copies; past it every TAN check
+    /// is refused with 429 until the window ends.
+    pub tan_failures_per_window: u32,
 }
 
 impl Default for VerificationConfig {
@@ -75,6 +87,9 @@ impl Default for VerificationConfig {
             retention_interval_secs: 3600,
             testresult_url: "http://127.0.0.1:8003".to_owned(),
             testresult_timeout_ms: 5000,
+            guess_window_secs: 60,
+            teletan_failures_per_window: 10,
+            tan_failures_per_window: 100_000,
         }
     }
 }
@@ -122,6 +137,8 @@ struct Inner {
     testresult: TestResultClient,
     external_metrics: Metrics,
     internal_metrics: Metrics,
+    /// The guessing budgets of teleTAN registrations and TAN checks.
+    budgets: budget::Budgets,
     /// Real latencies of registration, test-result and TAN requests, for fake delays.
     latency: [Latencies; 3],
 }
@@ -134,6 +151,7 @@ impl VerificationService {
         let testresult =
             TestResultClient::new(&config.testresult_url, service_token.clone(), timeout)?;
         let inner = Inner {
+            budgets: budget::Budgets::new(&config)?,
             tans: store::TanConsumer::new(db.clone()),
             db,
             config,
@@ -161,6 +179,12 @@ impl VerificationService {
     /// The database this service owns.
     pub fn db(&self) -> &Db {
         &self.inner.db
+    }
+
+    /// The registries of the app-facing and the internal API, served by neither: the operators'
+    /// metrics listener renders them (the app-facing one counts fake requests).
+    pub fn metrics(&self) -> [&Metrics; 2] {
+        [&self.inner.external_metrics, &self.inner.internal_metrics]
     }
 
     /// Issues a teleTAN unless the hourly limit is reached (429); returns the teleTAN in clear, once.

@@ -7,7 +7,6 @@ fn probes() -> Value {
         "/health": {"get": {"summary": "Liveness.", "responses": {"200": {"description": "Alive."}}}},
         "/ready": {"get": {"summary": "Readiness (database reachable).", "responses": {
             "200": {"description": "Ready."}, "503": {"description": "Database unreachable."}}}},
-        "/metrics": {"get": {"summary": "Prometheus metrics.", "responses": {"200": {"description": "Text format."}}}},
         "/openapi.json": {"get": {"summary": "This document.", "responses": {"200": {"description": "OpenAPI."}}}}
     })
 }
@@ -19,7 +18,9 @@ fn err(what: &str) -> Value {
 fn common_schemas() -> Value {
     json!({
         "Error": {"type": "object", "required": ["error", "message"], "properties": {
-            "error": {"type": "string"}, "message": {"type": "string"}}},
+            "error": {"type": "string"}, "message": {"type": "string"},
+            "responsePadding": {"type": "string", "description":
+                "App API only: pads every error body to one size."}}},
         "Uuid4": {"type": "string",
             "pattern": "^[a-f0-9]{8}-[a-f0-9]{4}-4[a-f0-9]{3}-[89aAbB][a-f0-9]{3}-[a-f0-9]{12}$"}
     })
@@ -47,27 +48,31 @@ fn token_body() -> Value {
 
 /// The app-facing API (compatible with the original's apps).
 pub fn external() -> Value {
-    let fake = json!({"name": "cwa-fake", "in": "header", "required": false,
-        "description": "1 marks a fake request: validated, answered alike, nothing changes.",
-        "schema": {"type": "string"}});
+    let fake = json!({"name": "cwa-fake", "in": "header", "required": true,
+        "description": "0 for a real request; 1 marks a fake: validated, answered alike (status, headers, \
+            size, latency), nothing changes. Missing or any other value: 400.",
+        "schema": {"type": "string", "enum": ["0", "1"]}});
+    let padding = json!({"name": "cwa-header-padding", "in": "header", "required": false,
+        "description": "The apps' header padding, any value: ignored.", "schema": {"type": "string"}});
     let paths = json!({
         "/version/v1/registrationToken": {"post": {
             "summary": "Register a hashed GUID or a teleTAN; get a registration token.",
-            "parameters": [fake],
+            "parameters": [fake, padding],
             "requestBody": {"required": true, "content": {"application/json": {"schema":
                 {"$ref": "#/components/schemas/RegistrationTokenRequest"}}}},
             "responses": {
                 "201": {"description": "Registered.", "content": {"application/json": {"schema": {
                     "type": "object", "properties": {"registrationToken": {"$ref": "#/components/schemas/Uuid4"},
                     "responsePadding": {"type": "string"}}}}}},
-                "400": err("Malformed input, key already used, or teleTAN unknown/expired/used."),
+                "400": err("Malformed input, key already used, teleTAN unknown/expired/used, or cwa-fake missing or not 0/1."),
                 "413": err("Body over 10,000 bytes."),
-                "415": err("Not application/json.")
+                "415": err("Not application/json."),
+                "429": err("teleTAN registrations failed too often in this window (teletan_budget_exhausted): every teleTAN registration is refused unchecked until the window ends; the teleTAN stays valid.")
             }
         }},
         "/version/v1/testresult": {"post": {
             "summary": "Poll the test result of a registration.",
-            "parameters": [fake],
+            "parameters": [fake, padding],
             "requestBody": token_body(),
             "responses": {
                 "200": {"description": "The result.", "content": {"application/json": {"schema": {
@@ -77,7 +82,7 @@ pub fn external() -> Value {
                         "sc": {"type": "integer", "format": "int64"},
                         "labId": {"type": "string"},
                         "responsePadding": {"type": "string"}}}}}},
-                "400": err("Malformed input or unknown registration token."),
+                "400": err("Malformed input, unknown registration token, or cwa-fake missing or not 0/1."),
                 "403": err("The date-of-birth hash disagrees with the test."),
                 "413": err("Body over 10,000 bytes."),
                 "415": err("Not application/json."),
@@ -86,13 +91,13 @@ pub fn external() -> Value {
         }},
         "/version/v1/tan": {"post": {
             "summary": "Get a single-use TAN while the result is positive, PCR (2) or rapid (7), or for a teleTAN registration (two per registration by default).",
-            "parameters": [fake],
+            "parameters": [fake, padding],
             "requestBody": token_body(),
             "responses": {
                 "201": {"description": "A TAN.", "content": {"application/json": {"schema": {
                     "type": "object", "properties": {"tan": {"$ref": "#/components/schemas/Uuid4"},
                     "responsePadding": {"type": "string"}}}}}},
-                "400": err("Malformed input, unknown token, result not positive, or no TANs left."),
+                "400": err("Malformed input, unknown token, result not positive, no TANs left, or cwa-fake missing or not 0/1."),
                 "413": err("Body over 10,000 bytes."),
                 "415": err("Not application/json."),
                 "502": err("The test-result service is unavailable.")
@@ -130,7 +135,8 @@ pub fn internal() -> Value {
                 "403": err("Valid, but of another teleTAN type than teleTanType; not consumed (wrong_tan_type)."),
                 "404": err("TAN unknown, already used or expired."),
                 "413": err("Body over 10,000 bytes."),
-                "415": err("Not application/json.")
+                "415": err("Not application/json."),
+                "429": err("TAN checks failed too often in this window (tan_budget_exhausted): every TAN check is refused unchecked until the window ends; nothing is consumed.")
             }
         }},
         "/version/v1/tan/teletan": {"post": {

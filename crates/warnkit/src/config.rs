@@ -28,7 +28,8 @@ const NOT_CONFIG: &[&str] = &[
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// Directory for SQLite files, the service token and `endpoints.json`.
+    /// Directory for SQLite files, keys, the service token and `endpoints.json`; created with mode 0700,
+    /// and everything in it is created readable by its owner only.
     pub data_dir: PathBuf,
     /// A PostgreSQL URL: when set, every service keeps its data there, each in a schema of its own.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -154,6 +155,11 @@ pub struct Ports {
     pub verification_internal: u16,
     /// The federation gateway (not started by default).
     pub gateway: u16,
+    /// Operators' metrics (Prometheus) of every backend service in the process; internal, like
+    /// `verification_internal`: it tells real requests from fake ones.
+    pub metrics: u16,
+    /// Operators' metrics of the federation gateway, when the process runs it.
+    pub gateway_metrics: u16,
 }
 
 impl Default for Ports {
@@ -166,21 +172,25 @@ impl Default for Ports {
             portal: 8004,
             verification_internal: 8012,
             gateway: 8005,
+            metrics: 8010,
+            gateway_metrics: 8015,
         }
     }
 }
 
-/// Listener names in the contract's port order (internal verification, then the gateway, last), for
-/// `port_base`.
-pub const LISTENERS: [&str; 7] = [
+/// Listener names in the contract's port order, for `port_base`. New listeners go last, so that adding
+/// one moves no existing `port_base` assignment.
+pub const LISTENERS: [&str; 9] = [
     "distribution",
     "submission",
     "verification",
     "testresult",
     "portal",
     "verification_internal",
-    // After the internal API, so that adding the gateway moved no existing `port_base` assignment.
     "gateway",
+    // Two, so that a backend and a gateway started with the same `port_base` do not collide.
+    "metrics",
+    "gateway_metrics",
 ];
 
 /// The flags every command that reads the configuration shares.
@@ -298,8 +308,35 @@ impl Config {
             "portal" => self.ports.portal,
             "verification_internal" => self.ports.verification_internal,
             "gateway" => self.ports.gateway,
+            "metrics" => self.ports.metrics,
+            "gateway_metrics" => self.ports.gateway_metrics,
             other => bail!("unknown listener {other}"),
         })
+    }
+
+    /// Creates the data directory (and missing parents) with mode 0700. One that exists is left as it
+    /// is, with a warning when other users may enter it: its files may predate owner-only modes.
+    pub fn create_data_dir(&self) -> anyhow::Result<()> {
+        let dir = &self.data_dir;
+        warnkit_store::owner_only::create_dir_all(dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir)
+                .with_context(|| format!("reading {}", dir.display()))?
+                .permissions()
+                .mode();
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    data_dir = %dir.display(),
+                    mode = format!("{:o}", mode & 0o777),
+                    "the data directory is open to other users; `chmod 700` it (new files in it are \
+                     created owner-only, older ones may not be)"
+                );
+            }
+        }
+        Ok(())
     }
 
     /// The service token: `WARNKIT_SERVICE_TOKEN`, else the token file (created with a new token if missing).
@@ -385,6 +422,8 @@ mod tests {
         assert_eq!(c.port("verification").unwrap(), 8002);
         assert_eq!(c.port("verification_internal").unwrap(), 8012);
         assert_eq!(c.port("gateway").unwrap(), 8005);
+        assert_eq!(c.port("metrics").unwrap(), 8010);
+        assert_eq!(c.port("gateway_metrics").unwrap(), 8015);
         assert!(!c.federation.enabled);
         assert_eq!(c.verification.tans_per_registration, 2);
     }
@@ -437,6 +476,10 @@ mod tests {
         assert!(c.log.json);
         assert_eq!(c.port("distribution").unwrap(), 9000);
         assert_eq!(c.port("verification_internal").unwrap(), 9005);
+        // Listeners added later come after the earlier ones: no earlier assignment moved.
+        assert_eq!(c.port("gateway").unwrap(), 9006);
+        assert_eq!(c.port("metrics").unwrap(), 9007);
+        assert_eq!(c.port("gateway_metrics").unwrap(), 9008);
         assert_eq!(
             c.db_target("verification"),
             DbTarget::Postgres {

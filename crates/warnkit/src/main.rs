@@ -63,8 +63,48 @@ enum Command {
     Portal(cmd::portal::PortalCommand),
 }
 
+impl Command {
+    /// Whether the command may create a data directory, a database, a key or a token (every match arm is
+    /// explicit, so a new command has to decide). Those commands create every file owner-only.
+    fn creates_private_files(&self) -> bool {
+        match self {
+            Command::Serve(_)
+            | Command::Gateway(_)
+            | Command::Distribute(_)
+            | Command::Lab(_)
+            | Command::Teletan(_)
+            | Command::Portal(_)
+            | Command::Demo(_)
+            | Command::Phone(_)
+            | Command::Keygen(_) => true,
+            // Their output (archives, plots, reports) is the user's to share, and keeps the usual modes.
+            Command::En(_)
+            | Command::Export(_)
+            | Command::Risk(_)
+            | Command::Bench(_)
+            | Command::Sim(_)
+            | Command::Capacity(_)
+            | Command::Config(_) => false,
+        }
+    }
+}
+
+/// Makes every file and directory this process creates from now on its owner's only (umask 077),
+/// whichever code creates it: SQLite's databases and their `-wal` and `-shm`, the published files, locks,
+/// keys. warnkit's own writers set these modes explicitly as well (`warnkit_store::owner_only`).
+fn owner_only_umask() {
+    #[cfg(unix)]
+    {
+        use rustix::fs::Mode;
+        rustix::process::umask(Mode::RWXG | Mode::RWXO);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.command.creates_private_files() {
+        owner_only_umask();
+    }
     let result = match cli.command {
         Command::En(c) => cmd::en::run(c),
         Command::Export(c) => cmd::export::run(c),

@@ -134,7 +134,14 @@ async fn a_backend_uploads_to_the_gateway_on_its_schedule() {
     }
     let port = free_port();
     let gw_config = root.path().join("gateway.toml");
-    std::fs::write(&gw_config, format!("[ports]\ngateway = {port}\n\n{config}")).unwrap();
+    std::fs::write(
+        &gw_config,
+        format!(
+            "[ports]\ngateway = {port}\ngateway_metrics = {}\n\n{config}",
+            free_port()
+        ),
+    )
+    .unwrap();
     let listed = warnkit(&[
         "gateway",
         "country",
@@ -162,12 +169,12 @@ async fn a_backend_uploads_to_the_gateway_on_its_schedule() {
     let url = endpoints["gateway"].as_str().unwrap().to_owned();
     assert_eq!(url, format!("http://127.0.0.1:{port}"));
     assert_eq!(
-        endpoints.as_object().unwrap().len(),
-        1,
-        "only the gateway: {endpoints}"
+        endpoints.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["gateway", "gateway_metrics"],
+        "only the gateway and its metrics: {endpoints}"
     );
     let http = reqwest::Client::new();
-    for probe in ["health", "ready", "metrics", "openapi.json"] {
+    for probe in ["health", "ready", "openapi.json"] {
         let status = http
             .get(format!("{url}/{probe}"))
             .send()
@@ -176,6 +183,12 @@ async fn a_backend_uploads_to_the_gateway_on_its_schedule() {
             .status();
         assert_eq!(status, 200, "/{probe}");
     }
+    // Metrics on the operators' listener only, not on the port other countries reach.
+    let get = |url: String| http.get(url).send();
+    assert_eq!(get(format!("{url}/metrics")).await.unwrap().status(), 404);
+    let metrics = endpoints["gateway_metrics"].as_str().unwrap();
+    let r = get(format!("{metrics}/metrics")).await.unwrap();
+    assert_eq!(r.status(), 200);
 
     // DE's key store holds a consented key and one without consent from two hours ago.
     let hour = warnkit_store::unix_now() / 3600 - 2;
@@ -194,7 +207,8 @@ async fn a_backend_uploads_to_the_gateway_on_its_schedule() {
     std::fs::write(
         &de_config,
         format!(
-            "[ports]\nsubmission = {}\n\n[federation]\nenabled = true\ngateway_url = \"{url}\"\ncountry = \"DE\"\n",
+            "[ports]\nsubmission = {}\nmetrics = {}\n\n[federation]\nenabled = true\ngateway_url = \"{url}\"\ncountry = \"DE\"\n",
+            free_port(),
             free_port()
         ),
     )

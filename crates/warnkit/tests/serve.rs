@@ -48,7 +48,7 @@ async fn flow(dir: &Path, extra: &[&str]) {
     assert!(url("verification").starts_with("http://127.0.0.1:"));
     let http = reqwest::Client::new();
     for key in ["verification", "verification_internal", "testresult"] {
-        for probe in ["health", "ready", "metrics", "openapi.json"] {
+        for probe in ["health", "ready", "openapi.json"] {
             let r = http
                 .get(format!("{}/{probe}", url(key)))
                 .send()
@@ -57,6 +57,8 @@ async fn flow(dir: &Path, extra: &[&str]) {
             assert_eq!(r.status(), 200, "{key} /{probe}");
         }
     }
+    let r = http.get(format!("{}/metrics", url("metrics"))).send().await;
+    assert_eq!(r.unwrap().status(), 200, "the operators' metrics");
     let mut cfg = vec!["--data-dir", d];
     cfg.extend(
         extra
@@ -83,6 +85,7 @@ async fn flow(dir: &Path, extra: &[&str]) {
             "{}/version/v1/registrationToken",
             url("verification")
         ))
+        .header("cwa-fake", "0")
         .json(&json!({"keyType": "GUID", "key": hash}))
         .send()
         .await
@@ -94,6 +97,7 @@ async fn flow(dir: &Path, extra: &[&str]) {
         .to_owned();
     let r = http
         .post(format!("{}/version/v1/tan", url("verification")))
+        .header("cwa-fake", "0")
         .json(&json!({"registrationToken": token}));
     let tan = r.send().await.unwrap().json::<Value>().await.unwrap()["tan"]
         .as_str()
@@ -118,6 +122,7 @@ async fn flow(dir: &Path, extra: &[&str]) {
             "{}/version/v1/registrationToken",
             url("verification")
         ))
+        .header("cwa-fake", "0")
         .json(&json!({"keyType": "TELETAN", "key": key}))
         .send()
     };
@@ -143,6 +148,7 @@ async fn flow(dir: &Path, extra: &[&str]) {
             "{}/version/v1/registrationToken",
             url("verification")
         ))
+        .header("cwa-fake", "0")
         .json(&json!({"keyType": "GUID", "key": warnkit_service::auth::sha256_hex(&qr_hash)}))
         .send()
         .await
@@ -154,6 +160,7 @@ async fn flow(dir: &Path, extra: &[&str]) {
         .to_owned();
     let r = http
         .post(format!("{}/version/v1/testresult", url("verification")))
+        .header("cwa-fake", "0")
         .json(&json!({ "registrationToken": rapid_token }))
         .send()
         .await
@@ -223,7 +230,7 @@ fn only_and_unknown_services() {
     let (_server, endpoints) = start(dir.path(), &["--only", "testresult"]);
     assert_eq!(
         endpoints.as_object().unwrap().keys().collect::<Vec<_>>(),
-        ["testresult"]
+        ["metrics", "testresult"]
     );
     let out = Command::new(BIN)
         .args([
@@ -250,4 +257,184 @@ fn config_prints_effective_values() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("data_dir = \"/srv/x\""), "{text}");
     assert!(text.contains("tans_per_registration = 1"), "{text}");
+}
+
+fn port_of(url: &str) -> u16 {
+    url.rsplit(':').next().unwrap().parse().unwrap()
+}
+
+/// No port that phones, labs, officers, services or other countries reach answers `/metrics` (it is
+/// their JSON 404 of any unknown path): the counters tell real uploads and requests from fake ones.
+/// The operators' listeners serve every service's metrics. A backend and a gateway started with the
+/// same `--port-base` come up side by side: their metrics listeners differ.
+#[tokio::test]
+async fn metrics_only_on_the_operators_listeners() {
+    let root = tempfile::tempdir().unwrap();
+    let (backend_dir, gateway_dir) = (root.path().join("backend"), root.path().join("gateway"));
+    std::fs::create_dir_all(&backend_dir).unwrap();
+    let (_backend, backend) = start(&backend_dir, &[]);
+    let base = port_of(backend["distribution"].as_str().unwrap()).to_string();
+    let (_gateway, gateway) = common::spawn(
+        &[
+            "gateway",
+            "--data-dir",
+            gateway_dir.to_str().unwrap(),
+            "--port-base",
+            &base,
+        ],
+        &gateway_dir,
+        &root.path().join("gateway.log"),
+    );
+    let internal = ["metrics", "gateway_metrics"];
+    let mut public = Vec::new();
+    for endpoints in [&backend, &gateway] {
+        for (name, url) in endpoints.as_object().unwrap() {
+            if !internal.contains(&name.as_str()) {
+                public.push((name.clone(), url.as_str().unwrap().to_owned()));
+            }
+        }
+    }
+    let names: Vec<&str> = public.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "distribution",
+            "portal",
+            "submission",
+            "testresult",
+            "verification",
+            "verification_internal",
+            "gateway"
+        ]
+    );
+    let http = reqwest::Client::new();
+    for (name, url) in &public {
+        // Something for each service's registry to count.
+        let r = http.get(format!("{url}/health")).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{name} /health");
+        let r = http.get(format!("{url}/metrics")).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{name} /metrics");
+        assert_eq!(r.headers()["content-type"], "application/json", "{name}");
+        let body: Value = r.json().await.unwrap();
+        assert!(body["error"].is_string(), "{name}: {body}");
+        assert!(!body.to_string().contains("_total"), "{name}: {body}");
+    }
+
+    let text = |url: String| {
+        let http = http.clone();
+        async move {
+            let r = http.get(url).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            assert!(r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain"));
+            r.text().await.unwrap()
+        }
+    };
+    let metrics = text(format!("{}/metrics", backend["metrics"].as_str().unwrap())).await;
+    for service in [
+        "distribution",
+        "submission",
+        "verification",
+        "verification_internal",
+        "testresult",
+        "portal",
+    ] {
+        let health = format!(
+            "http_requests_total{{service=\"{service}\",route=\"/health\",status=\"200\"}} 1"
+        );
+        assert!(metrics.contains(&health), "{health} in {metrics}");
+    }
+    assert!(!metrics.contains("service=\"gateway\""), "{metrics}");
+    // Each metric family once, whichever services it counts for.
+    let types: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("# TYPE "))
+        .collect();
+    let mut distinct = types.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(types.len(), distinct.len(), "{metrics}");
+    let metrics = text(format!(
+        "{}/metrics",
+        gateway["gateway_metrics"].as_str().unwrap()
+    ))
+    .await;
+    assert!(
+        metrics.contains(
+            "http_requests_total{service=\"gateway\",route=\"/health\",status=\"200\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert_eq!(
+        port_of(gateway["gateway_metrics"].as_str().unwrap()),
+        port_of(backend["metrics"].as_str().unwrap()) + 1
+    );
+}
+
+/// After a fresh start, the data directory `warnkit serve` created and everything in it (databases and
+/// their `-wal` and `-shm`, the service token, the signing keys, the published files, the lock,
+/// `endpoints.json`, and what the operator commands added) are their owner's only: no group or other
+/// permission bit anywhere, though the test's umask (022) allows them.
+#[cfg(unix)]
+#[test]
+fn a_fresh_data_dir_is_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("srv/data");
+    let d = data.to_str().unwrap();
+    let (_server, _) = common::start_logging_to(&data, &root.path().join("serve.log"), &[]);
+    warnkit(&["lab", "key", "create", "--lab", "lab-x", "--data-dir", d]);
+    warnkit(&["teletan", "create", "--data-dir", d]);
+    let top_index = data.join("published/version/v1/diagnosis-keys/country/index");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !top_index.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the first distribution run published nothing"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut seen = Vec::new();
+    let mut open = Vec::new();
+    let mut stack = vec![root.path().join("srv"), data.clone()];
+    while let Some(path) = stack.pop() {
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            open.push(format!("{:o} {}", mode, path.display()));
+        }
+        let relative = path
+            .strip_prefix(&data)
+            .unwrap_or(&path)
+            .display()
+            .to_string();
+        seen.push(relative);
+        if meta.is_dir() && path.starts_with(&data) {
+            for entry in std::fs::read_dir(&path).unwrap() {
+                stack.push(entry.unwrap().path());
+            }
+        }
+    }
+    for expected in [
+        "verification.sqlite",
+        "verification.sqlite-wal",
+        "verification.sqlite-shm",
+        "submission.sqlite",
+        "testresult.sqlite",
+        "portal.sqlite",
+        "service-token",
+        "signing/signing-key.pem",
+        "signing/public-key.pem",
+        "distribution.lock",
+        "endpoints.json",
+        "published/version/v1/diagnosis-keys/country/index",
+    ] {
+        assert!(
+            seen.iter().any(|s| s == expected),
+            "no {expected} in {seen:?}"
+        );
+    }
+    assert!(open.is_empty(), "open to group or others: {open:#?}");
 }

@@ -114,6 +114,7 @@ async fn flow(dir: &Path, db_args: &[&str]) {
             "{}/version/v1/registrationToken",
             url("verification")
         ))
+        .header("cwa-fake", "0")
         .json(&json!({"keyType": "GUID", "key": warnkit_service::auth::sha256_hex(guid)}))
         .send()
         .await
@@ -126,6 +127,7 @@ async fn flow(dir: &Path, db_args: &[&str]) {
     let tan = || async {
         let r = http
             .post(format!("{}/version/v1/tan", url("verification")))
+            .header("cwa-fake", "0")
             .json(&json!({"registrationToken": token}))
             .send()
             .await

@@ -79,11 +79,13 @@ impl App {
         })
     }
 
+    /// POSTs JSON with a lab key (`auth`), or without one as the phone, with `cwa-fake: 0`.
     async fn post_json(&self, url: String, body: Value, auth: Option<&str>) -> Value {
-        let mut req = self.http.post(url).json(&body);
-        if let Some(auth) = auth {
-            req = req.header("authorization", format!("Bearer {auth}"));
-        }
+        let req = self.http.post(url).json(&body);
+        let req = match auth {
+            Some(auth) => req.header("authorization", format!("Bearer {auth}")),
+            None => req.header("cwa-fake", "0"),
+        };
         let r = req.send().await.unwrap();
         assert!(r.status().is_success(), "{}", r.status());
         r.json().await.unwrap_or(Value::Null)

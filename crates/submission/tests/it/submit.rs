@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use prost::Message;
 use reqwest::StatusCode;
 use warnkit_store::PoolConfig;
-use warnkit_submission::{KeyStore, SubmissionConfig};
+use warnkit_submission::{KeyStore, SubmissionConfig, ERROR_BYTES};
 use warnkit_testkit::Engine;
 
 use crate::harness::{bind, body_json, payload, today, App};
@@ -116,14 +116,38 @@ async fn headers_as_the_original_reads_them(app: App) {
             "missing_tan",
         ),
     ];
-    for (headers, code) in cases {
-        let (status, answer) = body_json(app.upload(body.clone(), headers).await).await;
+    // Every refusal looks alike on the wire: one body size, one set of header names, whatever the cause;
+    // and a wrong TAN's (403) too.
+    let mut all: Vec<(Vec<(&str, &str)>, &str)> =
+        cases.iter().map(|(h, c)| (h.to_vec(), *c)).collect();
+    let wrong_tan = vec![("cwa-fake", "0"), ("cwa-authorization", "not-a-tan")];
+    all.push((wrong_tan, "invalid_tan"));
+    let mut seen = Vec::new();
+    for (headers, code) in all {
+        let r = app.upload(body.clone(), &headers).await;
+        let status = r.status();
+        let names = header_names(&r);
+        let bytes = r.bytes().await.unwrap();
+        let answer: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let expect = if code == "invalid_tan" {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::BAD_REQUEST
+        };
         assert_eq!(
             (status, answer["error"].as_str()),
-            (StatusCode::BAD_REQUEST, Some(code)),
+            (expect, Some(code)),
             "{headers:?}"
         );
+        assert_eq!(bytes.len(), ERROR_BYTES, "{headers:?}: {answer}");
+        seen.push(names);
     }
+    seen.dedup();
+    assert_eq!(
+        seen.len(),
+        1,
+        "header names differ between refusals: {seen:?}"
+    );
     assert_eq!(app.stored().await, 0);
     // A real upload with the app's empty header padding: stored. None of the above spent the TAN.
     let real = [
@@ -135,6 +159,13 @@ async fn headers_as_the_original_reads_them(app: App) {
     assert_eq!(app.stored().await, 3);
 }
 on_both!(headers_as_the_original_reads_them);
+
+/// The sorted names of an answer's headers.
+fn header_names(r: &reqwest::Response) -> Vec<String> {
+    let mut names: Vec<String> = r.headers().keys().map(|k| k.to_string()).collect();
+    names.sort();
+    names
+}
 
 /// The names, values and order-free set of an answer's headers, without `date`.
 fn header_set(r: &reqwest::Response) -> Vec<String> {
@@ -389,7 +420,7 @@ async fn verification_down_postgres() {
 }
 
 async fn probes_answer(app: App) {
-    for path in ["/health", "/ready", "/metrics", "/openapi.json"] {
+    for path in ["/health", "/ready", "/openapi.json"] {
         let r = app
             .http
             .get(format!("{}{path}", app.url))
@@ -398,6 +429,14 @@ async fn probes_answer(app: App) {
             .unwrap();
         assert_eq!(r.status(), StatusCode::OK, "{path}");
     }
+    // No metrics on the app-facing port: they count fake uploads apart from real ones.
+    let r = app
+        .http
+        .get(format!("{}/metrics", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
 on_both!(probes_answer);
 

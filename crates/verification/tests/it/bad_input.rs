@@ -4,8 +4,9 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use warnkit_service::auth::sha256_hex;
+use warnkit_verification::ERROR_BYTES;
 
-use crate::harness::{new_guid, App};
+use crate::harness::{new_guid, App, REAL};
 use crate::on_both;
 
 struct Case {
@@ -27,6 +28,14 @@ fn case(what: &'static str, url: &str, body: impl Into<Vec<u8>>, expect: StatusC
         auth: None,
         headers: vec![],
         expect,
+    }
+}
+
+/// A case on the app API: as the apps send it, with `cwa-fake: 0`.
+fn app_case(what: &'static str, url: &str, body: impl Into<Vec<u8>>, expect: StatusCode) -> Case {
+    Case {
+        headers: REAL.to_vec(),
+        ..case(what, url, body, expect)
     }
 }
 
@@ -63,69 +72,69 @@ async fn bad_input_matrix(app: App) {
     let token = uuid::Uuid::new_v4().to_string();
 
     let mut cases = vec![
-        case("malformed JSON", &reg, "{", BAD),
-        case("not an object", &reg, "[]", BAD),
-        case(
+        app_case("malformed JSON", &reg, "{", BAD),
+        app_case("not an object", &reg, "[]", BAD),
+        app_case(
             "missing key",
             &reg,
             json_body(json!({"keyType": "GUID"})),
             BAD,
         ),
-        case(
+        app_case(
             "key wrong type",
             &reg,
             json_body(json!({"keyType": "GUID", "key": 5})),
             BAD,
         ),
-        case(
+        app_case(
             "unknown keyType",
             &reg,
             json_body(json!({"keyType": "QR", "key": hash})),
             BAD,
         ),
-        case(
+        app_case(
             "key not hex",
             &reg,
             json_body(json!({"keyType": "GUID", "key": "g".repeat(64)})),
             BAD,
         ),
-        case(
+        app_case(
             "key too short",
             &reg,
             json_body(json!({"keyType": "GUID", "key": &hash[1..]})),
             BAD,
         ),
-        case(
+        app_case(
             "keyDob not hex",
             &reg,
             json_body(json!({"keyType": "GUID", "key": hash, "keyDob": "y".repeat(64)})),
             BAD,
         ),
-        case(
+        app_case(
             "teleTAN bad alphabet",
             &reg,
             json_body(json!({"keyType": "TELETAN", "key": "0000000000"})),
             BAD,
         ),
-        case(
+        app_case(
             "teleTAN lowercase",
             &reg,
             json_body(json!({"keyType": "TELETAN", "key": good_teletan.to_lowercase()})),
             BAD,
         ),
-        case(
+        app_case(
             "teleTAN bad check",
             &reg,
             json_body(json!({"keyType": "TELETAN", "key": bad_check})),
             BAD,
         ),
-        case(
+        app_case(
             "teleTAN too short",
             &reg,
             json_body(json!({"keyType": "TELETAN", "key": &good_teletan[..9]})),
             BAD,
         ),
-        case(
+        app_case(
             "oversized",
             &reg,
             oversized("key"),
@@ -133,7 +142,7 @@ async fn bad_input_matrix(app: App) {
         ),
         Case {
             content_type: Some("text/plain"),
-            ..case(
+            ..app_case(
                 "text/plain",
                 &reg,
                 json_body(json!({"keyType": "GUID", "key": hash})),
@@ -142,7 +151,7 @@ async fn bad_input_matrix(app: App) {
         },
         Case {
             content_type: None,
-            ..case(
+            ..app_case(
                 "no content type",
                 &reg,
                 json_body(json!({"keyType": "GUID", "key": hash})),
@@ -152,33 +161,33 @@ async fn bad_input_matrix(app: App) {
     ];
     for url in [&poll, &tan] {
         cases.extend([
-            case("malformed JSON", url, "{\"registrationToken\":", BAD),
-            case(
+            app_case("malformed JSON", url, "{\"registrationToken\":", BAD),
+            app_case(
                 "token uppercase",
                 url,
                 json_body(json!({"registrationToken": token.to_uppercase()})),
                 BAD,
             ),
-            case(
+            app_case(
                 "token not a uuid",
                 url,
                 json_body(json!({"registrationToken": "abc"})),
                 BAD,
             ),
-            case(
+            app_case(
                 "token uuid v1",
                 url,
                 json_body(json!({"registrationToken": "1ea6ce8a-9740-11ea-bb37-0242ac130002"})),
                 BAD,
             ),
-            case(
+            app_case(
                 "token wrong type",
                 url,
                 json_body(json!({"registrationToken": 1})),
                 BAD,
             ),
-            case("token missing", url, json_body(json!({})), BAD),
-            case(
+            app_case("token missing", url, json_body(json!({})), BAD),
+            app_case(
                 "oversized",
                 url,
                 oversized("registrationToken"),
@@ -186,7 +195,7 @@ async fn bad_input_matrix(app: App) {
             ),
             Case {
                 content_type: Some("application/x-www-form-urlencoded"),
-                ..case(
+                ..app_case(
                     "form",
                     url,
                     "registrationToken=x",
@@ -194,6 +203,10 @@ async fn bad_input_matrix(app: App) {
                 )
             },
         ]);
+    }
+    // `cwa-fake` is required on the app API (`fake.rs` has every value): refused before the body is read.
+    for url in [&reg, &poll, &tan] {
+        cases.push(case("no cwa-fake", url, "{", BAD));
     }
     let auth = Some(app.bearer());
     let wrong = Some("Bearer wrong".to_owned());
@@ -466,10 +479,13 @@ async fn bad_input_matrix(app: App) {
         }
         let r = req.send().await.unwrap();
         assert_eq!(r.status(), c.expect, "{} {}", c.what, c.url);
-        let err: Value = r
-            .json()
-            .await
+        let body = r.bytes().await.unwrap();
+        let err: Value = serde_json::from_slice(&body)
             .unwrap_or_else(|e| panic!("{} {}: not JSON: {e}", c.what, c.url));
+        if c.url.starts_with(&app.external) {
+            // Every error of the app API has one size: a refusal tells nothing by its length.
+            assert_eq!(body.len(), ERROR_BYTES, "{} {}: {err}", c.what, c.url);
+        }
         let message = err["message"]
             .as_str()
             .unwrap_or_else(|| panic!("{}: no message in {err}", c.what));
@@ -520,7 +536,7 @@ async fn oversized_chunked_body_is_413(app: App) {
     let chunk = "a".repeat(12_000);
     let request = format!(
         "POST /version/v1/registrationToken HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{chunk}\r\n0\r\n\r\n",
+         cwa-fake: 0\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{chunk}\r\n0\r\n\r\n",
         chunk.len()
     );
     stream.write_all(request.as_bytes()).await.unwrap();
@@ -558,7 +574,7 @@ async fn testresult_outage_is_502(app: App) {
             .post(
                 &format!("{url}/version/v1/{path}"),
                 &json!({ "registrationToken": token }),
-                &[],
+                REAL,
             )
             .await;
         assert_eq!(r.status(), StatusCode::BAD_GATEWAY, "{path}");

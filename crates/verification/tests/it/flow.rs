@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use warnkit_service::auth::sha256_hex;
 
-use crate::harness::{new_guid, App};
+use crate::harness::{new_guid, App, REAL};
 use crate::on_both;
 
 async fn whole_flow(app: App) {
@@ -40,7 +40,7 @@ async fn whole_flow(app: App) {
     );
 
     // The counters saw it.
-    let internal = app.metrics(&app.internal).await;
+    let internal = app.metrics().await;
     assert!(
         internal.contains("verification_tans_verified_total{service=\"verification_internal\"} 2"),
         "{internal}"
@@ -49,7 +49,7 @@ async fn whole_flow(app: App) {
         internal.contains("route=\"/version/v1/tan/verify\",status=\"404\"} 2"),
         "{internal}"
     );
-    let external = app.metrics(&app.external).await;
+    let external = app.metrics().await;
     assert!(
         external.contains("verification_tans_issued_total{service=\"verification\"} 2"),
         "{external}"
@@ -236,7 +236,7 @@ async fn verify_for_a_type(app: App) {
         app.verify_for(&unknown, Some("TEST")).await.status(),
         StatusCode::NOT_FOUND
     );
-    let internal = app.metrics(&app.internal).await;
+    let internal = app.metrics().await;
     assert!(
         internal
             .contains("verification_tans_wrong_type_total{service=\"verification_internal\"} 3"),
@@ -279,7 +279,7 @@ async fn dob_mismatch_is_403(app: App) {
         .post(
             &format!("{}/version/v1/registrationToken", app.external),
             &body,
-            &[],
+            REAL,
         )
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);
@@ -295,7 +295,7 @@ async fn dob_mismatch_is_403(app: App) {
         .post(
             &format!("{}/version/v1/registrationToken", app.external),
             &body,
-            &[],
+            REAL,
         )
         .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);

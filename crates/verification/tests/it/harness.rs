@@ -17,6 +17,11 @@ macro_rules! on_both {
     };
 }
 
+/// The headers of a real app request: the apps always send `cwa-fake`, and the service requires it.
+pub const REAL: &[(&str, &str)] = &[("cwa-fake", "0")];
+/// The headers of a fake app request.
+pub const FAKE: &[(&str, &str)] = &[("cwa-fake", "1")];
+
 /// Both services, running.
 pub struct App {
     pub http: Client,
@@ -131,7 +136,7 @@ impl App {
             .post(
                 &format!("{}/version/v1/registrationToken", self.external),
                 &body,
-                &[("cwa-fake", "0")],
+                REAL,
             )
             .await;
         let status = r.status();
@@ -148,7 +153,7 @@ impl App {
             .post(
                 &format!("{}/version/v1/testresult", self.external),
                 &json!({"registrationToken": token}),
-                &[],
+                REAL,
             )
             .await;
         (r.status(), r.json().await.unwrap())
@@ -159,7 +164,7 @@ impl App {
             .post(
                 &format!("{}/version/v1/tan", self.external),
                 &json!({"registrationToken": token}),
-                &[],
+                REAL,
             )
             .await;
         let status = r.status();
@@ -191,14 +196,9 @@ impl App {
         (status, v["value"].as_str().map(str::to_owned))
     }
 
-    pub async fn metrics(&self, base: &str) -> String {
-        let r = self
-            .http
-            .get(format!("{base}/metrics"))
-            .send()
-            .await
-            .unwrap();
-        r.text().await.unwrap()
+    /// Both APIs' metrics, as the operators' metrics listener renders them (neither API serves them).
+    pub async fn metrics(&self) -> String {
+        warnkit_service::metrics::render_all(&self.vs.metrics().map(Clone::clone))
     }
 
     pub async fn counts(&self) -> [i64; 4] {

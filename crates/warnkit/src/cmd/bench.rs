@@ -35,6 +35,9 @@ pub enum BenchCommand {
     /// Countries' uploads through a real federation gateway over HTTP, and one country's download of
     /// them all (fetch, verify, store).
     Federation(super::bench_federation::BenchFederationArgs),
+    /// Real and fake requests on every app endpoint, interleaved, idle and under load: whether latency
+    /// (AUC real vs fake), status, header names or sizes tell them apart.
+    Privacy(super::bench_privacy::BenchPrivacyArgs),
     /// Fill a key database with synthetic keys over 14 days, then time one `warnkit distribute` run
     /// (a separate process, so its peak memory is the run's alone).
     Distribution {
@@ -189,6 +192,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         }
         BenchCommand::Submission(args) => super::bench_submission::run(args),
         BenchCommand::Federation(args) => super::bench_federation::run(args),
+        BenchCommand::Privacy(args) => super::bench_privacy::run(args),
     }
 }
 

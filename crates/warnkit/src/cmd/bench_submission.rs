@@ -9,18 +9,16 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
 use prost::Message;
-use rand::{Rng, RngCore};
+use rand::RngCore;
 use serde::Serialize;
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
 use warnkit_protocol::proto::{SubmissionPayload, TemporaryExposureKey};
-use warnkit_service::server::{serve, shutdown_channel};
-use warnkit_store::{unix_now, Db, PoolConfig};
-use warnkit_submission::{Clock, KeyStore, SubmissionConfig, SubmissionService, SUBMISSION_PATH};
-use warnkit_testresult::{TestResultConfig, TestResultService};
-use warnkit_verification::{VerificationConfig, VerificationService};
+use warnkit_store::unix_now;
+use warnkit_submission::SUBMISSION_PATH;
 
-use super::bench_support::{run_and_print, Scratch};
+use super::bench_support::{
+    fresh_guids, post_positive, run_and_print, Scratch, Services, SERVICE_DATABASES,
+};
 
 /// Arguments of `warnkit bench submission`.
 #[derive(Debug, clap::Args)]
@@ -95,74 +93,18 @@ pub fn run(args: BenchSubmissionArgs) -> anyhow::Result<std::process::ExitCode> 
     })
 }
 
-async fn bind() -> anyhow::Result<(TcpListener, String)> {
-    let l = TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}", l.local_addr()?);
-    Ok((l, url))
-}
-
 async fn bench(args: &BenchSubmissionArgs) -> anyhow::Result<Report> {
-    let scratch = Scratch::new(
-        "submission",
-        args.database_url.clone(),
-        &["testresult", "verification", "submission"],
-    );
-    let pool = PoolConfig::default();
-    let trs_db = Db::open(
-        &scratch.target("testresult"),
-        pool,
-        &warnkit_testresult::MIGRATIONS,
-    )
-    .await
-    .context("test-result database")?;
-    let vs_db = Db::open(
-        &scratch.target("verification"),
-        pool,
-        &warnkit_verification::MIGRATIONS,
-    )
-    .await
-    .context("verification database")?;
-    let store = KeyStore::open(&scratch.target("submission"), pool)
-        .await
-        .context("submission database")?;
-    let backend = store.db().backend().name();
-    let result = measure(args, backend, trs_db, vs_db.clone(), store.clone()).await;
-    scratch.remove(store.db()).await;
+    let scratch = Scratch::new("submission", args.database_url.clone(), SERVICE_DATABASES);
+    let services = Services::start(&scratch).await?;
+    let result = measure(args, &services).await;
+    services.stop();
+    scratch.remove(services.store.db()).await;
     result
 }
 
-async fn measure(
-    args: &BenchSubmissionArgs,
-    backend: &'static str,
-    trs_db: Db,
-    vs_db: Db,
-    store: KeyStore,
-) -> anyhow::Result<Report> {
-    let token = warnkit_service::auth::random_secret("bench_");
-    let trs_config = TestResultConfig {
-        max_body_bytes: 1_000_000,
-        ..TestResultConfig::default()
-    };
-    let trs = TestResultService::new(trs_db, trs_config, token.clone());
-    let (trs_l, testresult) = bind().await?;
-    let (ext_l, verification) = bind().await?;
-    let (int_l, internal) = bind().await?;
-    let (sub_l, submission) = bind().await?;
-    let vc = VerificationConfig {
-        testresult_url: testresult.clone(),
-        ..VerificationConfig::default()
-    };
-    let vs = VerificationService::new(vs_db, vc, token.clone())?;
-    let sc = SubmissionConfig {
-        verification_url: internal,
-        ..SubmissionConfig::default()
-    };
-    let service = SubmissionService::new(store.clone(), sc, token, Clock::system())?;
-    let (stop, shutdown) = shutdown_channel();
-    tokio::spawn(serve(trs_l, trs.router(), shutdown.clone()));
-    tokio::spawn(serve(ext_l, vs.external_router(), shutdown.clone()));
-    tokio::spawn(serve(int_l, vs.internal_router(), shutdown.clone()));
-    tokio::spawn(serve(sub_l, service.router(), shutdown));
+async fn measure(args: &BenchSubmissionArgs, services: &Services) -> anyhow::Result<Report> {
+    let store = &services.store;
+    let backend = store.db().backend().name();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency * 2)
         .build()?;
@@ -171,14 +113,13 @@ async fn measure(
         "preparing {} TANs through the app API ...",
         args.submissions
     );
-    let lab_key = trs.create_lab_key("bench-lab").await?;
-    let tans = prepare_tans(&http, args, &testresult, &verification, &lab_key).await?;
+    let tans = prepare_tans(&http, args, services).await?;
     let today = i32::try_from(unix_now() / 600 / 144 * 144)?;
     let bodies: Vec<Vec<u8>> = (0..args.submissions)
         .map(|_| payload(today, args.keys).encode_to_vec())
         .collect();
     let work = Arc::new((tans, bodies, AtomicUsize::new(0)));
-    let url = Arc::new(format!("{submission}{SUBMISSION_PATH}"));
+    let url = Arc::new(format!("{}{SUBMISSION_PATH}", services.submission_url));
 
     eprintln!("uploading ...");
     let cpu_start = process_cpu_seconds();
@@ -219,7 +160,6 @@ async fn measure(
     }
     let seconds = start.elapsed().as_secs_f64();
     let cpu_seconds = process_cpu_seconds() - cpu_start;
-    stop.trigger();
     latencies.sort();
     let pct = |p: f64| {
         let i = ((latencies.len() as f64 - 1.0) * p).round() as usize;
@@ -253,37 +193,17 @@ async fn measure(
 async fn prepare_tans(
     http: &reqwest::Client,
     args: &BenchSubmissionArgs,
-    testresult: &str,
-    verification: &str,
-    lab_key: &str,
+    services: &Services,
 ) -> anyhow::Result<Vec<String>> {
     let registrations = args.submissions.div_ceil(2);
-    let guids: Vec<String> = (0..registrations)
-        .map(|_| hex::encode(rand::thread_rng().gen::<[u8; 16]>()))
-        .collect();
-    for chunk in guids.chunks(1000) {
-        let results: Vec<Value> = chunk
-            .iter()
-            .map(|g| json!({"id": warnkit_service::auth::sha256_hex(g), "result": 2, "sc": unix_now()}))
-            .collect();
-        let r = http
-            .post(format!("{testresult}/api/v1/lab/results"))
-            .bearer_auth(lab_key)
-            .json(&json!({ "testResults": results }))
-            .send()
-            .await?;
-        ensure!(
-            r.status().is_success(),
-            "lab upload answered {}",
-            r.status()
-        );
-    }
+    let guids = fresh_guids(registrations);
+    post_positive(http, &services.testresult_url, &services.lab_key, &guids).await?;
     let guids = Arc::new(guids);
     let next = Arc::new(AtomicUsize::new(0));
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..args.concurrency {
         let (guids, next, http) = (guids.clone(), next.clone(), http.clone());
-        let base = verification.to_owned();
+        let base = services.verification_url.clone();
         tasks.spawn(async move {
             let mut tans = Vec::new();
             loop {
@@ -318,7 +238,12 @@ async fn prepare_tans(
 }
 
 async fn post(http: &reqwest::Client, url: String, body: Value) -> anyhow::Result<Value> {
-    let r = http.post(url).json(&body).send().await?;
+    let r = http
+        .post(url)
+        .header("cwa-fake", "0")
+        .json(&body)
+        .send()
+        .await?;
     ensure!(
         r.status().is_success(),
         "verification answered {}",
@@ -328,7 +253,7 @@ async fn post(http: &reqwest::Client, url: String, body: Value) -> anyhow::Resul
 }
 
 /// A valid upload of `keys` random keys for today and the days before.
-fn payload(today: i32, keys: u8) -> SubmissionPayload {
+pub(super) fn payload(today: i32, keys: u8) -> SubmissionPayload {
     let mut rng = rand::thread_rng();
     SubmissionPayload {
         keys: (0..i32::from(keys))

@@ -17,7 +17,7 @@ pub struct GatewayArgs {
     command: Option<GatewayCommand>,
     #[command(flatten)]
     config: ConfigArgs,
-    /// Listen on N+6 (the gateway's place in the contract's port order).
+    /// Listen on N+6 (the gateway's place in the contract's port order), its metrics on N+8.
     #[arg(long, value_name = "N")]
     port_base: Option<u16>,
     /// Log one JSON object per line.

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod bench_federation;
+pub mod bench_privacy;
 pub mod bench_submission;
 mod bench_support;
 pub mod capacity;

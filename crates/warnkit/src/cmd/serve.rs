@@ -1,5 +1,10 @@
 //! `warnkit serve`: every backend service in one process, each on its own port, talking HTTP to each other
 //! exactly as separate deployments would.
+//!
+//! No service serves its metrics on its own port: phones, labs, officers and other countries reach those,
+//! and the counters tell real requests from fake ones. The metrics of every service in the process are
+//! served together on one internal listener instead, `metrics` (the gateway's on `gateway_metrics`, so
+//! that a backend and a gateway on one machine do not collide).
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -10,6 +15,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use warnkit_distribution::{Distribution, StaticFiles};
 use warnkit_service::server::{serve, shutdown_channel, termination_signal, Shutdown};
+use warnkit_service::{metrics_router, Metrics};
 use warnkit_store::Db;
 use warnkit_submission::{Clock, KeyStore, SubmissionService};
 use warnkit_testresult::TestResultService;
@@ -39,7 +45,8 @@ pub struct ServeArgs {
     /// Run only these services (comma-separated), e.g. `--only verification,testresult`.
     #[arg(long, value_delimiter = ',', value_name = "NAME")]
     only: Vec<String>,
-    /// Listen on N, N+1, ... in the contract's order (internal verification API last).
+    /// Listen on N, N+1, ... in the contract's order: distribution, submission, verification,
+    /// testresult, portal, verification_internal, gateway, metrics, gateway_metrics.
     #[arg(long, value_name = "N")]
     port_base: Option<u16>,
     /// Log one JSON object per line.
@@ -154,9 +161,19 @@ fn listeners_of(service: &str) -> &'static [&'static str] {
     }
 }
 
+/// The internal listener that serves a service's metrics.
+fn metrics_listener_of(service: &str) -> &'static str {
+    match service {
+        "gateway" => "gateway_metrics",
+        _ => "metrics",
+    }
+}
+
 /// What a started service hands back: its routers per listener, its database, its background jobs.
 struct Started {
     routers: Vec<(&'static str, axum::Router)>,
+    /// The registries its routers count in, served by none of them.
+    metrics: Vec<Metrics>,
     db: Db,
     jobs: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
     /// The distribution's published files: its listener serves them on the static fast path, from the
@@ -181,6 +198,7 @@ async fn start_service(
                 TestResultService::new(db.clone(), config.testresult.clone(), token.to_owned());
             Ok(Started {
                 routers: vec![("testresult", service.router())],
+                metrics: vec![service.metrics().clone()],
                 db,
                 jobs: vec![Box::pin(service.retention_loop(shutdown.clone()))],
                 files: None,
@@ -205,6 +223,7 @@ async fn start_service(
                     ("verification", service.external_router()),
                     ("verification_internal", service.internal_router()),
                 ],
+                metrics: service.metrics().map(Clone::clone).to_vec(),
                 db,
                 jobs: vec![Box::pin(service.retention_loop(shutdown.clone()))],
                 files: None,
@@ -226,12 +245,14 @@ async fn start_service(
             let service =
                 SubmissionService::new(store.clone(), sc, token.to_owned(), Clock::system())?;
             let router = service.router();
+            let metrics = service.metrics().clone();
             let mut jobs: Vec<Job> = vec![Box::pin(service.retention_loop(shutdown.clone()))];
             if config.federation.enabled {
                 jobs.push(federation_job(config, store.clone(), urls, shutdown).await?);
             }
             Ok(Started {
                 routers: vec![("submission", router)],
+                metrics: vec![metrics],
                 db: store.db().clone(),
                 jobs,
                 files: None,
@@ -249,15 +270,17 @@ async fn start_service(
                 &config.data_dir,
             )?;
             let files = StaticFiles::new(job.objects().clone());
-            let router =
-                warnkit_service::ServiceRouter::new(warnkit_service::Metrics::new("distribution"))
-                    .database(keys.db().clone())
-                    .finish(axum::Router::new())
-                    // Files bypass the per-request metrics and body-limit layers: GETs carry no body,
-                    // and at CDN rates those layers cost more than serving a small file.
-                    .merge(files.clone().router());
+            let metrics = Metrics::new("distribution");
+            let router = warnkit_service::ServiceRouter::new(metrics.clone())
+                .database(keys.db().clone())
+                .finish(axum::Router::new())
+                // Files bypass the per-request metrics and body-limit layers: GETs carry no body,
+                // and at CDN rates those layers cost more than serving a small file. A path that is
+                // no file, `/metrics` included, is their JSON 404.
+                .merge(files.clone().router());
             Ok(Started {
                 routers: vec![("distribution", router)],
+                metrics: vec![metrics],
                 db: keys.db().clone(),
                 jobs: if config.distribution.schedule {
                     vec![Box::pin(
@@ -288,6 +311,7 @@ async fn start_service(
             )?;
             Ok(Started {
                 routers: vec![("portal", service.router())],
+                metrics: vec![service.metrics().clone()],
                 db,
                 jobs: vec![],
                 files: None,
@@ -308,6 +332,7 @@ async fn start_service(
             )?;
             Ok(Started {
                 routers: vec![("gateway", gateway.router())],
+                metrics: vec![gateway.metrics().clone()],
                 db,
                 jobs: vec![Box::pin(gateway.retention_loop(shutdown.clone()))],
                 files: None,
@@ -352,22 +377,29 @@ async fn federation_job(
 }
 
 async fn serve_all(config: Config, selected: Vec<&'static str>) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating {}", config.data_dir.display()))?;
+    config.create_data_dir()?;
     let token = config.service_token()?;
     // Bind everything first: a port conflict fails the start before any service runs.
     let mut bound = BTreeMap::new();
     for service in &selected {
-        for listener in listeners_of(service) {
-            bound.insert(*listener, bind(&config, listener).await?);
+        let metrics = metrics_listener_of(service);
+        for listener in listeners_of(service).iter().chain([&metrics]) {
+            if !bound.contains_key(listener) {
+                bound.insert(*listener, bind(&config, listener).await?);
+            }
         }
     }
     let urls: BTreeMap<&str, String> = bound.iter().map(|(k, b)| (*k, b.url.clone())).collect();
     let (trigger, shutdown) = shutdown_channel();
     let mut tasks = JoinSet::new();
     let mut dbs = Vec::new();
+    let mut registries: BTreeMap<&str, Vec<Metrics>> = BTreeMap::new();
     for service in &selected {
         let started = start_service(service, &config, &token, &urls, &shutdown).await?;
+        registries
+            .entry(metrics_listener_of(service))
+            .or_default()
+            .extend(started.metrics);
         for (listener, router) in started.routers {
             let b = bound
                 .remove(listener)
@@ -388,6 +420,17 @@ async fn serve_all(config: Config, selected: Vec<&'static str>) -> anyhow::Resul
             });
         }
         dbs.push(started.db);
+    }
+    for (listener, registries) in registries {
+        let b = bound
+            .remove(listener)
+            .context("metrics listener bound for every service")?;
+        tracing::info!(service = listener, url = %b.url, "listening (internal: operators' metrics)");
+        tasks.spawn(serve(
+            b.listener,
+            metrics_router(registries),
+            shutdown.clone(),
+        ));
     }
     write_endpoints(&config, &urls)?;
     tracing::info!(services = ?selected, data_dir = %config.data_dir.display(), "warnkit serving");
@@ -420,17 +463,17 @@ async fn serve_all(config: Config, selected: Vec<&'static str>) -> anyhow::Resul
     Ok(())
 }
 
-/// `DATA_DIR/endpoints.json`, written atomically once every listener is bound.
+/// `DATA_DIR/endpoints.json`, written atomically once every listener is bound. It holds no secret, but
+/// it is 0600 like everything in the data directory: it names the internal listeners, and in a 0700
+/// directory a looser mode would not let anybody else read it anyway.
 pub(crate) fn write_endpoints(
     config: &Config,
     urls: &BTreeMap<&str, String>,
 ) -> anyhow::Result<()> {
     let path = endpoints_path(config);
-    let tmp = config.data_dir.join("endpoints.json.tmp");
-    let json = serde_json::to_string_pretty(urls)?;
-    std::fs::write(&tmp, json + "\n").with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    let json = serde_json::to_string_pretty(urls)? + "\n";
+    warnkit_store::owner_only::write(&path, json.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// Removes `DATA_DIR/endpoints.json` on the way out, so no client finds the URLs of stopped services.

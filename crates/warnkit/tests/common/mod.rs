@@ -22,11 +22,16 @@ impl Drop for Server {
     }
 }
 
-/// Six consecutive free ports (the contract's listeners) starting at a random base.
+/// Listeners in the contract's `--port-base` order (`LISTENERS` in `src/config.rs`).
+pub const LISTENERS: usize = 9;
+
+/// [`LISTENERS`] consecutive free ports starting at a random base.
 pub fn free_port_base() -> u16 {
     loop {
         let base = 20_000 + (rand::random::<u16>() % 30_000);
-        if (0..6).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
+        if (0..LISTENERS as u16)
+            .all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok())
+        {
             return base;
         }
     }
@@ -55,6 +60,11 @@ pub fn warnkit(args: &[&str]) -> String {
 /// Starts `warnkit serve --data-dir DIR --port-base (free) EXTRA...` with its log in `DIR/serve.log`,
 /// and waits for `endpoints.json`.
 pub fn start(dir: &Path, extra: &[&str]) -> (Server, Value) {
+    start_logging_to(dir, &dir.join("serve.log"), extra)
+}
+
+/// [`start`] with the log in `log`, e.g. outside a data directory that `warnkit serve` is to create.
+pub fn start_logging_to(dir: &Path, log: &Path, extra: &[&str]) -> (Server, Value) {
     let base = free_port_base().to_string();
     let mut args = vec![
         "serve",
@@ -64,7 +74,7 @@ pub fn start(dir: &Path, extra: &[&str]) -> (Server, Value) {
         &base,
     ];
     args.extend(extra);
-    spawn(&args, dir, &dir.join("serve.log"))
+    spawn(&args, dir, log)
 }
 
 /// Runs `warnkit ARGS` in the background with its log in `log`, and waits for `DIR/endpoints.json`.

@@ -15,6 +15,7 @@ use tokio::task::JoinSet;
 use warnkit_app::Endpoints;
 use warnkit_distribution::{Distribution, StaticFiles};
 use warnkit_service::keypair::PUBLIC_KEY_FILE;
+use warnkit_service::metrics_router;
 use warnkit_service::server::{serve, shutdown_channel, Shutdown, ShutdownTrigger};
 use warnkit_store::Db;
 use warnkit_submission::{Clock, KeyStore, SubmissionService};
@@ -24,13 +25,15 @@ use warnkit_verification::VerificationService;
 use super::clock::{ClockRequest, CONTROL_PATHS};
 use crate::config::Config;
 
-/// The listeners the demo's backend serves, in the contract's naming.
-pub const LISTENERS: [&str; 5] = [
+/// The listeners the demo's backend serves, in the contract's naming; as in `warnkit serve`, the
+/// services' metrics only on the internal `metrics` listener.
+pub const LISTENERS: [&str; 6] = [
     "distribution",
     "submission",
     "verification",
     "verification_internal",
     "testresult",
+    "metrics",
 ];
 
 /// Where the services listen.
@@ -82,8 +85,7 @@ impl Services {
     /// Starts testresult, verification, submission (on a manual clock at `now`) and the static
     /// server, with their data where `config` says.
     pub async fn start(config: &Config, listen: Listen, now: i64) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("creating {}", config.data_dir.display()))?;
+        config.create_data_dir()?;
         let token = config.service_token()?;
         let mut listeners = BTreeMap::new();
         for name in LISTENERS {
@@ -152,6 +154,14 @@ impl Services {
         let files = StaticFiles::new(distribution.objects().clone());
         let router = files.clone().router();
         tasks.spawn(serve(take("distribution")?, router, shutdown.clone()));
+
+        let mut registries = vec![testresult.metrics().clone(), submission.metrics().clone()];
+        registries.extend(verification.metrics().map(Clone::clone));
+        tasks.spawn(serve(
+            take("metrics")?,
+            metrics_router(registries),
+            shutdown.clone(),
+        ));
 
         Ok(Self {
             urls,
