@@ -52,6 +52,19 @@ fn two_phones_meet_one_tests_positive_the_other_is_warned() {
         &at(today - 1, 10),
     ]);
 
+    // What cannot be a GUID from a QR code is refused before anything is sent.
+    for bad in ["", "hello world", &"ab".repeat(32)] {
+        let out = std::process::Command::new(common::BIN)
+            .args(["phone", "scan-qr", "--dir", a, bad])
+            .output()
+            .expect("run warnkit");
+        assert!(!out.status.success(), "scan-qr {bad:?} succeeded");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("GUID"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let guid = "0C3E9F-0C3E9F5B-5D2A-4E59-9E7C-2B8A6C1D3F4E";
     warnkit(&["phone", "scan-qr", "--dir", a, guid]);
     assert_eq!(warnkit(&["phone", "poll", "--dir", a]), "pending");

@@ -120,7 +120,9 @@ fn target(args: &PostArgs) -> anyhow::Result<(i64, &'static str, String)> {
     };
     let rapid = result >= 5;
     match (&args.guid, &args.hash, rapid) {
-        (Some(guid), None, false) => Ok((result, "/api/v1/lab/results", hashed_guid(guid)?)),
+        (Some(guid), None, false) => {
+            Ok((result, "/api/v1/lab/results", hashed_guid(guid, "--guid")?))
+        }
         (None, Some(hash), true) => {
             if !warnkit_service::auth::is_hex(hash, 64) {
                 bail!("--hash must be the 64 hex digits of the rapid test's QR code");
@@ -139,16 +141,17 @@ fn target(args: &PostArgs) -> anyhow::Result<(i64, &'static str, String)> {
     }
 }
 
-/// SHA-256 of a GUID as the phone computes it, after refusing what cannot be a GUID from a QR code.
-fn hashed_guid(guid: &str) -> anyhow::Result<String> {
+/// SHA-256 of a GUID as the phone computes it, after refusing what cannot be a GUID from a QR code;
+/// `what` names the argument in the message. `phone scan-qr` checks its GUID the same way.
+pub(crate) fn hashed_guid(guid: &str, what: &str) -> anyhow::Result<String> {
     if guid.is_empty() {
-        bail!("--guid is empty");
+        bail!("{what} is empty");
     }
     if guid.trim() != guid || !guid.bytes().all(|b| b.is_ascii_graphic()) {
-        bail!("--guid must be printable ASCII without spaces, exactly as in the QR code");
+        bail!("{what} must be printable ASCII without spaces, exactly as in the QR code");
     }
     if warnkit_service::auth::is_hex(guid, 64) {
-        bail!("--guid looks like a SHA-256 already; give the GUID itself, it is hashed here");
+        bail!("{what} looks like a SHA-256 already; give the GUID itself, it is hashed here");
     }
     Ok(sha256_hex(guid))
 }

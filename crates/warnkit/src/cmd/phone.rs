@@ -212,6 +212,8 @@ async fn dispatch(command: PhoneCommand) -> anyhow::Result<ExitCode> {
             eprintln!("phone set up in {}", args.dir.dir.display());
         }
         PhoneCommand::ScanQr(args) => {
+            // Refused before anything is sent: an empty or mangled GUID would register a test nobody has.
+            super::lab::hashed_guid(&args.guid, "the GUID")?;
             let mut state = load(&args.dir.dir)?;
             state.phone.scan_qr(&http(&state)?, &args.guid).await?;
             save(&args.dir.dir, &state)?;
@@ -221,10 +223,22 @@ async fn dispatch(command: PhoneCommand) -> anyhow::Result<ExitCode> {
             let mut state = load(&args.dir)?;
             let result = state.phone.poll(&http(&state)?).await?;
             save(&args.dir, &state)?;
-            let name = ["pending", "negative", "positive", "invalid", "redeemed"]
-                .get(result as usize)
-                .copied()
-                .unwrap_or("unknown");
+            // The original's codes: 0-4 PCR, 5-9 the same for rapid antigen tests.
+            let name = [
+                "pending",
+                "negative",
+                "positive",
+                "invalid",
+                "redeemed",
+                "rapid-pending",
+                "rapid-negative",
+                "rapid-positive",
+                "rapid-invalid",
+                "rapid-redeemed",
+            ]
+            .get(result as usize)
+            .copied()
+            .unwrap_or("unknown");
             println!("{name}");
         }
         PhoneCommand::Upload(args) => {
