@@ -47,7 +47,40 @@ pub enum StoreConfig {
         access_key_id: Option<String>,
         /// Secret access key (or from `AWS_SECRET_ACCESS_KEY`).
         secret_access_key: Option<String>,
+        /// Take credentials from the cloud instance's role (its metadata service) when none are given.
+        /// Off by default: without credentials the store refuses to open, instead of asking an address
+        /// outside this machine.
+        #[serde(default)]
+        instance_credentials: bool,
     },
+}
+
+/// The static credentials of an S3 store: from the configuration, else from `AWS_ACCESS_KEY_ID` and
+/// `AWS_SECRET_ACCESS_KEY` (read through `env`); `None` only when `instance_credentials` allows it.
+fn s3_credentials(
+    access_key_id: Option<&str>,
+    secret_access_key: Option<&str>,
+    instance_credentials: bool,
+    env: impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<Option<(String, String)>> {
+    let id = access_key_id
+        .map(str::to_owned)
+        .or_else(|| env("AWS_ACCESS_KEY_ID"))
+        .filter(|v| !v.is_empty());
+    let secret = secret_access_key
+        .map(str::to_owned)
+        .or_else(|| env("AWS_SECRET_ACCESS_KEY"))
+        .filter(|v| !v.is_empty());
+    match (id, secret) {
+        (Some(id), Some(secret)) => Ok(Some((id, secret))),
+        (None, None) if instance_credentials => Ok(None),
+        (id, _) => anyhow::bail!(
+            "the S3 store has no {}: set distribution.store.access_key_id and secret_access_key \
+             (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or instance_credentials = true to use \
+             the cloud instance's role",
+            if id.is_some() { "secret access key" } else { "credentials" }
+        ),
+    }
 }
 
 /// The metadata key (`x-amz-meta-content-sha256` on S3) holding the hex SHA-256 of an object's bytes.
@@ -93,7 +126,16 @@ impl Objects {
                 region,
                 access_key_id,
                 secret_access_key,
+                instance_credentials,
             } => {
+                // Checked before anything is built: a store without credentials would otherwise ask the
+                // cloud metadata address, and fail slowly and obscurely off the cloud.
+                let credentials = s3_credentials(
+                    access_key_id.as_deref(),
+                    secret_access_key.as_deref(),
+                    *instance_credentials,
+                    |name| std::env::var(name).ok(),
+                )?;
                 let mut builder = AmazonS3Builder::from_env()
                     .with_bucket_name(bucket)
                     .with_region(region);
@@ -103,11 +145,10 @@ impl Objects {
                         .with_allow_http(endpoint.starts_with("http://"))
                         .with_virtual_hosted_style_request(false);
                 }
-                if let Some(id) = access_key_id {
-                    builder = builder.with_access_key_id(id);
-                }
-                if let Some(secret) = secret_access_key {
-                    builder = builder.with_secret_access_key(secret);
+                if let Some((id, secret)) = credentials {
+                    builder = builder
+                        .with_access_key_id(id)
+                        .with_secret_access_key(secret);
                 }
                 let store = builder
                     .build()
@@ -270,5 +311,38 @@ impl Objects {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(err) => Err(err).with_context(|| format!("deleting {object}")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::s3_credentials;
+
+    #[test]
+    fn s3_credentials_are_explicit_or_refused() {
+        let none = |_: &str| None;
+        let env = |name: &str| Some(format!("env-{name}"));
+        assert_eq!(
+            s3_credentials(Some("id"), Some("secret"), false, env).unwrap(),
+            Some(("id".into(), "secret".into()))
+        );
+        assert_eq!(
+            s3_credentials(None, None, false, env).unwrap(),
+            Some((
+                "env-AWS_ACCESS_KEY_ID".into(),
+                "env-AWS_SECRET_ACCESS_KEY".into()
+            ))
+        );
+        let err = s3_credentials(None, None, false, none)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("instance_credentials"), "{err}");
+        assert!(s3_credentials(Some("id"), None, false, none)
+            .unwrap_err()
+            .to_string()
+            .contains("secret access key"));
+        assert!(s3_credentials(Some("id"), None, true, none).is_err());
+        assert_eq!(s3_credentials(None, None, true, none).unwrap(), None);
+        assert!(s3_credentials(Some(""), Some(""), false, none).is_err());
     }
 }

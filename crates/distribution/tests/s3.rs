@@ -139,6 +139,7 @@ async fn publishes_to_a_real_s3_server() {
         region: "us-east-1".into(),
         access_key_id: Some("test".into()),
         secret_access_key: Some("test".into()),
+        instance_credentials: false,
     };
     let keys = KeyStore::open(
         &warnkit_store::DbTarget::SqliteFile(dir.path().join("keys.sqlite")),

@@ -438,3 +438,45 @@ fn a_fresh_data_dir_is_owner_only() {
     }
     assert!(open.is_empty(), "open to group or others: {open:#?}");
 }
+
+#[test]
+fn an_s3_store_without_credentials_fails_at_once() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = tmp.path().join("s3.toml");
+    // Port 9 on loopback: had anything been sent, it would have been refused there, not elsewhere.
+    std::fs::write(
+        &config,
+        "[distribution.store]\nkind = \"s3\"\nbucket = \"warnkit\"\nregion = \"eu-central-1\"\n\
+         endpoint = \"http://127.0.0.1:9\"\n",
+    )
+    .expect("config");
+    let started = Instant::now();
+    let mut command = Command::new(BIN);
+    command.args([
+        "distribute",
+        "--config",
+        config.to_str().expect("utf-8"),
+        "--data-dir",
+        tmp.path().join("data").to_str().expect("utf-8"),
+    ]);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("AWS_") {
+            command.env_remove(name);
+        }
+    }
+    // Should the check ever go, the instance-metadata lookup still stays on loopback.
+    command.env("AWS_METADATA_ENDPOINT", "http://127.0.0.1:9");
+    let out = command.output().expect("run warnkit");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("no credentials"), "{stderr}");
+    assert_eq!(
+        stderr.matches("no credentials").count(),
+        1,
+        "one clear error: {stderr}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "it failed at once, without retrying anything"
+    );
+}
