@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 mod common;
-use common::{start, warnkit};
+use common::{lab_posts_positive, start, warnkit};
 
 fn hex_sha256(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
@@ -110,19 +110,7 @@ async fn a_phones_path_leaves_no_secret_behind() {
 
     let guid = "E1277F-E1277F24-4AD2-40BC-AFF8-CBCCCD893E4B";
     let hashed = hex_sha256(guid);
-    let lab_key = warnkit(&[&["lab", "key", "create", "--lab", "lab-9"][..], &cfg].concat());
-    warnkit(&[
-        "lab",
-        "post",
-        "--url",
-        &url("testresult"),
-        "--key",
-        &lab_key,
-        "--guid",
-        guid,
-        "--result",
-        "positive",
-    ]);
+    let lab_key = lab_posts_positive(&cfg, &url("testresult"), "lab-9", guid);
     let r = post(
         format!("{}/version/v1/registrationToken", url("verification")),
         json!({"keyType": "GUID", "key": hashed}),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 mod common;
-use common::{free_port_base, warnkit, Server, BIN};
+use common::{free_port_base, lab_posts_positive, warnkit, Server, BIN};
 
 fn start(dir: &Path, extra: &[&str]) -> (Server, Value) {
     let base = free_port_base().to_string();
@@ -65,20 +65,8 @@ async fn flow(dir: &Path, extra: &[&str]) {
             .iter()
             .filter(|a| a.starts_with("postgres") || **a == "--database-url"),
     );
-    let key = warnkit(&[&["lab", "key", "create", "--lab", "lab-x"][..], &cfg].concat());
     let guid = "E1277F-E1277F24-4AD2-40BC-AFF8-CBCCCD893E4B";
-    warnkit(&[
-        "lab",
-        "post",
-        "--url",
-        &url("testresult"),
-        "--key",
-        &key,
-        "--guid",
-        guid,
-        "--result",
-        "positive",
-    ]);
+    let key = lab_posts_positive(&cfg, &url("testresult"), "lab-x", guid);
     let hash = warnkit_service::auth::sha256_hex(guid);
     let r = http
         .post(format!(

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use warnkit_protocol::proto::{SubmissionPayload, TemporaryExposureKey};
 
 mod common;
-use common::{start, warnkit};
+use common::{lab_posts_positive, start, warnkit};
 
 fn key(day: i64, byte: u8) -> TemporaryExposureKey {
     TemporaryExposureKey {
@@ -95,20 +95,8 @@ async fn flow(dir: &Path, db_args: &[&str]) {
     cfg.extend(db_args);
 
     // Lab result, registration, first TAN.
-    let lab_key = warnkit(&[&["lab", "key", "create", "--lab", "lab-1"][..], &cfg].concat());
     let guid = "3D6D08-3567F3F2-4DCF-43A3-8737-4CD1F87D6FDA";
-    warnkit(&[
-        "lab",
-        "post",
-        "--url",
-        &url("testresult"),
-        "--key",
-        &lab_key,
-        "--guid",
-        guid,
-        "--result",
-        "positive",
-    ]);
+    lab_posts_positive(&cfg, &url("testresult"), "lab-1", guid);
     let reg = http
         .post(format!(
             "{}/version/v1/registrationToken",

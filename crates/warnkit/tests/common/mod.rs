@@ -57,6 +57,25 @@ pub fn warnkit(args: &[&str]) -> String {
         .to_owned()
 }
 
+/// Makes a lab key for `lab` with `warnkit lab key create CFG...` and posts a positive PCR result for
+/// `guid` with it through `warnkit lab post`, as a lab would; returns the key.
+pub fn lab_posts_positive(cfg: &[&str], testresult_url: &str, lab: &str, guid: &str) -> String {
+    let key = warnkit(&[&["lab", "key", "create", "--lab", lab][..], cfg].concat());
+    warnkit(&[
+        "lab",
+        "post",
+        "--url",
+        testresult_url,
+        "--key",
+        &key,
+        "--guid",
+        guid,
+        "--result",
+        "positive",
+    ]);
+    key
+}
+
 /// Starts `warnkit serve --data-dir DIR --port-base (free) EXTRA...` with its log in `DIR/serve.log`,
 /// and waits for `endpoints.json`.
 pub fn start(dir: &Path, extra: &[&str]) -> (Server, Value) {

@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 mod common;
 mod wire;
 
-use common::{start, warnkit};
+use common::{lab_posts_positive, start, warnkit};
 use wire::{int_map, walk, Fields, Get, Writer};
 
 /// The original's transmission-risk encoding (`transmission-risk-encoding.yaml`): level 1..=8 →
@@ -293,20 +293,9 @@ async fn the_current_app_works_unchanged() {
     let key = VerifyingKey::from_public_key_pem(&public_pem).expect("SPKI PEM");
 
     // A lab posts a positive PCR result for the QR code's GUID.
-    let lab_key = warnkit(&[&["lab", "key", "create", "--lab", "lab-1"][..], &cfg].concat());
     let guid = "3D6D08-3567F3F2-4DCF-43A3-8737-4CD1F87D6FDA";
-    warnkit(&[
-        "lab",
-        "post",
-        "--url",
-        app.endpoints["testresult"].as_str().expect("url"),
-        "--key",
-        &lab_key,
-        "--guid",
-        guid,
-        "--result",
-        "positive",
-    ]);
+    let testresult = app.endpoints["testresult"].as_str().expect("url");
+    lab_posts_positive(&cfg, testresult, "lab-1", guid);
 
     // Registration, as the playbook: a real registration, a real poll, then a fake submission.
     let r = app
