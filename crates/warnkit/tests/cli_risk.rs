@@ -334,3 +334,45 @@ fn help_documents_the_input_shapes() {
         assert!(help.contains(word), "{word} missing from v2 help");
     }
 }
+
+/// The repository's `examples/` directory, where the README's risk commands take their files.
+const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
+
+#[test]
+fn the_shipped_examples_run_and_are_the_printed_defaults() {
+    let run = |args: &[&str]| -> Value {
+        let out = Command::new(env!("CARGO_BIN_EXE_warnkit"))
+            .args(args)
+            .current_dir(format!("{EXAMPLES}/.."))
+            .output()
+            .expect("run warnkit");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    };
+    // The README's commands, exactly as written there, from the repository root.
+    let v2 = run(&[
+        "risk",
+        "v2",
+        "--config",
+        "examples/risk-v2.json",
+        "--windows",
+        "examples/windows.json",
+        "--round-day",
+    ]);
+    assert_eq!(v2["totalRiskLevel"], 2, "{v2}");
+    let v1 = run(&["risk", "v1", "--exposures", "examples/exposures.json"]);
+    assert_eq!(v1["riskLevel"], "INCREASED", "{v1}");
+    // The shipped parameter files are what `risk defaults` prints, so they cannot drift.
+    for model in ["v1", "v2"] {
+        let printed = run(&["risk", "defaults", model]);
+        let shipped: Value = serde_json::from_str(
+            &std::fs::read_to_string(format!("{EXAMPLES}/risk-{model}.json")).expect("read"),
+        )
+        .expect("JSON");
+        assert_eq!(printed, shipped, "examples/risk-{model}.json");
+    }
+}

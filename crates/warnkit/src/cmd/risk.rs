@@ -78,6 +78,18 @@ pub enum RiskCommand {
     /// Risk scoring v2: exposure windows aggregated per day.
     #[command(after_long_help = V2_HELP)]
     V2(V2Args),
+    /// Print the default parameters of v1 or v2 as JSON, ready to edit and pass as `--config`
+    /// (`examples/risk-v1.json` and `examples/risk-v2.json` hold the same).
+    Defaults(DefaultsArgs),
+}
+
+/// Arguments of `warnkit risk defaults`.
+#[derive(Debug, Args)]
+pub struct DefaultsArgs {
+    /// Which model's parameters: `v1` (the original's final shipped values) or `v2` (the original
+    /// Android app's bundled configuration).
+    #[arg(value_parser = ["v1", "v2"])]
+    model: String,
 }
 
 /// Arguments of `warnkit risk v1`.
@@ -110,6 +122,10 @@ pub fn run(cmd: RiskCommand) -> anyhow::Result<ExitCode> {
     let output = match cmd {
         RiskCommand::V1(args) => serde_json::to_string_pretty(&run_v1(&args)?),
         RiskCommand::V2(args) => serde_json::to_string_pretty(&run_v2(&args)?),
+        RiskCommand::Defaults(args) => match args.model.as_str() {
+            "v1" => serde_json::to_string_pretty(&v1::V1Parameters::final_shipped()),
+            _ => serde_json::to_string_pretty(&v2::RiskCalculationParameters::cwa_default()),
+        },
     }
     .context("encoding the result")?;
     println!("{output}");
