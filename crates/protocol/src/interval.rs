@@ -62,6 +62,19 @@ pub fn date_string(day: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// `YYYY-MM-DDTHH:MM:SSZ` of Unix seconds, as RFC 3339 writes a UTC time.
+pub fn datetime_string(unix_seconds: i64) -> String {
+    let day = unix_seconds.div_euclid(86_400);
+    let s = unix_seconds.rem_euclid(86_400);
+    format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        date_string(day),
+        s / 3600,
+        s % 3600 / 60,
+        s % 60
+    )
+}
+
 /// The UTC day number of a strict `YYYY-MM-DD`: four-digit year, two-digit month and day, digits only,
 /// a real calendar date. Anything else is `None`.
 pub fn parse_date(text: &str) -> Option<i64> {
@@ -110,6 +123,17 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn datetimes() {
+        assert_eq!(datetime_string(0), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            datetime_string(1_585_785_600 + 3_661),
+            "2020-04-02T01:01:01Z"
+        );
+        assert_eq!(datetime_string(-1), "1969-12-31T23:59:59Z");
+    }
+
     use super::*;
 
     #[test]

@@ -468,3 +468,34 @@ fn an_s3_store_without_credentials_fails_at_once() {
         "it failed at once, without retrying anything"
     );
 }
+
+#[test]
+fn teletan_create_prints_json_with_its_validity() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_str().expect("utf-8");
+    for (kind, secs) in [("TEST", 3_600), ("EVENT", 172_800)] {
+        let before = warnkit_store::unix_now();
+        let out: Value = serde_json::from_str(&warnkit(&[
+            "teletan",
+            "create",
+            "--type",
+            kind,
+            "--json",
+            "--data-dir",
+            dir,
+        ]))
+        .expect("JSON");
+        assert_eq!(out["type"], kind);
+        assert_eq!(out["valid_secs"], secs);
+        let teletan = out["teletan"].as_str().expect("teletan");
+        assert_eq!(teletan.len(), 10, "{out}");
+        let until = warnkit_distribution::layout::parse_rfc3339(
+            out["valid_until"].as_str().expect("valid_until"),
+        )
+        .expect("RFC 3339");
+        assert!(
+            (before + secs..=before + secs + 5).contains(&until),
+            "{out}"
+        );
+    }
+}

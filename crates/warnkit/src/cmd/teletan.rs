@@ -21,6 +21,9 @@ pub struct CreateArgs {
     /// TEST (a positive test, valid 1 hour) or EVENT (an event warning, valid 2 days).
     #[arg(long = "type", default_value = "TEST", value_parser = ["TEST", "EVENT"])]
     kind: String,
+    /// Print JSON: the teleTAN, its type and until when it is valid.
+    #[arg(long)]
+    json: bool,
     #[command(flatten)]
     config: ConfigArgs,
 }
@@ -41,12 +44,29 @@ pub fn run(command: TeletanCommand) -> anyhow::Result<ExitCode> {
             VerificationService::new(db.clone(), config.verification.clone(), String::new())
                 .map_err(|e| anyhow::anyhow!("{}", e.message))?;
         let kind = TeletanType::parse(&args.kind).context("type must be TEST or EVENT")?;
+        let valid_secs = match kind {
+            TeletanType::Test => config.verification.teletan_valid_secs,
+            TeletanType::Event => config.verification.teletan_event_valid_secs,
+        };
+        // Taken before issuing: the stored validity starts a moment later, so this is a lower bound.
+        let valid_until =
+            warnkit_store::unix_now() + i64::try_from(valid_secs).unwrap_or(i64::MAX / 2);
         let teletan = service
             .create_teletan(kind)
             .await
             .map_err(|e| anyhow::anyhow!("{}", e.message))?;
         db.close().await;
-        println!("{teletan}");
+        if args.json {
+            let out = serde_json::json!({
+                "teletan": teletan,
+                "type": kind.as_str(),
+                "valid_secs": valid_secs,
+                "valid_until": warnkit_protocol::interval::datetime_string(valid_until),
+            });
+            println!("{out}");
+        } else {
+            println!("{teletan}");
+        }
         Ok(ExitCode::SUCCESS)
     })
 }
