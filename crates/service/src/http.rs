@@ -167,6 +167,11 @@ async fn track(State(metrics): State<Metrics>, req: Request, next: Next) -> Resp
     response
 }
 
+/// Declared oversize bodies up to this many bytes are read and thrown away before the refusal, so a
+/// client still writing its body reads the answer instead of a reset connection; larger ones are
+/// refused unread.
+const DRAIN_LIMIT: u64 = 2 << 20;
+
 /// Rejects declared oversize bodies before any handler runs, also on routes that do not read a body.
 async fn limit_body(limit: usize, mut req: Request, next: Next) -> Response {
     let declared = req
@@ -174,7 +179,11 @@ async fn limit_body(limit: usize, mut req: Request, next: Next) -> Response {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
+    if let Some(n) = declared.filter(|n| *n > limit as u64) {
+        if n <= DRAIN_LIMIT {
+            // The answer is the same whatever the body holds; reading it only lets the client see it.
+            let _ = axum::body::to_bytes(req.into_body(), DRAIN_LIMIT as usize).await;
+        }
         return AppError::payload_too_large(limit).into_response();
     }
     req.extensions_mut().insert(BodyLimit(limit));
