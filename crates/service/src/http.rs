@@ -170,7 +170,15 @@ async fn track(State(metrics): State<Metrics>, req: Request, next: Next) -> Resp
 /// Declared oversize bodies up to this many bytes are read and thrown away before the refusal, so a
 /// client still writing its body reads the answer instead of a reset connection; larger ones are
 /// refused unread.
-const DRAIN_LIMIT: u64 = 2 << 20;
+pub const DRAIN_LIMIT: u64 = 2 << 20;
+
+/// Reads and throws away the body of a request refused for its declared size `declared`, when it is
+/// within [`DRAIN_LIMIT`]: the refusal is the same whatever the body holds.
+pub async fn drain_refused(body: axum::body::Body, declared: u64) {
+    if declared <= DRAIN_LIMIT {
+        let _ = axum::body::to_bytes(body, DRAIN_LIMIT as usize).await;
+    }
+}
 
 /// Rejects declared oversize bodies before any handler runs, also on routes that do not read a body.
 async fn limit_body(limit: usize, mut req: Request, next: Next) -> Response {
@@ -180,10 +188,7 @@ async fn limit_body(limit: usize, mut req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if let Some(n) = declared.filter(|n| *n > limit as u64) {
-        if n <= DRAIN_LIMIT {
-            // The answer is the same whatever the body holds; reading it only lets the client see it.
-            let _ = axum::body::to_bytes(req.into_body(), DRAIN_LIMIT as usize).await;
-        }
+        drain_refused(req.into_body(), n).await;
         return AppError::payload_too_large(limit).into_response();
     }
     req.extensions_mut().insert(BodyLimit(limit));

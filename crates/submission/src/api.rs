@@ -22,10 +22,9 @@ use crate::{validation, wire, SubmissionService};
 /// The upload path, as in the original.
 pub const SUBMISSION_PATH: &str = "/version/v1/diagnosis-keys";
 
-/// Bytes of an oversize body that are read (and thrown away) before the 400 is sent, so that a client
-/// still writing its body reads the answer rather than a reset connection; beyond this the connection is
-/// closed unread.
-const DRAIN_LIMIT: usize = 2 << 20;
+/// Bytes of an oversize body that are read (and thrown away) before the 400 is sent: the same bound as
+/// every router's 413.
+const DRAIN_LIMIT: usize = warnkit_service::http::DRAIN_LIMIT as usize;
 
 /// The headers of every successful answer, real or fake, as the original sets them (warnkit stores no
 /// check-ins, so both counts are always 0).
@@ -161,10 +160,7 @@ async fn refuse_declared_oversize(limit: usize, req: Request, next: Next) -> Res
         .and_then(|v| v.parse::<u64>().ok());
     match declared {
         Some(n) if n > limit as u64 => {
-            if n <= DRAIN_LIMIT as u64 {
-                // The answer is the same either way; reading the body lets the client see it.
-                let _ = read_body(req.into_body(), 0).await;
-            }
+            warnkit_service::http::drain_refused(req.into_body(), n).await;
             too_large().into_response()
         }
         _ => next.run(req).await,
