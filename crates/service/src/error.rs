@@ -127,6 +127,17 @@ pub struct ErrorBody {
     pub message: String,
 }
 
+impl AppError {
+    /// The envelope as bytes, for the connection loops that write responses themselves.
+    pub fn json(&self) -> Vec<u8> {
+        let body = ErrorBody {
+            error: self.code.to_owned(),
+            message: self.message.clone().into_owned(),
+        };
+        serde_json::to_vec(&body).expect("two strings serialise")
+    }
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
@@ -147,6 +158,15 @@ impl From<sqlx::Error> for AppError {
                     StatusCode::SERVICE_UNAVAILABLE,
                     "unavailable",
                     "service overloaded, retry later",
+                )
+            }
+            // An outage or a restart is not a bug either: the client retries, nothing was changed.
+            other if warnkit_store::is_unavailable(&other) => {
+                tracing::warn!(error = %other, "database unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "database unavailable, retry later",
                 )
             }
             other => Self::internal(format_args!("database: {other}")),

@@ -220,6 +220,41 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
         .is_some_and(|e| e.is_unique_violation())
 }
 
+/// Whether the error says the database cannot be used right now (unreachable, restarting, out of
+/// connections, locked for longer than the busy timeout) rather than that the request or the code is wrong:
+/// the caller answers 503 and the client retries, and the connection it came from is not used again.
+pub fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // PostgreSQL: connection exceptions (08), operator intervention such as a shutdown or a
+            // restart (57P0x), too many connections (53300). SQLite: busy or locked (5, 6).
+            code.starts_with("08")
+                || code.starts_with("57P")
+                || code == "53300"
+                || code == "5"
+                || code == "6"
+        }),
+        _ => false,
+    }
+}
+
+/// A copy of `err` for each of several callers that waited on one statement (`sqlx::Error` is not
+/// `Clone`), prefixed with `context`; what [`is_unavailable`] says of `err` it says of the copy.
+pub fn share_error(err: &sqlx::Error, context: &str) -> sqlx::Error {
+    match err {
+        sqlx::Error::PoolTimedOut => sqlx::Error::PoolTimedOut,
+        other if is_unavailable(other) => {
+            sqlx::Error::Io(std::io::Error::other(format!("{context}: {other}")))
+        }
+        other => sqlx::Error::Protocol(format!("{context}: {other}")),
+    }
+}
+
 /// Schema names are interpolated into DDL, so only plain lowercase identifiers are accepted.
 pub fn valid_schema_name(name: &str) -> bool {
     let mut chars = name.chars();
@@ -259,6 +294,32 @@ pub fn unix_now() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outages_are_told_from_bugs_and_stay_so_when_shared() {
+        let refused =
+            || sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        for err in [
+            refused(),
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+        ] {
+            assert!(is_unavailable(&err), "{err}");
+            let shared = share_error(&err, "storing keys");
+            assert!(is_unavailable(&shared), "{shared}");
+        }
+        for err in [
+            sqlx::Error::RowNotFound,
+            sqlx::Error::Protocol("bad".into()),
+        ] {
+            assert!(!is_unavailable(&err), "{err}");
+            let shared = share_error(&err, "storing keys");
+            assert!(!is_unavailable(&shared));
+            assert!(shared.to_string().contains("storing keys"), "{shared}");
+        }
+        let shared = share_error(&refused(), "storing keys");
+        assert!(shared.to_string().contains("storing keys"), "{shared}");
+    }
 
     #[test]
     fn schema_names() {
