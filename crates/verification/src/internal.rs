@@ -6,6 +6,12 @@
 //! TAN sent to the diagnosis-key upload by mistake still works for the event warning it was issued for.
 //! Without the field any valid TAN is consumed, as in the original.
 //!
+//! `tan/verify` also takes an optional `payloadHash` (64 lowercase hex digits): the caller's keyed hash of
+//! the payload the TAN is to authorise. A TAN consumed with one is remembered as spent on it for
+//! `tan_repeat_secs`, and a later check of the same TAN with the same hash answers 200 again without
+//! changing anything, so an upload whose answer was lost is retried with its TAN to success. A check with
+//! another hash, or none, finds the TAN used (404).
+//!
 //! A check answered 404 spends a unit of the TAN guessing budget ([`crate::budget`]); once the window's
 //! budget is spent, every check is answered 429 unchecked (nothing consumed) until the window ends.
 
@@ -35,6 +41,9 @@ struct TanRequest {
     /// The teleTAN type the caller accepts; absent accepts any.
     #[serde(default)]
     tele_tan_type: Option<String>,
+    /// The caller's keyed hash of the payload this TAN authorises; absent for callers that never retry.
+    #[serde(default)]
+    payload_hash: Option<String>,
 }
 
 pub(crate) fn router(service: VerificationService) -> Router {
@@ -65,14 +74,38 @@ async fn verify(
         None => None,
         Some(kind) => Some(TeletanType::parse(kind).ok_or_else(invalid_type)?.as_str()),
     };
-    let check = service
-        .inner
-        .tans
-        .consume(sha256_hex(&req.tan), unix_now(), accept);
+    if let Some(hash) = &req.payload_hash {
+        if !is_payload_hash(hash) {
+            return Err(AppError::bad_request(
+                "invalid_payload_hash",
+                "payloadHash must be 64 lowercase hex digits",
+            ));
+        }
+    }
+    let check =
+        service
+            .inner
+            .tans
+            .consume(sha256_hex(&req.tan), req.payload_hash, unix_now(), accept);
     let failed = |c: &Consumed| *c == Consumed::Unknown;
     let consumed = service.within_budget(Guess::Tan, check, failed).await?;
     let teletan_type = match consumed {
-        Consumed::Valid(kind) => kind,
+        Consumed::Valid(kind) => {
+            service.inner.internal_metrics.add(
+                "verification_tans_verified_total",
+                "TANs verified and consumed.",
+                1,
+            );
+            kind
+        }
+        Consumed::Repeat(kind) => {
+            service.inner.internal_metrics.add(
+                "verification_tans_repeated_total",
+                "Repeated checks of a TAN spent on the same payload, answered as the first check.",
+                1,
+            );
+            kind
+        }
         Consumed::WrongType => {
             service.inner.internal_metrics.add(
                 "verification_tans_wrong_type_total",
@@ -91,11 +124,6 @@ async fn verify(
             ))
         }
     };
-    service.inner.internal_metrics.add(
-        "verification_tans_verified_total",
-        "TANs verified and consumed.",
-        1,
-    );
     let mut response = StatusCode::OK.into_response();
     if let Some(value) = teletan_type.and_then(|t| HeaderValue::from_str(&t).ok()) {
         response.headers_mut().insert(TELETAN_TYPE_HEADER, value);
@@ -118,6 +146,11 @@ async fn teletan(
     };
     let value = service.create_teletan(kind).await?;
     Ok((StatusCode::CREATED, Json(json!({ "value": value }))).into_response())
+}
+
+/// SHA-256 sized, lowercase hex: the form the submission service sends.
+fn is_payload_hash(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 fn invalid_type() -> AppError {

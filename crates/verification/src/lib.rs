@@ -71,6 +71,10 @@ pub struct VerificationConfig {
     /// Failed TAN checks (`tan/verify` answering 404) per window, over all copies; past it every TAN check
     /// is refused with 429 until the window ends.
     pub tan_failures_per_window: u32,
+    /// Seconds a TAN spent on a payload (`payloadHash` on `tan/verify`) answers a repeated check of the same
+    /// TAN and payload as the first check did, so an upload whose answer was lost can be retried with its
+    /// TAN (docs/reliability.md); 0 turns repeats off.
+    pub tan_repeat_secs: u64,
 }
 
 impl Default for VerificationConfig {
@@ -90,6 +94,7 @@ impl Default for VerificationConfig {
             guess_window_secs: 60,
             teletan_failures_per_window: 10,
             tan_failures_per_window: 100_000,
+            tan_repeat_secs: 86_400,
         }
     }
 }
@@ -152,7 +157,7 @@ impl VerificationService {
             TestResultClient::new(&config.testresult_url, service_token.clone(), timeout)?;
         let inner = Inner {
             budgets: budget::Budgets::new(&config)?,
-            tans: store::TanConsumer::new(db.clone()),
+            tans: store::TanConsumer::new(db.clone(), config.tan_repeat_secs),
             db,
             config,
             service_token,
@@ -234,7 +239,9 @@ impl VerificationService {
     /// One run of the retention job at `now` (epoch seconds); returns the number of rows deleted.
     pub async fn run_retention(&self, now: i64) -> AppResult<u64> {
         let before = now - i64::from(self.inner.config.retention_days) * 86_400;
-        let deleted = store::retention(&self.inner.db, now, before).await?;
+        let repeat = i64::try_from(self.inner.config.tan_repeat_secs).unwrap_or(i64::MAX);
+        let deleted =
+            store::retention(&self.inner.db, now, before, now.saturating_sub(repeat)).await?;
         if deleted > 0 {
             tracing::info!(deleted, "verification retention");
         }

@@ -126,11 +126,13 @@ pub fn internal() -> Value {
                 "type": "object", "required": ["tan"], "properties": {
                     "tan": {"$ref": "#/components/schemas/Uuid4"},
                     "teleTanType": {"type": "string", "enum": ["TEST", "EVENT"], "description":
-                        "The teleTAN type the caller accepts (TANs from lab results count as TEST); absent accepts any."}}}}}},
+                        "The teleTAN type the caller accepts (TANs from lab results count as TEST); absent accepts any."},
+                    "payloadHash": {"type": "string", "pattern": "^[0-9a-f]{64}$", "description":
+                        "The caller's keyed hash of the payload this TAN authorises. The TAN is remembered as spent on it, and a repeated check with the same TAN and hash is answered 200 again within tan_repeat_secs."}}}}}},
             "responses": {
-                "200": {"description": "Valid; the TAN is consumed. X-CWA-TELETAN-TYPE is set for teleTAN-based TANs.",
+                "200": {"description": "Valid; the TAN is consumed (or was, by a check of the same payloadHash within the repeat window). X-CWA-TELETAN-TYPE is set for teleTAN-based TANs.",
                     "headers": {"X-CWA-TELETAN-TYPE": {"schema": {"type": "string", "enum": ["TEST", "EVENT"]}}}},
-                "400": err("Malformed input or unknown teleTanType."),
+                "400": err("Malformed input, unknown teleTanType or malformed payloadHash."),
                 "401": err("Missing or wrong service token."),
                 "403": err("Valid, but of another teleTAN type than teleTanType; not consumed (wrong_tan_type)."),
                 "404": err("TAN unknown, already used or expired."),

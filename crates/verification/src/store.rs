@@ -252,9 +252,10 @@ pub(crate) async fn insert_teletan(
     }
 }
 
-/// Deletes what retention allows: registrations, their keys and TANs older than `before`, and teleTANs that
-/// expired before `before` (they no longer count toward the hourly limit either).
-pub(crate) async fn retention(db: &Db, now: i64, before: i64) -> AppResult<u64> {
+/// Deletes what retention allows: registrations, their keys and TANs older than `before`, TANs spent
+/// before `spent_before` (their repeat window is over), and teleTANs that expired before `before` (they no
+/// longer count toward the hourly limit either).
+pub(crate) async fn retention(db: &Db, now: i64, before: i64, spent_before: i64) -> AppResult<u64> {
     let deleted = on_pool!(db, |pool| {
         let mut n = 0;
         n += sqlx::query("DELETE FROM app_session WHERE created_at < $1")
@@ -270,6 +271,12 @@ pub(crate) async fn retention(db: &Db, now: i64, before: i64) -> AppResult<u64> 
         n += sqlx::query("DELETE FROM tan WHERE created_at < $1 OR valid_until <= $2")
             .bind(before)
             .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected();
+        n += sqlx::query("DELETE FROM spent_tan WHERE spent_at < $1 OR spent_at < $2")
+            .bind(spent_before)
+            .bind(before)
             .execute(pool)
             .await?
             .rows_affected();

@@ -1,11 +1,17 @@
 //! TAN consumption with group commit: many concurrent checks, one statement per batch.
+//!
+//! A check may name the payload it authorises (a keyed hash the submission service computes). The TAN is
+//! then remembered as spent on that payload for the repeat window, in the same transaction that deletes
+//! it, and a later check of the same TAN with the same payload hash is answered as the first one was: an
+//! upload whose answer was lost on the way (a timeout, a 5xx, a crash before its keys were stored) is
+//! retried with its TAN to success, and nothing else can use the TAN.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use tokio::sync::{mpsc, oneshot};
 use warnkit_service::{AppError, AppResult};
 use warnkit_store::batch::{next_batch, Batcher};
-use warnkit_store::{on_pool, Db};
+use warnkit_store::{on_pool, share_error, Db};
 
 /// TAN checks queued at most before they are done in one statement.
 const CONSUME_BATCH: usize = 256;
@@ -15,19 +21,30 @@ const CONSUME_BATCH: usize = 256;
 pub(crate) enum Consumed {
     /// The TAN was valid and is now deleted; its teleTAN type, if it came from a teleTAN.
     Valid(Option<String>),
+    /// The TAN was spent before by a check of the same payload, within the repeat window: answered as
+    /// that check was (its teleTAN type), nothing changed.
+    Repeat(Option<String>),
     /// The TAN is valid but of another teleTAN type than the caller accepts; it was left as it is.
     WrongType,
-    /// Unknown, used or expired.
+    /// Unknown, used (for another payload, or longer ago than the repeat window) or expired.
     Unknown,
 }
 
 /// One TAN check waiting for its answer.
 struct Consume {
     tan_hash: String,
+    /// The keyed hash of the payload the TAN is to authorise, when the caller names one.
+    payload_hash: Option<String>,
     now: i64,
     /// The teleTAN type the caller accepts (a TAN without one counts as `TEST`); `None` accepts any.
     accept: Option<&'static str>,
     reply: oneshot::Sender<Result<Consumed, sqlx::Error>>,
+}
+
+/// One check as the statements see it.
+struct Check<'a> {
+    tan_hash: &'a str,
+    payload_hash: Option<&'a str>,
 }
 
 /// Consumes TANs for many concurrent checks together: one task deletes every TAN queued meanwhile in one
@@ -39,23 +56,28 @@ pub(crate) struct TanConsumer {
 }
 
 impl TanConsumer {
-    pub(crate) fn new(db: Db) -> Self {
+    /// A consumer whose spent TANs answer repeated checks of their payload for `repeat_secs`.
+    pub(crate) fn new(db: Db, repeat_secs: u64) -> Self {
+        let repeat_secs = i64::try_from(repeat_secs).unwrap_or(i64::MAX);
         Self {
-            jobs: Batcher::new(move |rx| consume_batches(db.clone(), rx)),
+            jobs: Batcher::new(move |rx| consume_batches(db.clone(), repeat_secs, rx)),
         }
     }
 
     /// Consumes a TAN valid at `now` (and of teleTAN type `accept`, when given), so that exactly one of
-    /// many concurrent callers wins.
+    /// many concurrent callers wins; with `payload_hash`, the TAN is remembered as spent on that payload
+    /// and a repeated check of the same TAN and payload answers [`Consumed::Repeat`].
     pub(crate) async fn consume(
         &self,
         tan_hash: String,
+        payload_hash: Option<String>,
         now: i64,
         accept: Option<&'static str>,
     ) -> AppResult<Consumed> {
         let (reply, answer) = oneshot::channel();
         let job = Consume {
             tan_hash,
+            payload_hash,
             now,
             accept,
             reply,
@@ -66,10 +88,11 @@ impl TanConsumer {
     }
 }
 
-async fn consume_batches(db: Db, mut jobs: mpsc::Receiver<Consume>) {
+async fn consume_batches(db: Db, repeat_secs: i64, mut jobs: mpsc::Receiver<Consume>) {
     while let Some(mut batch) = next_batch(&mut jobs, CONSUME_BATCH, |_| 1).await {
         // A caller that gave up while its check was queued (the submission service's timeout) has
-        // answered its client already; deleting its TAN would refuse the client's retry forever.
+        // answered its client already; deleting its TAN would refuse the client's retry forever, unless
+        // the retry names the same payload.
         batch.retain(|job| !job.reply.is_closed());
         if batch.is_empty() {
             continue;
@@ -80,18 +103,19 @@ async fn consume_batches(db: Db, mut jobs: mpsc::Receiver<Consume>) {
         batch.sort_by_key(|job| (job.now, job.accept));
         let mut answers = Vec::with_capacity(batch.len());
         for group in batch.chunk_by(|a, b| (a.now, a.accept) == (b.now, b.accept)) {
-            let hashes: Vec<&str> = group.iter().map(|job| job.tan_hash.as_str()).collect();
-            match consume_group(&db, group[0].now, group[0].accept, &hashes).await {
-                Ok(mut found) => {
-                    answers.extend(
-                        group.iter().map(|job| {
-                            Ok(found.remove(&job.tan_hash).unwrap_or(Consumed::Unknown))
-                        }),
-                    );
-                }
+            let checks: Vec<Check<'_>> = group
+                .iter()
+                .map(|job| Check {
+                    tan_hash: &job.tan_hash,
+                    payload_hash: job.payload_hash.as_deref(),
+                })
+                .collect();
+            let (now, accept) = (group[0].now, group[0].accept);
+            match consume_group(&db, now, accept, now.saturating_sub(repeat_secs), &checks).await {
+                Ok(found) => answers.extend(found.into_iter().map(Ok)),
                 Err(e) => {
                     tracing::warn!(error = %e, tans = group.len(), "consuming TANs failed");
-                    answers.extend(group.iter().map(|_| Err(copy_error(&e))));
+                    answers.extend(group.iter().map(|_| Err(share_error(&e, "consuming TANs"))));
                 }
             }
         }
@@ -102,26 +126,26 @@ async fn consume_batches(db: Db, mut jobs: mpsc::Receiver<Consume>) {
     }
 }
 
-/// One batch's error for each of its callers (`sqlx::Error` is not `Clone`). An exhausted pool stays
-/// what it is, so callers still answer 503 (come back later) rather than 500.
-fn copy_error(e: &sqlx::Error) -> sqlx::Error {
-    match e {
-        sqlx::Error::PoolTimedOut => sqlx::Error::PoolTimedOut,
-        other => sqlx::Error::Protocol(format!("consuming TANs: {other}")),
-    }
-}
-
-/// The outcome for each of `hashes` that is known: one statement deletes those valid at `now` (and of type
-/// `accept`); when a type is asked for and some are left, a second one finds which of them are valid but
-/// of another type. Only this task deletes TANs (besides retention, which takes expired ones), so what the
-/// second statement still finds was left by the first for its type.
+/// The outcome of each of `checks`, in order. One transaction deletes the TANs valid at `now` (and of type
+/// `accept`) and records those whose check named a payload as spent on it; then the checks left over
+/// are looked up among the TANs spent since `repeat_since` and, when a type is asked for, among the valid
+/// TANs of another type. Only this task deletes TANs (besides retention, which takes expired ones), so
+/// what the last statement still finds was left by the first for its type.
 async fn consume_group(
     db: &Db,
     now: i64,
     accept: Option<&str>,
-    hashes: &[&str],
-) -> Result<HashMap<String, Consumed>, sqlx::Error> {
-    let rows: Vec<(String, Option<String>)> = on_pool!(db, |pool| {
+    repeat_since: i64,
+    checks: &[Check<'_>],
+) -> Result<Vec<Consumed>, sqlx::Error> {
+    // The first check of a TAN decides which payload it is spent on.
+    let mut first: HashMap<&str, Option<&str>> = HashMap::with_capacity(checks.len());
+    for check in checks {
+        first.entry(check.tan_hash).or_insert(check.payload_hash);
+    }
+    let hashes: Vec<&str> = first.keys().copied().collect();
+    let deleted: Vec<(String, Option<String>)> = on_pool!(db, |pool| {
+        let mut tx = pool.begin().await?;
         let mut q = sqlx::QueryBuilder::new("DELETE FROM tan WHERE valid_from <= ");
         q.push_bind(now).push(" AND valid_until > ").push_bind(now);
         if let Some(accept) = accept {
@@ -130,56 +154,131 @@ async fn consume_group(
         }
         q.push(" AND tan_hash IN (");
         let mut list = q.separated(", ");
-        for hash in hashes {
+        for hash in &hashes {
             list.push_bind(*hash);
         }
         list.push_unseparated(") RETURNING tan_hash, teletan_type");
-        q.build_query_as().fetch_all(pool).await
+        let rows: Vec<(String, Option<String>)> = q.build_query_as().fetch_all(&mut *tx).await?;
+        let spent: Vec<(&str, &str, Option<&str>)> = rows
+            .iter()
+            .filter_map(|(hash, kind)| {
+                let payload = first.get(hash.as_str()).copied().flatten()?;
+                Some((hash.as_str(), payload, kind.as_deref()))
+            })
+            .collect();
+        if !spent.is_empty() {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO spent_tan (tan_hash, payload_hash, teletan_type, spent_at) ",
+            );
+            q.push_values(&spent, |mut b, (hash, payload, kind)| {
+                b.push_bind(*hash)
+                    .push_bind(*payload)
+                    .push_bind(*kind)
+                    .push_bind(now);
+            });
+            q.push(
+                " ON CONFLICT (tan_hash) DO UPDATE SET payload_hash = excluded.payload_hash, \
+                 teletan_type = excluded.teletan_type, spent_at = excluded.spent_at",
+            );
+            q.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(rows)
     })?;
-    let mut out: HashMap<String, Consumed> = rows
-        .into_iter()
-        .map(|(hash, kind)| (hash, Consumed::Valid(kind)))
-        .collect();
+    let deleted: HashMap<String, Option<String>> = deleted.into_iter().collect();
     let left: Vec<&str> = hashes
         .iter()
         .copied()
-        .filter(|h| !out.contains_key(*h))
+        .filter(|h| !deleted.contains_key(*h))
         .collect();
-    if accept.is_none() || left.is_empty() {
-        return Ok(out);
-    }
-    let other_type: Vec<(String,)> = on_pool!(db, |pool| {
-        let mut q = sqlx::QueryBuilder::new("SELECT tan_hash FROM tan WHERE valid_from <= ");
-        q.push_bind(now)
-            .push(" AND valid_until > ")
-            .push_bind(now)
-            .push(" AND tan_hash IN (");
-        let mut list = q.separated(", ");
-        for hash in &left {
-            list.push_bind(*hash);
-        }
-        list.push_unseparated(")");
-        q.build_query_as().fetch_all(pool).await
-    })?;
-    out.extend(other_type.into_iter().map(|(h,)| (h, Consumed::WrongType)));
-    Ok(out)
+    let with_payload: Vec<&str> = left
+        .iter()
+        .copied()
+        .filter(|h| {
+            checks
+                .iter()
+                .any(|c| c.tan_hash == *h && c.payload_hash.is_some())
+        })
+        .collect();
+    let spent: HashMap<String, (String, Option<String>)> = if with_payload.is_empty() {
+        HashMap::new()
+    } else {
+        let rows: Vec<(String, String, Option<String>)> = on_pool!(db, |pool| {
+            let mut q = sqlx::QueryBuilder::new(
+                "SELECT tan_hash, payload_hash, teletan_type FROM spent_tan WHERE spent_at >= ",
+            );
+            q.push_bind(repeat_since).push(" AND tan_hash IN (");
+            let mut list = q.separated(", ");
+            for hash in &with_payload {
+                list.push_bind(*hash);
+            }
+            list.push_unseparated(")");
+            q.build_query_as().fetch_all(pool).await
+        })?;
+        rows.into_iter().map(|(h, p, k)| (h, (p, k))).collect()
+    };
+    let unresolved: Vec<&str> = left
+        .iter()
+        .copied()
+        .filter(|h| !spent.contains_key(*h))
+        .collect();
+    let other_type: HashSet<String> = if accept.is_none() || unresolved.is_empty() {
+        HashSet::new()
+    } else {
+        let rows: Vec<(String,)> = on_pool!(db, |pool| {
+            let mut q = sqlx::QueryBuilder::new("SELECT tan_hash FROM tan WHERE valid_from <= ");
+            q.push_bind(now)
+                .push(" AND valid_until > ")
+                .push_bind(now)
+                .push(" AND tan_hash IN (");
+            let mut list = q.separated(", ");
+            for hash in &unresolved {
+                list.push_bind(*hash);
+            }
+            list.push_unseparated(")");
+            q.build_query_as().fetch_all(pool).await
+        })?;
+        rows.into_iter().map(|(h,)| h).collect()
+    };
+    let accepts =
+        |kind: &Option<String>| accept.is_none_or(|a| kind.as_deref().unwrap_or("TEST") == a);
+    let mut won: HashSet<&str> = HashSet::new();
+    Ok(checks
+        .iter()
+        .map(|check| {
+            let same_payload = |spent_on: Option<&str>| {
+                check.payload_hash.is_some() && check.payload_hash == spent_on
+            };
+            if let Some(kind) = deleted.get(check.tan_hash) {
+                if won.insert(check.tan_hash) {
+                    return Consumed::Valid(kind.clone());
+                }
+                // A second check of the TAN in this batch: a repeat of the first one's payload only.
+                return if same_payload(first[check.tan_hash]) {
+                    Consumed::Repeat(kind.clone())
+                } else {
+                    Consumed::Unknown
+                };
+            }
+            if let Some((payload, kind)) = spent.get(check.tan_hash) {
+                if same_payload(Some(payload)) && accepts(kind) {
+                    return Consumed::Repeat(kind.clone());
+                }
+            }
+            if other_type.contains(check.tan_hash) {
+                Consumed::WrongType
+            } else {
+                Consumed::Unknown
+            }
+        })
+        .collect())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{consume_batches, copy_error, Consume, Consumed};
+    use super::{consume_batches, Consume, Consumed};
     use tokio::sync::{mpsc, oneshot};
     use warnkit_store::{Db, PoolConfig};
-
-    #[test]
-    fn a_batch_error_reaches_every_caller_as_the_same_kind() {
-        assert!(matches!(
-            copy_error(&sqlx::Error::PoolTimedOut),
-            sqlx::Error::PoolTimedOut
-        ));
-        let other = copy_error(&sqlx::Error::RowNotFound);
-        assert!(matches!(&other, sqlx::Error::Protocol(m) if m.contains("consuming TANs")));
-    }
 
     #[tokio::test]
     async fn a_check_whose_caller_gave_up_leaves_the_tan_for_the_retry() {
@@ -201,26 +300,28 @@ mod tests {
         drop(answer);
         let job = Consume {
             tan_hash: "h".into(),
+            payload_hash: None,
             now: 10,
             accept: None,
             reply,
         };
         jobs.send(job).await.expect("queued");
         drop(jobs);
-        consume_batches(db.clone(), rx).await;
+        consume_batches(db.clone(), 3600, rx).await;
 
         // The retry with the same TAN still succeeds.
         let (jobs, rx) = mpsc::channel(4);
         let (reply, answer) = oneshot::channel();
         let job = Consume {
             tan_hash: "h".into(),
+            payload_hash: None,
             now: 11,
             accept: None,
             reply,
         };
         jobs.send(job).await.expect("queued");
         drop(jobs);
-        consume_batches(db.clone(), rx).await;
+        consume_batches(db.clone(), 3600, rx).await;
         let found = answer.await.expect("answered").expect("no database error");
         assert_eq!(found, Consumed::Valid(None), "the TAN was still there");
 
@@ -258,6 +359,7 @@ mod tests {
             let (reply, answer) = oneshot::channel();
             let job = Consume {
                 tan_hash: hash.into(),
+                payload_hash: None,
                 now: 10,
                 accept,
                 reply,
@@ -266,7 +368,7 @@ mod tests {
             answers.push(answer);
         }
         drop(jobs);
-        consume_batches(db.clone(), rx).await;
+        consume_batches(db.clone(), 3600, rx).await;
         let mut got = Vec::new();
         for answer in answers {
             got.push(answer.await.expect("answered").expect("no database error"));
@@ -301,15 +403,110 @@ mod tests {
             let (reply, answer) = oneshot::channel();
             let job = Consume {
                 tan_hash: "event-2".into(),
+                payload_hash: None,
                 now: 10,
                 accept,
                 reply,
             };
             jobs.send(job).await.expect("queued");
             drop(jobs);
-            consume_batches(db.clone(), rx).await;
+            consume_batches(db.clone(), 3600, rx).await;
             assert_eq!(answer.await.expect("answered").expect("no error"), expected);
         }
+        db.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Runs `checks` (TAN hash, payload hash, now) as one batch and returns their answers in order.
+    async fn run_batch(db: &Db, checks: &[(&str, Option<&str>, i64)]) -> Vec<Consumed> {
+        let (jobs, rx) = mpsc::channel(checks.len().max(1));
+        let mut answers = Vec::new();
+        for (hash, payload, now) in checks {
+            let (reply, answer) = oneshot::channel();
+            let job = Consume {
+                tan_hash: (*hash).into(),
+                payload_hash: payload.map(Into::into),
+                now: *now,
+                accept: Some("TEST"),
+                reply,
+            };
+            jobs.send(job).await.expect("queued");
+            answers.push(answer);
+        }
+        drop(jobs);
+        consume_batches(db.clone(), 3600, rx).await;
+        let mut got = Vec::new();
+        for answer in answers {
+            got.push(answer.await.expect("answered").expect("no database error"));
+        }
+        got
+    }
+
+    #[tokio::test]
+    async fn a_spent_tan_answers_a_repeat_of_its_payload_only_within_the_window() {
+        let (dir, db) = scratch_db("repeat").await;
+        let Db::Sqlite(pool) = &db else {
+            unreachable!("an SQLite file")
+        };
+        sqlx::query(
+            "INSERT INTO tan (tan_hash, teletan_type, valid_from, valid_until, created_at) VALUES \
+             ('a', NULL, 0, 100000, 0), ('b', 'TEST', 0, 100000, 0), ('c', NULL, 0, 100000, 0)",
+        )
+        .execute(pool)
+        .await
+        .expect("insert TANs");
+
+        // In one batch: the first check of a TAN wins; a second one of the same payload is a repeat, of
+        // another payload or none it finds the TAN used.
+        assert_eq!(
+            run_batch(
+                &db,
+                &[
+                    ("a", Some("p"), 10),
+                    ("a", Some("p"), 10),
+                    ("a", Some("q"), 10),
+                    ("a", None, 10),
+                    ("b", Some("r"), 10),
+                    ("c", None, 10),
+                ]
+            )
+            .await,
+            [
+                Consumed::Valid(None),
+                Consumed::Repeat(None),
+                Consumed::Unknown,
+                Consumed::Unknown,
+                Consumed::Valid(Some("TEST".into())),
+                Consumed::Valid(None),
+            ]
+        );
+        // Later batches: a repeat of the payload within the window is answered as the first check was;
+        // a TAN spent without a payload is not remembered; the window ends after 3600 s.
+        assert_eq!(
+            run_batch(
+                &db,
+                &[
+                    ("a", Some("p"), 3610),
+                    ("b", Some("r"), 20),
+                    ("b", Some("p"), 20),
+                    ("c", Some("p"), 20),
+                    ("d", Some("p"), 20),
+                ]
+            )
+            .await,
+            [
+                Consumed::Repeat(None),
+                Consumed::Repeat(Some("TEST".into())),
+                Consumed::Unknown,
+                Consumed::Unknown,
+                Consumed::Unknown,
+            ]
+        );
+        assert_eq!(
+            run_batch(&db, &[("a", Some("p"), 3611)]).await,
+            [Consumed::Unknown],
+            "past the repeat window"
+        );
         db.close().await;
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -251,6 +251,42 @@ async fn bad_input_matrix(app: App) {
         Case {
             auth: auth.clone(),
             ..case(
+                "payloadHash uppercase",
+                &verify,
+                json_body(json!({"tan": uuid::Uuid::new_v4().to_string(), "payloadHash": "AB".repeat(32)})),
+                BAD,
+            )
+        },
+        Case {
+            auth: auth.clone(),
+            ..case(
+                "payloadHash too short",
+                &verify,
+                json_body(json!({"tan": uuid::Uuid::new_v4().to_string(), "payloadHash": "ab".repeat(31)})),
+                BAD,
+            )
+        },
+        Case {
+            auth: auth.clone(),
+            ..case(
+                "payloadHash not hex",
+                &verify,
+                json_body(json!({"tan": uuid::Uuid::new_v4().to_string(), "payloadHash": "zz".repeat(32)})),
+                BAD,
+            )
+        },
+        Case {
+            auth: auth.clone(),
+            ..case(
+                "payloadHash not a string",
+                &verify,
+                json_body(json!({"tan": uuid::Uuid::new_v4().to_string(), "payloadHash": 64})),
+                BAD,
+            )
+        },
+        Case {
+            auth: auth.clone(),
+            ..case(
                 "teleTanType not a string",
                 &verify,
                 json_body(json!({"tan": uuid::Uuid::new_v4().to_string(), "teleTanType": 1})),
