@@ -98,7 +98,8 @@ async fn submit(State(service): State<SubmissionService>, request: Request) -> A
     let now = inner.clock.now();
     let keys = validation::validate(&payload, &inner.config, now, now.div_euclid(3600))?;
     let tan = tan_from(&headers)?;
-    match inner.tan.verify(tan).await? {
+    let payload_hash = inner.tan.payload_hash(&payload);
+    match inner.tan.verify(tan, &payload_hash).await? {
         TanCheck::Valid => {}
         TanCheck::Invalid => return Err(forbidden()),
         TanCheck::WrongType => return Err(wrong_type()),

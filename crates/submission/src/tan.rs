@@ -5,13 +5,24 @@
 //! The original consumes such a TAN first and refuses it afterwards; a verification service that ignores
 //! the field still gets the original's treatment here (its `X-CWA-TELETAN-TYPE: EVENT` answer is a 403).
 //!
+//! Each check names the payload the TAN is to authorise (`payloadHash`: HMAC-SHA-256 under a key derived
+//! from the service token, over the payload without its random padding). The verification service keeps a
+//! TAN spent on that hash for its repeat window and answers a repeated check of the same TAN and payload
+//! as the first, so an upload is all or nothing from the phone's view: when storing the keys fails after
+//! the TAN was spent (a database error, a crash, an answer lost to a timeout), the phone's retry with the
+//! same TAN succeeds, and the key store ignores keys it has already stored.
+//!
 //! The TAN travels only in the request body to the verification service; it is never stored, logged or put
 //! into an error message.
 
 use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
+use hmac::{Hmac, Mac};
+use prost::Message;
 use serde::Serialize;
+use sha2::{Digest, Sha256};
+use warnkit_protocol::proto::SubmissionPayload;
 use warnkit_service::{AppError, AppResult};
 
 /// The header carrying the TAN.
@@ -39,6 +50,7 @@ pub enum TanCheck {
 struct TanBody<'a> {
     tan: &'a str,
     tele_tan_type: &'static str,
+    payload_hash: &'a str,
 }
 
 /// Calls `POST {base}/version/v1/tan/verify` with the service token.
@@ -47,6 +59,8 @@ pub struct TanClient {
     http: reqwest::Client,
     url: String,
     token: String,
+    /// The key of [`TanClient::payload_hash`].
+    payload_key: [u8; 32],
     attempts: u32,
     backoff: Duration,
 }
@@ -66,28 +80,51 @@ impl TanClient {
             .build()
             .map_err(|e| AppError::internal(format_args!("building the HTTP client: {e}")))?;
         let url = format!("{}/version/v1/tan/verify", base_url.trim_end_matches('/'));
+        let payload_key = Sha256::new()
+            .chain_update(b"warnkit submission payload hash v1\0")
+            .chain_update(token.as_bytes())
+            .finalize()
+            .into();
         Ok(Self {
             http,
             url,
             token,
+            payload_key,
             attempts: attempts.max(1),
             backoff,
         })
     }
 
-    /// Asks whether `tan` is valid for an upload (consuming it if so). A verification service that cannot
-    /// be reached or keeps failing gives 503, so the phone retries later with the same TAN.
-    pub async fn verify(&self, tan: &str) -> AppResult<TanCheck> {
+    /// The keyed hash of the payload a TAN authorises, as lowercase hex: over the payload re-encoded
+    /// without its padding, which the app draws afresh for every request. Keyed, so that the verification
+    /// service's record of a spent TAN names no key of the upload; the same in every copy of the service
+    /// (they share the token), so a retry may reach any of them.
+    pub fn payload_hash(&self, payload: &SubmissionPayload) -> String {
+        let unpadded = SubmissionPayload {
+            request_padding: None,
+            ..payload.clone()
+        };
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.payload_key).expect("HMAC takes any key length");
+        mac.update(&unpadded.encode_to_vec());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// Asks whether `tan` is valid for an upload of the payload hashed to `payload_hash` (consuming it if
+    /// so, or answering as before when it was spent on the same payload). A verification service that
+    /// cannot be reached or keeps failing gives 503, so the phone retries later with the same TAN.
+    pub async fn verify(&self, tan: &str, payload_hash: &str) -> AppResult<TanCheck> {
         let mut pause = self.backoff;
         for attempt in 1..=self.attempts {
             let last = attempt == self.attempts;
-            match self.once(tan).await {
+            match self.once(tan, payload_hash).await {
                 Ok(check) => return Ok(check),
-                Err(why) if last => {
-                    tracing::warn!(attempts = self.attempts, error = %why, "TAN check failed");
+                Err(failed) if last || !failed.retry => {
+                    tracing::warn!(attempt, error = %failed.why, "TAN check failed");
+                    break;
                 }
-                Err(why) => {
-                    tracing::debug!(attempt, error = %why, "TAN check failed, retrying");
+                Err(failed) => {
+                    tracing::debug!(attempt, error = %failed.why, "TAN check failed, retrying");
                     tokio::time::sleep(pause).await;
                     pause *= 2;
                 }
@@ -96,8 +133,8 @@ impl TanClient {
         Err(unavailable())
     }
 
-    /// One attempt; `Err` is worth retrying (its text is safe to log: no TAN, no URL parameters).
-    async fn once(&self, tan: &str) -> Result<TanCheck, String> {
+    /// One attempt (the error's text is safe to log: no TAN, no URL parameters).
+    async fn once(&self, tan: &str, payload_hash: &str) -> Result<TanCheck, Failed> {
         let response = self
             .http
             .post(&self.url)
@@ -105,10 +142,14 @@ impl TanClient {
             .json(&TanBody {
                 tan,
                 tele_tan_type: ACCEPTED_TELETAN_TYPE,
+                payload_hash,
             })
             .send()
             .await
-            .map_err(|e| e.without_url().to_string())?;
+            .map_err(|e| Failed {
+                why: e.without_url().to_string(),
+                retry: true,
+            })?;
         match response.status() {
             StatusCode::OK => {
                 let event = response
@@ -125,9 +166,21 @@ impl TanClient {
             StatusCode::FORBIDDEN => Ok(TanCheck::WrongType),
             // 404: unknown, used or expired; 400: not even TAN-shaped for the verification service.
             StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST => Ok(TanCheck::Invalid),
-            status => Err(format!("verification service answered {status}")),
+            status => Err(Failed {
+                why: format!("verification service answered {status}"),
+                // 503: the verification service cannot work right now (its database is down); asking
+                // again at once would only make the phone wait longer for the same answer.
+                retry: status != StatusCode::SERVICE_UNAVAILABLE,
+            }),
         }
     }
+}
+
+/// A TAN check that got no answer.
+struct Failed {
+    why: String,
+    /// Whether another attempt at once may get one (a network error, a 500), unlike a 503.
+    retry: bool,
 }
 
 /// 503: the TAN could not be checked; nothing was stored.

@@ -179,13 +179,15 @@ fn gone() -> sqlx::Error {
 async fn run(db: Db, mut jobs: mpsc::Receiver<Job>) {
     let mut conn: Option<Conn> = None;
     while let Some(batch) = next_batch(&mut jobs, BATCH_ROWS, |job| job.rows.len()).await {
-        let written = match &mut conn {
-            Some(c) => write_batch(c, &batch).await,
-            None => match Conn::open(&db).await {
-                Ok(c) => write_batch(conn.insert(c), &batch).await,
-                Err(e) => Err(e),
-            },
-        };
+        let reused = conn.is_some();
+        let mut written = write_on(&db, &mut conn, &batch).await;
+        if reused && written.as_ref().is_err_and(warnkit_store::is_unavailable) {
+            // A connection kept from before a database restart fails on first use: the batch is written
+            // again on a fresh one at once, so the restart costs no upload an error. (A batch whose commit
+            // did succeed is written as repeats, which insert nothing.)
+            tracing::info!("key writer's connection lost; reconnecting");
+            written = write_on(&db, &mut conn, &batch).await;
+        }
         match written {
             Ok(counts) => {
                 for (job, n) in batch.into_iter().zip(counts) {
@@ -194,17 +196,33 @@ async fn run(db: Db, mut jobs: mpsc::Receiver<Job>) {
                 }
             }
             Err(e) => {
-                // The connection's state is unknown after a failure: the next batch opens a fresh one.
-                conn = None;
                 tracing::warn!(error = %e, uploads = batch.len(), "storing keys failed");
                 for job in batch {
                     let _ = job
                         .reply
-                        .send(Err(sqlx::Error::Protocol(format!("storing keys: {e}"))));
+                        .send(Err(warnkit_store::share_error(&e, "storing keys")));
                 }
             }
         }
     }
+}
+
+/// Writes `batch` on the writer's connection, opening one when there is none; after a failure the
+/// connection's state is unknown, so it is dropped and the next write opens a fresh one.
+async fn write_on(
+    db: &Db,
+    conn: &mut Option<Conn>,
+    batch: &[Job],
+) -> Result<Vec<u64>, sqlx::Error> {
+    let c = match conn {
+        Some(c) => c,
+        None => conn.insert(Conn::open(db).await?),
+    };
+    let written = write_batch(c, batch).await;
+    if written.is_err() {
+        *conn = None;
+    }
+    written
 }
 
 /// Writes a batch atomically per upload and returns each upload's count of new keys.

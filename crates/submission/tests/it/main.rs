@@ -6,5 +6,6 @@ mod harness;
 mod keystore;
 mod payloads;
 mod privacy;
+mod retry;
 mod submit;
 mod tans;
