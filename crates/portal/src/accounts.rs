@@ -5,8 +5,9 @@ use axum::http::StatusCode;
 use warnkit_service::{AppError, AppResult};
 use warnkit_store::Db;
 
+use crate::hashing::hash_password;
 use crate::store::{self, OIDC_PASSWORD_HASH};
-use crate::{check_password, hash_password, Roles};
+use crate::{check_password, Roles};
 
 fn no_such_user(username: &str) -> AppError {
     AppError::new(

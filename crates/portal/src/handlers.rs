@@ -3,7 +3,7 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use warnkit_service::auth::sha256_hex;
@@ -15,7 +15,7 @@ use crate::web::{
     check_csrf, cookie, current_session, form, html, is_tls, random_token, see_other, set_cookie,
     text, PageError, LOGIN_COOKIE, SESSION_COOKIE,
 };
-use crate::{totp, verify_password, HealthAuthority, PortalService, Role};
+use crate::{hashing, totp, HealthAuthority, PortalService, Role};
 
 type PageResult = Result<Response, PageError>;
 
@@ -134,6 +134,11 @@ pub(crate) async fn login(
 ) -> PageResult {
     let f: LoginForm = form(&body)?;
     check_csrf(&f.csrf, cookie(&headers, LOGIN_COOKIE).unwrap_or_default())?;
+    // A place among the sign-ins in progress first: a saturated portal refuses at once, before any
+    // database work, and the refusal costs the account no attempt.
+    let Some(admission) = s.inner.hashes.admit() else {
+        return Ok(busy(&s, &headers, f.username.trim()));
+    };
     let now = s.inner.clock.now();
     let window = s.inner.config.login_window_secs as i64;
     store::sweep(s.db(), now, now - window).await?;
@@ -163,11 +168,10 @@ pub(crate) async fn login(
     let user = store::user(s.db(), username)
         .await?
         .filter(|u| u.password_hash != store::OIDC_PASSWORD_HASH);
-    // Unknown names cost a hash check too, so timing does not tell which names exist.
-    let phc = user
-        .as_ref()
-        .map_or(s.inner.dummy_hash.as_str(), |u| u.password_hash.as_str());
-    let password_ok = verify_password(&f.password, phc);
+    // Unknown names cost the same hash check (against the dummy hash, in the same pool), so timing does
+    // not tell which names exist.
+    let phc = user.as_ref().map(|u| u.password_hash.clone());
+    let password_ok = admission.verify(f.password, phc).await?;
     s.inner.metrics.add(
         "portal_password_checks_total",
         "Passwords checked against an Argon2id hash (known and unknown user names).",
@@ -211,6 +215,31 @@ pub(crate) async fn login(
     );
     h.append(header::SET_COOKIE, set_cookie(LOGIN_COOKIE, "", 0, tls));
     Ok(response)
+}
+
+/// 503 with `Retry-After: 1` for a sign-in the password pool did not admit: the sign-in form again with a
+/// message for a browser (it asks for HTML), the JSON error envelope (`busy`) for any other client.
+fn busy(s: &PortalService, headers: &HeaderMap, username: &str) -> Response {
+    s.inner.metrics.add(
+        "portal_sign_ins_busy_total",
+        "Sign-ins answered 503 busy because every password check and queue place was taken.",
+        1,
+    );
+    tracing::debug!("sign-in refused: every password check is taken");
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    let mut response = if wants_html {
+        let username = if username.len() <= 64 { username } else { "" };
+        let status = StatusCode::SERVICE_UNAVAILABLE;
+        login_page(s, headers, status, Some(text().login_busy), username)
+    } else {
+        hashing::busy().into_response()
+    };
+    let retry = HeaderValue::from_static("1");
+    response.headers_mut().insert(header::RETRY_AFTER, retry);
+    response
 }
 
 /// The session if it is at `stage`, else where to send the browser instead.

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod handlers;
+mod hashing;
 pub mod jwt;
 pub mod oidc;
 mod pages;
@@ -25,12 +26,11 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use serde::{Deserialize, Serialize};
 use warnkit_service::{AppError, AppResult, Metrics};
 use warnkit_store::Db;
+
+use crate::hashing::{hash_password, HashPool};
 
 /// The embedded schema migrations of the portal.
 pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -61,6 +61,12 @@ pub struct PortalConfig {
     pub cookie_secure: bool,
     /// Request bodies over this many bytes get 413.
     pub max_body_bytes: usize,
+    /// Sign-in password checks (Argon2id, 19 MiB each) run at once, on blocking threads; 0 means half the
+    /// CPU cores, at least 1.
+    pub password_hash_concurrency: usize,
+    /// Sign-ins that may wait for a free password check besides those running; one more at once gets 503
+    /// `busy` with `Retry-After: 1`.
+    pub password_hash_queue: usize,
     /// The health authorities an officer with the event role picks from for an event ("PIW") teleTAN.
     pub health_authorities: Vec<HealthAuthority>,
     /// Sign-in at an OpenID Connect provider (off while `issuer` is empty).
@@ -89,6 +95,8 @@ impl Default for PortalConfig {
             login_window_secs: 900,
             cookie_secure: false,
             max_body_bytes: 10_000,
+            password_hash_concurrency: 0,
+            password_hash_queue: 64,
             health_authorities: Vec::new(),
             oidc: OidcConfig::default(),
         }
@@ -236,8 +244,9 @@ struct Inner {
     clock: Clock,
     http: reqwest::Client,
     metrics: Metrics,
-    /// A real Argon2id hash to check unknown user names against, so that their timing matches known ones.
-    dummy_hash: String,
+    /// Checks sign-in passwords on blocking threads, a bounded number at once; holds the dummy hash that
+    /// unknown user names are checked against, so that their timing matches known ones.
+    hashes: HashPool,
     /// The OpenID provider, when configured.
     oidc: Option<oidc::Oidc>,
 }
@@ -254,7 +263,7 @@ impl PortalService {
             .timeout(Duration::from_millis(config.verification_timeout_ms))
             .build()
             .map_err(AppError::internal)?;
-        let dummy_hash = hash_password("not a real password")?;
+        let hashes = HashPool::new(config.password_hash_concurrency, config.password_hash_queue)?;
         let oidc = oidc::Oidc::from_config(&config.oidc)?;
         check_authorities(&config.health_authorities)?;
         let inner = Inner {
@@ -264,7 +273,7 @@ impl PortalService {
             clock,
             http,
             metrics: Metrics::new(NAME),
-            dummy_hash,
+            hashes,
             oidc,
         };
         Ok(Self {
@@ -388,36 +397,16 @@ pub fn generate_password() -> String {
         .collect()
 }
 
-/// Argon2id with the crate's defaults (19 MiB, 2 passes, 1 lane: OWASP's recommendation) in PHC form.
-fn hash_password(password: &str) -> AppResult<String> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(AppError::internal)
-}
-
-/// Checks `password` against a PHC string; a malformed stored hash counts as a mismatch.
-fn verify_password(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn passwords_hash_with_argon2id_and_verify() {
-        let h = hash_password("correct horse").unwrap();
-        assert!(h.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse", &h));
-        assert!(!verify_password("wrong horse", &h));
-        assert!(!verify_password("x", "not a hash"));
-        assert_eq!(generate_password().len(), 20);
+    fn generated_passwords() {
+        let p = generate_password();
+        assert_eq!(p.len(), 20);
+        assert!(p.len() >= MIN_PASSWORD_CHARS);
+        assert_ne!(p, generate_password());
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub struct Text {
     pub login_failed: &'static str,
     /// Too many failed sign-ins; `{minutes}` is replaced.
     pub login_throttled: &'static str,
+    /// Every password check is taken; the sign-in was not tried.
+    pub login_busy: &'static str,
     /// Second-factor page heading.
     pub totp_title: &'static str,
     /// Second-factor page explanation.
@@ -142,6 +144,7 @@ pub static EN: Text = Text {
     sign_in: "Sign in",
     login_failed: "The user name or password is not correct.",
     login_throttled: "Too many failed sign-in attempts for this account. Please wait {minutes} minutes and try again.",
+    login_busy: "The portal is busy right now. Please try signing in again in a moment.",
     totp_title: "One-time code",
     totp_intro: "Enter the 6-digit code your authenticator app shows for this portal.",
     totp_code: "6-digit code",

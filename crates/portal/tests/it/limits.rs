@@ -375,3 +375,97 @@ async fn concurrent_totp_guesses_check_at_most_the_limit(app: App) {
     assert_eq!(ok.location(), "/start", "a new window, the right code");
 }
 on_both!(concurrent_totp_guesses_check_at_most_the_limit);
+
+/// One password check at once and two sign-ins waiting: of 40 sign-ins sent at once, those beyond get 503
+/// `busy` with `Retry-After: 1`, before any database work, as the JSON error envelope or, for a browser
+/// (`Accept: text/html`), as the sign-in form with a message; every other one gets its normal answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saturated_password_checks_answer_503_busy() {
+    const N: usize = 40;
+    let pc = PortalConfig {
+        password_hash_concurrency: 1,
+        password_hash_queue: 2,
+        ..PortalConfig::default()
+    };
+    let app = App::start_with(Engine::Sqlite, VerificationConfig::default(), pc)
+        .await
+        .unwrap();
+    let agents: Vec<Arc<Agent>> = (0..N).map(|_| Arc::new(app.agent())).collect();
+    let mut csrf = Vec::new();
+    for a in &agents {
+        csrf.push(a.get("/login").await.csrf());
+    }
+    let barrier = Arc::new(tokio::sync::Barrier::new(N));
+    let tasks: Vec<_> = (0..N)
+        .map(|i| {
+            let (agent, csrf, barrier) = (agents[i].clone(), csrf[i].clone(), barrier.clone());
+            tokio::spawn(async move {
+                // Unknown names, so that no account's failure count gets in the way; every other one
+                // sent as a browser would.
+                let username = format!("nobody-{i}");
+                let fields = [
+                    ("csrf", csrf.as_str()),
+                    ("username", username.as_str()),
+                    ("password", "wrong-password"),
+                ];
+                let accept: &[(&str, &str)] = if i % 2 == 0 {
+                    &[("accept", "text/html,application/xhtml+xml,*/*;q=0.8")]
+                } else {
+                    &[]
+                };
+                barrier.wait().await;
+                (i % 2 == 0, agent.post_with("/login", &fields, accept).await)
+            })
+        })
+        .collect();
+    let answers = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        let mut answers = Vec::new();
+        for t in tasks {
+            answers.push(t.await.unwrap());
+        }
+        answers
+    })
+    .await
+    .expect("40 sign-ins answered within 60 s");
+    let (mut refused, mut busy_pages, mut busy_envelopes) = (0, 0, 0);
+    for (browser, page) in &answers {
+        match page.status {
+            StatusCode::UNAUTHORIZED => refused += 1,
+            StatusCode::SERVICE_UNAVAILABLE => {
+                assert_eq!(page.headers["retry-after"], "1");
+                let content_type = page.headers["content-type"].to_str().unwrap();
+                if *browser {
+                    assert!(content_type.starts_with("text/html"), "{content_type}");
+                    assert!(page.body.contains("The portal is busy right now."));
+                    assert_eq!(page.csrf().len(), 64, "a fresh form to try again");
+                    busy_pages += 1;
+                } else {
+                    assert_eq!(content_type, "application/json");
+                    let body: serde_json::Value = serde_json::from_str(&page.body).unwrap();
+                    assert_eq!(body["error"], "busy", "{body}");
+                    assert!(body["message"].as_str().unwrap().contains("retry"));
+                    busy_envelopes += 1;
+                }
+            }
+            other => panic!("unexpected {other}: {}", page.body),
+        }
+    }
+    let busy = busy_pages + busy_envelopes;
+    assert_eq!(refused + busy, N);
+    // At most 3 are in progress at once and a check takes tens of milliseconds, so of 40 sent together
+    // most are refused, of both kinds.
+    assert!(
+        busy_pages >= 1 && busy_envelopes >= 1,
+        "{refused} checked, {busy_pages} busy pages, {busy_envelopes} busy envelopes"
+    );
+    let metrics = app.service.metrics();
+    assert_eq!(metrics.counter("portal_sign_ins_busy_total") as usize, busy);
+    assert_eq!(
+        metrics.counter("portal_password_checks_total") as usize,
+        refused,
+        "every admitted sign-in was checked, no refused one"
+    );
+    // Nothing stays taken: a sign-in afterwards is checked and succeeds.
+    let r = app.agent().login("hotline", PASSWORD).await;
+    assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/start"));
+}
