@@ -6,10 +6,11 @@
 //! - [`schedule`]: the download schedule, backoff with jitter, and the catch-up bookkeeping.
 //! - [`sync`]: one download run: app configuration, archives verified against the public key.
 //! - [`risk`]: matching against the scan log and risk scoring (v1 by default, v2 selectable).
-//! - [`phone`]: one phone tying it all together.
+//! - [`phone`]: one phone tying it all together, and [`PhoneError`], why one of its actions failed.
 //! - [`http`]: base URLs from `endpoints.json`, retries, traffic counters.
 
 pub mod en;
+mod error;
 pub mod http;
 pub mod phone;
 pub mod risk;

@@ -12,11 +12,14 @@ use warnkit_protocol::risk::v1::V1Parameters;
 use warnkit_protocol::risk::v2::{DataMapping, RiskCalculationParameters};
 
 use crate::en::{day_of, Framework};
-use crate::http::{Http, HttpError};
-use crate::risk::{Exposures, RiskError, RiskModel, RiskStatus};
+use crate::http::Http;
+use crate::risk::{Exposures, RiskModel, RiskStatus};
 use crate::schedule::{Backoff, Downloaded, Schedule};
 use crate::submit;
 use crate::sync::{self, Seen, SyncReport};
+
+// Lives in `error`, below `submit`, which returns it too; `phone::PhoneError` stays its path.
+pub use crate::error::PhoneError;
 
 /// Test result codes of the verification API.
 pub mod result_code {
@@ -26,59 +29,6 @@ pub mod result_code {
     pub const NEGATIVE: i64 = 1;
     /// Positive: entitles to TANs.
     pub const POSITIVE: i64 = 2;
-}
-
-/// Why a phone action failed.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum PhoneError {
-    /// The network or a server failed.
-    Http(HttpError),
-    /// The framework refused to release keys.
-    En(crate::en::EnError),
-    /// A service refused a request.
-    Refused {
-        /// What was asked.
-        what: &'static str,
-        /// The HTTP status.
-        status: u16,
-    },
-    /// No test is registered on this phone.
-    NoTest,
-    /// The test result is not positive.
-    NotPositive,
-    /// The configured public key is unusable.
-    PublicKey(String),
-    /// Scoring failed.
-    Risk(RiskError),
-}
-
-impl std::fmt::Display for PhoneError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Http(e) => e.fmt(f),
-            Self::En(e) => e.fmt(f),
-            Self::Refused { what, status } => write!(f, "{what} refused with HTTP {status}"),
-            Self::NoTest => f.write_str("no test registered (scan a QR code first)"),
-            Self::NotPositive => f.write_str("the test result is not positive"),
-            Self::PublicKey(e) => write!(f, "public key: {e}"),
-            Self::Risk(e) => e.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for PhoneError {}
-
-impl From<HttpError> for PhoneError {
-    fn from(e: HttpError) -> Self {
-        Self::Http(e)
-    }
-}
-
-impl From<crate::en::EnError> for PhoneError {
-    fn from(e: crate::en::EnError) -> Self {
-        Self::En(e)
-    }
 }
 
 /// Settings a phone is set up with.

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use warnkit_protocol::proto::{SubmissionPayload, TemporaryExposureKey};
 
-use crate::http::{Http, HttpError};
-use crate::phone::PhoneError;
+use crate::error::PhoneError;
+use crate::http::{Http, HttpError, Response};
 
 /// Size of every verification request body in bytes.
 pub const JSON_BODY_BYTES: usize = 250;
@@ -92,7 +92,7 @@ fn pad_to(mut payload: SubmissionPayload, target: usize, rng: &mut impl Rng) -> 
     payload.encode_to_vec()
 }
 
-fn expect_field(response: &crate::http::Response, field: &str) -> Result<String, HttpError> {
+fn expect_field(response: &Response, field: &str) -> Result<String, HttpError> {
     let v: Value = serde_json::from_slice(&response.body)
         .map_err(|e| HttpError::Body(format!("not JSON: {e}")))?;
     v.get(field)

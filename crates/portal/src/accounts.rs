@@ -1,13 +1,14 @@
-//! Account changes for `warnkit portal user`: a new password, other roles, removal, a new authenticator.
-//! A new password, a removal or a reset second factor ends the account's sessions at once.
+//! Accounts for `warnkit portal user`: a new account, a new password, other roles, removal, a new
+//! authenticator, and the rules for names and passwords. A new password, a removal or a reset second
+//! factor ends the account's sessions at once.
 
 use axum::http::StatusCode;
 use warnkit_service::{AppError, AppResult};
 use warnkit_store::Db;
 
 use crate::hashing::hash_password;
+use crate::roles::Roles;
 use crate::store::{self, OIDC_PASSWORD_HASH};
-use crate::{check_password, Roles};
 
 fn no_such_user(username: &str) -> AppError {
     AppError::new(
@@ -88,4 +89,67 @@ pub async fn reset_totp(db: &Db, username: &str) -> AppResult<u64> {
     let ended = store::delete_sessions_of(db, username).await?;
     tracing::info!(target: "audit", user = username, sessions_ended = ended, "portal second factor reset");
     Ok(ended)
+}
+
+/// Creates an account directly in `db`; see [`PortalService::add_user`](crate::PortalService::add_user).
+pub async fn add_user(
+    db: &Db,
+    username: &str,
+    password: &str,
+    roles: Roles,
+    totp: bool,
+    now: i64,
+) -> AppResult<()> {
+    if !valid_username(username) {
+        return Err(AppError::bad_request(
+            "invalid_username",
+            "user names are 1-64 characters of a-z 0-9 . _ -",
+        ));
+    }
+    check_password(password)?;
+    if roles.is_empty() {
+        return Err(AppError::bad_request("no_role", "an account needs a role"));
+    }
+    let hash = hash_password(password)?;
+    if !store::insert_user(db, username, &hash, roles, totp, now).await? {
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            "user_exists",
+            "a user with this name exists",
+        ));
+    }
+    tracing::info!(target: "audit", user = username, role = %roles, totp, "portal user added");
+    Ok(())
+}
+
+/// Refuses passwords shorter than [`MIN_PASSWORD_CHARS`].
+pub(crate) fn check_password(password: &str) -> AppResult<()> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(AppError::bad_request(
+            "weak_password",
+            format!("passwords need at least {MIN_PASSWORD_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// The shortest password `add_user` accepts.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
+/// Whether `name` is an acceptable user name.
+pub fn valid_username(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-'))
+}
+
+/// A random password of 20 characters from an alphabet without look-alikes (about 115 bits).
+pub fn generate_password() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rngs::OsRng;
+    (0..20)
+        .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
+        .collect()
 }

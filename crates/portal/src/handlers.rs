@@ -9,13 +9,19 @@ use serde::Deserialize;
 use warnkit_service::auth::sha256_hex;
 use warnkit_service::AppError;
 
+use crate::config::HealthAuthority;
+use crate::hashing;
+use crate::page::{form, html, see_other, PageError};
 use crate::pages::{self, Officer};
-use crate::store::{self, SessionRow};
-use crate::web::{
-    check_csrf, cookie, current_session, form, html, is_tls, random_token, see_other, set_cookie,
-    text, PageError, LOGIN_COOKIE, SESSION_COOKIE,
+use crate::roles::Role;
+use crate::service::PortalService;
+use crate::session::{
+    check_csrf, cookie, current_session, is_tls, login_page, random_token, set_cookie,
+    LOGIN_COOKIE, SESSION_COOKIE,
 };
-use crate::{hashing, totp, HealthAuthority, PortalService, Role};
+use crate::store::{self, SessionRow};
+use crate::text::text;
+use crate::totp;
 
 type PageResult = Result<Response, PageError>;
 
@@ -86,22 +92,6 @@ pub(crate) async fn login_form(State(s): State<PortalService>, headers: HeaderMa
         return Ok(see_other(home_of(&session.stage)));
     }
     Ok(login_page(&s, &headers, StatusCode::OK, None, ""))
-}
-
-/// The sign-in form (with the OpenID provider's button when configured) and its CSRF cookie.
-pub(crate) fn login_page(
-    s: &PortalService,
-    headers: &HeaderMap,
-    status: StatusCode,
-    error: Option<&str>,
-    username: &str,
-) -> Response {
-    let token = random_token();
-    let sso = s.inner.oidc.as_ref().map(|o| o.name());
-    let mut response = html(status, pages::login(text(), &token, error, username, sso));
-    let cookie = set_cookie(LOGIN_COOKIE, &token, 3600, is_tls(s, headers));
-    response.headers_mut().append(header::SET_COOKIE, cookie);
-    response
 }
 
 /// Counts a sign-in attempt of `username` before its password or code is checked: `Ok(window)` lets it

@@ -15,8 +15,8 @@ use tokio::sync::Mutex;
 use warnkit_service::{AppError, AppResult};
 
 use crate::jwt::{Claims, Jwks};
-use crate::web::text;
-use crate::{Role, Roles};
+use crate::roles::{Role, Roles};
+use crate::text::text;
 
 /// The cookie that ties a callback to the browser that started the sign-in. `SameSite=Lax`, unlike the
 /// others: the provider's redirect back is a cross-site navigation, which never carries `Strict` cookies.

@@ -3,8 +3,9 @@
 
 use std::fmt::Write as _;
 
+use crate::config::HealthAuthority;
+use crate::roles::{Role, Roles};
 use crate::text::Text;
-use crate::{HealthAuthority, Role, Roles};
 
 /// The officer shown in the header, with the CSRF token of the sign-out form.
 #[derive(Debug, Clone, Copy)]

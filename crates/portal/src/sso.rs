@@ -11,12 +11,16 @@ use warnkit_service::AppError;
 
 use crate::jwt::{self, Claims, Expected, IdTokenError};
 use crate::oidc::{
-    claim, pkce_challenge, refused, Oidc, Refusal, LEEWAY_SECS, PENDING_SECS, STATE_COOKIE,
+    self, claim, pkce_challenge, refused, Oidc, Refusal, LEEWAY_SECS, PENDING_SECS, STATE_COOKIE,
     USER_PREFIX,
 };
+use crate::page::{html, see_other, PageError};
+use crate::pages;
+use crate::roles::Roles;
+use crate::service::PortalService;
+use crate::session::{cookie, is_tls, login_page, random_token, set_cookie, SESSION_COOKIE};
 use crate::store;
-use crate::web::{cookie, html, is_tls, random_token, set_cookie, text, PageError, SESSION_COOKIE};
-use crate::{pages, PortalService, Roles};
+use crate::text::text;
 
 fn provider(s: &PortalService) -> Result<&Oidc, PageError> {
     s.inner
@@ -69,7 +73,7 @@ pub(crate) async fn login(
     .map_err(AppError::internal)?;
     let endpoint = &found.meta.authorization_endpoint;
     let sep = if endpoint.contains('?') { '&' } else { '?' };
-    let mut response = crate::web::see_other(&format!("{endpoint}{sep}{query}"));
+    let mut response = see_other(&format!("{endpoint}{sep}{query}"));
     let cookie = state_cookie(&state, PENDING_SECS, is_tls(&s, &headers));
     response.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(response)
@@ -115,7 +119,7 @@ pub(crate) async fn callback(
             "the answer came from another provider (iss)".into(),
         )),
         Some(_) if !q.error.is_empty() => {
-            let error = crate::oidc::error_code(&q.error);
+            let error = oidc::error_code(&q.error);
             Err(refused(format!(
                 "the provider did not sign you in ({error})"
             )))
@@ -246,5 +250,5 @@ fn refusal_page(s: &PortalService, headers: &HeaderMap, r: Refusal) -> Response 
     } else {
         r.1
     };
-    crate::handlers::login_page(s, headers, r.0, Some(&message), "")
+    login_page(s, headers, r.0, Some(&message), "")
 }

@@ -2,7 +2,7 @@
 
 use warnkit_store::{on_pool, Db, StoreResult};
 
-use crate::Roles;
+use crate::roles::Roles;
 
 /// An account as the portal needs it at sign-in.
 #[derive(Debug, Clone)]

@@ -1,5 +1,10 @@
 //! Every user-facing string of the portal, in one place: a translation is one more [`Text`] value.
 
+/// The language of the pages; one place to choose another [`Text`].
+pub(crate) fn text() -> &'static Text {
+    &EN
+}
+
 /// The words of the portal in one language.
 #[derive(Debug)]
 pub struct Text {

@@ -1,0 +1,133 @@
+//! A running portal: [`PortalService`], the state every route reads, and its [`Clock`]. Its routes
+//! (`PortalService::router`) are assembled in `web`, above the handlers.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use warnkit_service::{AppError, AppResult, Metrics};
+use warnkit_store::Db;
+
+use crate::accounts;
+use crate::config::{check_authorities, PortalConfig};
+use crate::hashing::HashPool;
+use crate::oidc;
+use crate::roles::Roles;
+
+/// The service's name: metrics label, SQLite file stem and PostgreSQL schema.
+pub const NAME: &str = "portal";
+
+/// The portal's clock (epoch seconds): the system clock in production, a settable one in tests, so that
+/// session expiry and rate limits can be tested without waiting.
+#[derive(Debug, Clone)]
+pub struct Clock(Option<Arc<AtomicI64>>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Self {
+        Clock(None)
+    }
+
+    /// A clock that stands still at `start` until moved with [`Clock::advance`].
+    pub fn manual(start: i64) -> Self {
+        Clock(Some(Arc::new(AtomicI64::new(start))))
+    }
+
+    /// Now, in seconds since the epoch.
+    pub fn now(&self) -> i64 {
+        match &self.0 {
+            None => warnkit_store::unix_now(),
+            Some(t) => t.load(Ordering::SeqCst),
+        }
+    }
+
+    /// Moves a manual clock forward (no effect on the system clock).
+    pub fn advance(&self, secs: i64) {
+        if let Some(t) = &self.0 {
+            t.fetch_add(secs, Ordering::SeqCst);
+        }
+    }
+}
+
+/// A running portal. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct PortalService {
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// What the handlers read: the database, configuration, clients and pools.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) db: Db,
+    pub(crate) config: PortalConfig,
+    pub(crate) service_token: String,
+    pub(crate) clock: Clock,
+    pub(crate) http: reqwest::Client,
+    pub(crate) metrics: Metrics,
+    /// Checks sign-in passwords on blocking threads, a bounded number at once; holds the dummy hash that
+    /// unknown user names are checked against, so that their timing matches known ones.
+    pub(crate) hashes: HashPool,
+    /// The OpenID provider, when configured.
+    pub(crate) oidc: Option<oidc::Oidc>,
+}
+
+impl PortalService {
+    /// A portal on an opened and migrated `db`; `service_token` is presented to the verification service.
+    pub fn new(
+        db: Db,
+        config: PortalConfig,
+        service_token: String,
+        clock: Clock,
+    ) -> AppResult<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_millis(config.verification_timeout_ms))
+            .build()
+            .map_err(AppError::internal)?;
+        let hashes = HashPool::new(config.password_hash_concurrency, config.password_hash_queue)?;
+        let oidc = oidc::Oidc::from_config(&config.oidc)?;
+        check_authorities(&config.health_authorities)?;
+        let inner = Inner {
+            db,
+            config,
+            service_token,
+            clock,
+            http,
+            metrics: Metrics::new(NAME),
+            hashes,
+            oidc,
+        };
+        Ok(Self {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The database this service owns.
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    /// The portal's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Creates an account (for `warnkit portal user add`). Names are 1-64 characters of `a-z 0-9 . _ -`;
+    /// passwords need at least 10 characters.
+    pub async fn add_user(
+        &self,
+        username: &str,
+        password: &str,
+        roles: impl Into<Roles>,
+        totp: bool,
+    ) -> AppResult<()> {
+        accounts::add_user(
+            &self.inner.db,
+            username,
+            password,
+            roles.into(),
+            totp,
+            self.inner.clock.now(),
+        )
+        .await
+    }
+}
