@@ -5,14 +5,13 @@
 //! process exits). Each test gets its own database with a random name, dropped when its handle drops.
 //! With `CI=true`, no PostgreSQL is a test failure; otherwise tests skip with a loud line on stderr.
 
+pub mod cluster;
 pub mod stack;
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::str::FromStr;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
+pub use cluster::Cluster;
 use rand::Rng;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection};
@@ -181,121 +180,10 @@ fn find_server() -> Result<String, String> {
             Err(e) => errors.push(e),
         }
     }
-    start_throwaway_cluster().map_err(|e| {
+    cluster::start_throwaway(|url| admin(url, "SELECT 1")).map_err(|e| {
         errors.push(e);
         errors.join("; ")
     })
-}
-
-/// Starts a private cluster from the machine's PostgreSQL programs, on a free port, with a watchdog shell that
-/// stops it and deletes its directory once this test process has exited.
-fn start_throwaway_cluster() -> Result<String, String> {
-    let bin = find_pg_bin().ok_or("no /usr/lib/postgresql/*/bin/initdb on this machine")?;
-    let dir = tempfile::Builder::new()
-        .prefix("warnkit-pg-")
-        .tempdir()
-        .map_err(|e| e.to_string())?
-        .keep();
-    let as_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
-    // PostgreSQL refuses to run as root, so the cluster belongs to the `postgres` user.
-    let run_as = if as_root {
-        "runuser -u postgres -- "
-    } else {
-        ""
-    };
-    if as_root {
-        sh(&format!("chown postgres {}", dir.display()))?;
-    }
-    let data = dir.join("data");
-    sh(&format!(
-        "{run_as}{}/initdb -D {} -A trust -U postgres --no-sync >/dev/null",
-        bin.display(),
-        data.display()
-    ))?;
-    let port = free_port()?;
-    let pid = std::process::id();
-    let script = format!(
-        "{run_as}{bin}/pg_ctl -D {data} -l {dir}/log -o '-p {port} -k {dir} -c listen_addresses=127.0.0.1 \
-         -c fsync=off' -w start >/dev/null || exit 1; \
-         while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
-         {run_as}{bin}/pg_ctl -D {data} -m immediate stop >/dev/null; rm -rf {dir}",
-        bin = bin.display(),
-        data = data.display(),
-        dir = dir.display(),
-    );
-    Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("starting the throwaway cluster: {e}"))?;
-    let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        match admin(&url, "SELECT 1") {
-            Ok(()) => {
-                eprintln!(
-                    "note: tests use a throwaway PostgreSQL cluster in {} on port {port}",
-                    dir.display()
-                );
-                return Ok(url);
-            }
-            Err(e) if Instant::now() > deadline => {
-                return Err(format!("throwaway cluster did not start: {e}"))
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(200)),
-        }
-    }
-}
-
-fn find_pg_bin() -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-        .filter(|bin| bin.join("initdb").exists() && bin.join("pg_ctl").exists())
-        .collect();
-    // Newest major version first; directory names are the major versions.
-    dirs.sort_by_key(|p| {
-        let major = p
-            .parent()
-            .and_then(|v| v.file_name())
-            .and_then(|v| v.to_str()?.parse::<u32>().ok());
-        std::cmp::Reverse(major)
-    });
-    dirs.into_iter().next().or_else(|| {
-        // Other distributions put the programs on PATH.
-        let out = Command::new("sh")
-            .arg("-c")
-            .arg("command -v initdb")
-            .output()
-            .ok()?;
-        let path = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim());
-        let bin = path.parent()?.to_owned();
-        bin.join("pg_ctl").exists().then_some(bin)
-    })
-}
-
-fn free_port() -> Result<u16, String> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    Ok(listener.local_addr().map_err(|e| e.to_string())?.port())
-}
-
-fn sh(script: &str) -> Result<(), String> {
-    let status = Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .status()
-        .map_err(|e| e.to_string())?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("`{script}` failed with {status}"))
-    }
 }
 
 /// Runs `suite` on SQLite and then on PostgreSQL (when available), each time on a fresh database.

@@ -82,11 +82,14 @@ async fn verify(
             ));
         }
     }
-    let check =
-        service
-            .inner
-            .tans
-            .consume(sha256_hex(&req.tan), req.payload_hash, unix_now(), accept);
+    // Without a repeat window there is nothing to answer repeats from, so nothing is recorded.
+    let payload_hash = req
+        .payload_hash
+        .filter(|_| service.inner.config.tan_repeat_secs > 0);
+    let check = service
+        .inner
+        .tans
+        .consume(sha256_hex(&req.tan), payload_hash, unix_now(), accept);
     let failed = |c: &Consumed| *c == Consumed::Unknown;
     let consumed = service.within_budget(Guess::Tan, check, failed).await?;
     let teletan_type = match consumed {

@@ -104,10 +104,16 @@ pub fn spawn(args: &[&str], dir: &Path, log: &Path) -> (Server, Value) {
         .stderr(std::fs::File::create(log).expect("log"))
         .spawn()
         .expect("spawn");
-    let server = Server(child);
+    let mut server = Server(child);
     let endpoints = dir.join("endpoints.json");
     let deadline = Instant::now() + Duration::from_secs(60);
     while !endpoints.exists() {
+        if let Ok(Some(status)) = server.0.try_wait() {
+            panic!(
+                "warnkit {args:?} exited with {status}: {}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
         assert!(
             Instant::now() < deadline,
             "endpoints.json never appeared: {}",
