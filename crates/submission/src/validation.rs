@@ -254,6 +254,14 @@ mod tests {
 
     const NOW: i64 = 1_700_000_000;
 
+    #[test]
+    fn every_derived_value_passes_validation() {
+        use crate::derivation::{DSOS_FROM_TRL, TRL_FROM_DSOS};
+        let valid = |d: &i32| (MIN_DSOS..=MAX_DSOS).contains(d);
+        assert!(TRL_FROM_DSOS.iter().all(|(d, _)| valid(d)));
+        assert!(DSOS_FROM_TRL.iter().all(valid));
+    }
+
     fn today() -> i32 {
         (NOW / 600 / 144 * 144) as i32
     }
