@@ -8,7 +8,6 @@ use futures::{StreamExt, TryStreamExt};
 use prost::Message;
 use serde::{Deserialize, Serialize};
 use warnkit_protocol::export::{self, Signer};
-use warnkit_store::Db;
 use warnkit_submission::keystore::KeyStore;
 
 use crate::app_config::AppConfigSettings;
@@ -245,16 +244,24 @@ impl Distribution {
     /// Runs once as if the time were `now` (Unix seconds).
     pub async fn run_once(&self, now: i64) -> anyhow::Result<RunReport> {
         let started = Instant::now();
-        let Some(_local_lock) = LocalLock::try_acquire(&self.lock_file)? else {
+        // Two processes on one machine (a `warnkit distribute` beside the schedule of `warnkit serve`)
+        // share the published directory; copies on other machines share the database.
+        let Some(_local_lock) = warnkit_store::FileLock::try_acquire(&self.lock_file)
+            .with_context(|| format!("locking {}", self.lock_file.display()))?
+        else {
             tracing::info!("another distribution run holds the lock; skipping");
             return Ok(RunReport::default());
         };
-        let Some(pg_lock) = PgLock::try_acquire(self.keys.db()).await? else {
+        let run = self
+            .keys
+            .db()
+            .with_job_lock(ADVISORY_LOCK_ID, self.run_locked(now))
+            .await
+            .context("taking the distribution advisory lock")?;
+        let Some(result) = run else {
             tracing::info!("another instance holds the distribution advisory lock; skipping");
             return Ok(RunReport::default());
         };
-        let result = self.run_locked(now).await;
-        pg_lock.release().await;
         let mut report = result?;
         report.seconds = started.elapsed().as_secs_f64();
         tracing::info!(
@@ -391,91 +398,5 @@ impl Distribution {
     }
 }
 
-/// An exclusive lock on a file, released when dropped (the OS releases it if the process dies).
-struct LocalLock(#[allow(dead_code)] std::fs::File);
-
-impl LocalLock {
-    fn try_acquire(path: &std::path::Path) -> anyhow::Result<Option<Self>> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .with_context(|| format!("opening {}", path.display()))?;
-        match file.try_lock() {
-            Ok(()) => Ok(Some(Self(file))),
-            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-            Err(std::fs::TryLockError::Error(e)) => {
-                Err(e).with_context(|| format!("locking {}", path.display()))
-            }
-        }
-    }
-}
-
-/// A PostgreSQL session advisory lock held on one pooled connection.
-struct PgLock(Option<sqlx::pool::PoolConnection<sqlx::Postgres>>);
-
 /// "warnkit d" as a number: the advisory lock id of the distribution job.
 const ADVISORY_LOCK_ID: i64 = 0x7761_726e_6b69_7464;
-
-impl PgLock {
-    async fn try_acquire(db: &Db) -> anyhow::Result<Option<Self>> {
-        let Db::Postgres(pool) = db else {
-            return Ok(Some(Self(None)));
-        };
-        let conn = pool
-            .acquire()
-            .await
-            .context("connecting for the advisory lock")?;
-        // Guard the connection before asking: if this future is dropped while the server grants the
-        // lock, Drop closes the session instead of pooling a connection that still holds it.
-        let mut guard = Self(Some(conn));
-        let conn = guard.0.as_mut().expect("just set");
-        // A session that just ended (a crashed or cancelled run) releases its lock only once the
-        // server has noticed, so a busy lock is asked for again for a short while before giving up.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-        loop {
-            let (got,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
-                .bind(ADVISORY_LOCK_ID)
-                .fetch_one(&mut **conn)
-                .await
-                .context("taking the advisory lock")?;
-            if got {
-                return Ok(Some(guard));
-            }
-            if std::time::Instant::now() >= deadline {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        // Not ours: the connection holds no lock and may go back to the pool.
-        drop(guard.0.take());
-        Ok(None)
-    }
-
-    async fn release(mut self) {
-        if let Some(mut conn) = self.0.take() {
-            let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
-                .bind(ADVISORY_LOCK_ID)
-                .execute(&mut *conn)
-                .await;
-            if unlocked.is_err() {
-                // Closing the session is the other way to release a session lock.
-                drop(conn.detach());
-            }
-        }
-    }
-}
-
-impl Drop for PgLock {
-    /// A run that was cancelled never reached `release`: close the connection instead of returning it
-    /// to the pool, or the pool would keep the lock alive and block every later run.
-    fn drop(&mut self) {
-        if let Some(conn) = self.0.take() {
-            drop(conn.detach());
-        }
-    }
-}

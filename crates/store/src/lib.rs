@@ -8,12 +8,14 @@
 //! connection through `search_path`), so one PostgreSQL database can host every service of a deployment.
 
 pub mod batch;
+mod lock;
 pub mod owner_only;
 
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+pub use lock::FileLock;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -178,34 +180,6 @@ impl Db {
             .await
             .map(drop))?;
         Ok(())
-    }
-
-    /// Runs `job` unless another process is running the job named by `key` right now: on PostgreSQL a
-    /// session advisory lock decides (freed by the server if this process dies), so scaled-out copies run
-    /// a scheduled job once; an SQLite file has a single process, so there the job always runs.
-    /// Returns `None` when the job was skipped.
-    pub async fn with_job_lock<T>(
-        &self,
-        key: i64,
-        job: impl std::future::Future<Output = T>,
-    ) -> StoreResult<Option<T>> {
-        let Db::Postgres(pool) = self else {
-            return Ok(Some(job.await));
-        };
-        let mut conn = pool.acquire().await?;
-        let (locked,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
-            .bind(key)
-            .fetch_one(&mut *conn)
-            .await?;
-        if !locked {
-            return Ok(None);
-        }
-        let output = job.await;
-        sqlx::query("SELECT pg_advisory_unlock($1)")
-            .bind(key)
-            .execute(&mut *conn)
-            .await?;
-        Ok(Some(output))
     }
 
     /// Closes every connection, waiting for checked-out ones to come back.
