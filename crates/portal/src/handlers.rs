@@ -8,6 +8,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use warnkit_service::auth::sha256_hex;
 use warnkit_service::AppError;
+use warnkit_verification::wire::{
+    self, TeletanCreated, TeletanType, TELETAN_PATH, TELETAN_TYPE_HEADER,
+};
 
 use crate::config::HealthAuthority;
 use crate::hashing;
@@ -491,8 +494,13 @@ async fn issue(
             ));
         }
     };
-    let kind = if event.is_some() { "EVENT" } else { "TEST" };
-    match fetch_teletan(s, kind).await {
+    let teletan_type = if event.is_some() {
+        TeletanType::Event
+    } else {
+        TeletanType::Test
+    };
+    let kind = teletan_type.as_str();
+    match fetch_teletan(s, teletan_type).await {
         Ok(tan) => {
             s.inner.metrics.add(
                 "portal_teletans_issued_total",
@@ -529,22 +537,15 @@ async fn issue(
     }
 }
 
-/// Asks the verification service's internal API for a teleTAN of `kind` (`TEST` or `EVENT`).
-async fn fetch_teletan(s: &PortalService, kind: &str) -> Result<String, AppError> {
-    #[derive(Deserialize)]
-    struct Created {
-        value: String,
-    }
-    let url = format!(
-        "{}/version/v1/tan/teletan",
-        s.inner.config.verification_url.trim_end_matches('/')
-    );
+/// Asks the verification service's internal API for a teleTAN of `kind`.
+async fn fetch_teletan(s: &PortalService, kind: TeletanType) -> Result<String, AppError> {
+    let url = wire::url(&s.inner.config.verification_url, TELETAN_PATH);
     let response = s
         .inner
         .http
         .post(url)
         .bearer_auth(&s.inner.service_token)
-        .header("x-cwa-teletan-type", kind)
+        .header(TELETAN_TYPE_HEADER, kind.as_str())
         .send()
         .await
         .map_err(|e| {
@@ -552,7 +553,7 @@ async fn fetch_teletan(s: &PortalService, kind: &str) -> Result<String, AppError
         })?;
     match response.status() {
         StatusCode::CREATED => {
-            let created: Created = response.json().await.map_err(|_| {
+            let created: TeletanCreated = response.json().await.map_err(|_| {
                 AppError::upstream("verification service: unreadable teleTAN response")
             })?;
             Ok(created.value)

@@ -12,6 +12,8 @@
 //! the TAN was spent (a database error, a crash, an answer lost to a timeout), the phone's retry with the
 //! same TAN succeeds, and the key store ignores keys it has already stored.
 //!
+//! The call's path, header and body are the verification crate's [`warnkit_verification::wire`] types.
+//!
 //! The TAN travels only in the request body to the verification service; it is never stored, logged or put
 //! into an error message.
 
@@ -20,19 +22,19 @@ use std::time::Duration;
 use axum::http::{HeaderMap, StatusCode};
 use hmac::{Hmac, Mac};
 use prost::Message;
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 use warnkit_protocol::proto::SubmissionPayload;
 use warnkit_service::{AppError, AppResult};
+use warnkit_verification::wire::{self, TanVerifyRequest, TeletanType, TAN_VERIFY_PATH};
 
 /// The header carrying the TAN.
 pub const TAN_HEADER: &str = "cwa-authorization";
 
 /// The verification service's answer header naming the teleTAN type a TAN came from.
-pub const TELETAN_TYPE_HEADER: &str = "x-cwa-teletan-type";
+pub use warnkit_verification::wire::TELETAN_TYPE_HEADER;
 
 /// The only teleTAN type whose TANs may upload diagnosis keys.
-pub const ACCEPTED_TELETAN_TYPE: &str = "TEST";
+pub const ACCEPTED_TELETAN_TYPE: &str = TeletanType::Test.as_str();
 
 /// What the verification service said about a TAN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,15 +47,7 @@ pub enum TanCheck {
     WrongType,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct TanBody<'a> {
-    tan: &'a str,
-    tele_tan_type: &'static str,
-    payload_hash: &'a str,
-}
-
-/// Calls `POST {base}/version/v1/tan/verify` with the service token.
+/// Calls `POST {base}/version/v1/tan/verify` ([`TAN_VERIFY_PATH`]) with the service token.
 #[derive(Debug, Clone)]
 pub struct TanClient {
     http: reqwest::Client,
@@ -79,7 +73,7 @@ impl TanClient {
             .pool_max_idle_per_host(256)
             .build()
             .map_err(|e| AppError::internal(format_args!("building the HTTP client: {e}")))?;
-        let url = format!("{}/version/v1/tan/verify", base_url.trim_end_matches('/'));
+        let url = wire::url(base_url, TAN_VERIFY_PATH);
         let payload_key = Sha256::new()
             .chain_update(b"warnkit submission payload hash v1\0")
             .chain_update(token.as_bytes())
@@ -114,10 +108,15 @@ impl TanClient {
     /// so, or answering as before when it was spent on the same payload). A verification service that
     /// cannot be reached or keeps failing gives 503, so the phone retries later with the same TAN.
     pub async fn verify(&self, tan: &str, payload_hash: &str) -> AppResult<TanCheck> {
+        let body = TanVerifyRequest {
+            tan: tan.to_owned(),
+            tele_tan_type: Some(ACCEPTED_TELETAN_TYPE.to_owned()),
+            payload_hash: Some(payload_hash.to_owned()),
+        };
         let mut pause = self.backoff;
         for attempt in 1..=self.attempts {
             let last = attempt == self.attempts;
-            match self.once(tan, payload_hash).await {
+            match self.once(&body).await {
                 Ok(check) => return Ok(check),
                 Err(failed) if last || !failed.retry => {
                     tracing::warn!(attempt, error = %failed.why, "TAN check failed");
@@ -134,16 +133,12 @@ impl TanClient {
     }
 
     /// One attempt (the error's text is safe to log: no TAN, no URL parameters).
-    async fn once(&self, tan: &str, payload_hash: &str) -> Result<TanCheck, Failed> {
+    async fn once(&self, body: &TanVerifyRequest) -> Result<TanCheck, Failed> {
         let response = self
             .http
             .post(&self.url)
             .bearer_auth(&self.token)
-            .json(&TanBody {
-                tan,
-                tele_tan_type: ACCEPTED_TELETAN_TYPE,
-                payload_hash,
-            })
+            .json(body)
             .send()
             .await
             .map_err(|e| Failed {
@@ -155,7 +150,10 @@ impl TanClient {
                 let event = response
                     .headers()
                     .get(TELETAN_TYPE_HEADER)
-                    .is_some_and(|t| t.as_bytes().eq_ignore_ascii_case(b"EVENT"));
+                    .is_some_and(|t| {
+                        t.as_bytes()
+                            .eq_ignore_ascii_case(TeletanType::Event.as_str().as_bytes())
+                    });
                 Ok(if event {
                     TanCheck::WrongType
                 } else {

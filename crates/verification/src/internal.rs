@@ -14,14 +14,14 @@
 //!
 //! A check answered 404 spends a unit of the TAN guessing budget ([`crate::budget`]); once the window's
 //! budget is spent, every check is answered 429 unchecked (nothing consumed) until the window ends.
+//!
+//! The paths, the header and the bodies are [`crate::wire`]'s, which the callers use too.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::json;
 use warnkit_service::auth::{require_token, sha256_hex};
 use warnkit_service::{AppError, AppJson, AppResult, ServiceRouter};
 use warnkit_store::unix_now;
@@ -29,27 +29,15 @@ use warnkit_store::unix_now;
 use crate::api::is_uuid_v4;
 use crate::budget::Guess;
 use crate::store::Consumed;
+use crate::wire::{
+    TanVerifyRequest, TeletanCreated, TAN_VERIFY_PATH, TELETAN_PATH, TELETAN_TYPE_HEADER,
+};
 use crate::{TeletanType, VerificationService};
-
-/// Header carrying the teleTAN type (`TEST` or `EVENT`), on teleTAN requests and on verified TANs.
-pub const TELETAN_TYPE_HEADER: &str = "x-cwa-teletan-type";
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TanRequest {
-    tan: String,
-    /// The teleTAN type the caller accepts; absent accepts any.
-    #[serde(default)]
-    tele_tan_type: Option<String>,
-    /// The caller's keyed hash of the payload this TAN authorises; absent for callers that never retry.
-    #[serde(default)]
-    payload_hash: Option<String>,
-}
 
 pub(crate) fn router(service: VerificationService) -> Router {
     let api = Router::new()
-        .route("/version/v1/tan/verify", post(verify))
-        .route("/version/v1/tan/teletan", post(teletan))
+        .route(TAN_VERIFY_PATH, post(verify))
+        .route(TELETAN_PATH, post(teletan))
         .with_state(service.clone());
     ServiceRouter::new(service.inner.internal_metrics.clone())
         .database(service.db().clone())
@@ -61,7 +49,7 @@ pub(crate) fn router(service: VerificationService) -> Router {
 async fn verify(
     State(service): State<VerificationService>,
     headers: HeaderMap,
-    AppJson(req): AppJson<TanRequest>,
+    AppJson(req): AppJson<TanVerifyRequest>,
 ) -> AppResult<Response> {
     require_token(&headers, &service.inner.service_token)?;
     if !is_uuid_v4(&req.tan) {
@@ -148,7 +136,7 @@ async fn teletan(
             .ok_or_else(invalid_type)?,
     };
     let value = service.create_teletan(kind).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "value": value }))).into_response())
+    Ok((StatusCode::CREATED, Json(TeletanCreated { value })).into_response())
 }
 
 /// SHA-256 sized, lowercase hex: the form the submission service sends.

@@ -3,7 +3,8 @@
 //! single-use TANs while the result is positive; the submission service checks a TAN once.
 //!
 //! Two routers: the app-facing API ([`VerificationService::external_router`], compatible with the original's
-//! apps) and the internal API ([`VerificationService::internal_router`], its own listener, service token).
+//! apps) and the internal API ([`VerificationService::internal_router`], its own listener, service token),
+//! whose wire form its callers share through [`wire`].
 
 mod api;
 mod budget;
@@ -12,6 +13,7 @@ mod internal;
 pub mod openapi;
 mod store;
 pub mod teletan;
+pub mod wire;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -110,7 +112,7 @@ pub enum TeletanType {
 
 impl TeletanType {
     /// Wire and storage form: `TEST` or `EVENT`.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             TeletanType::Test => "TEST",
             TeletanType::Event => "EVENT",

@@ -2,6 +2,8 @@
 
 use serde_json::{json, Value};
 
+use crate::wire::{TAN_VERIFY_PATH, TELETAN_PATH};
+
 fn probes() -> Value {
     json!({
         "/health": {"get": {"summary": "Liveness.", "responses": {"200": {"description": "Alive."}}}},
@@ -119,7 +121,7 @@ pub fn external() -> Value {
 /// The internal API (submission service and portal).
 pub fn internal() -> Value {
     let paths = json!({
-        "/version/v1/tan/verify": {"post": {
+        TAN_VERIFY_PATH: {"post": {
             "summary": "Verify and consume a TAN.",
             "security": [{"serviceToken": []}],
             "requestBody": {"required": true, "content": {"application/json": {"schema": {
@@ -141,7 +143,7 @@ pub fn internal() -> Value {
                 "429": err("TAN checks failed too often in this window (tan_budget_exhausted): every TAN check is refused unchecked until the window ends; nothing is consumed.")
             }
         }},
-        "/version/v1/tan/teletan": {"post": {
+        TELETAN_PATH: {"post": {
             "summary": "Issue a teleTAN (valid one hour; EVENT two days).",
             "security": [{"serviceToken": []}],
             "parameters": [{"name": "X-CWA-TELETAN-TYPE", "in": "header", "required": false,
