@@ -8,30 +8,32 @@
 //! port's connections: a GET or HEAD of a published file is answered from a response head built once per
 //! file version (no per-request allocation, header formatting or routing; pipelined requests answered in
 //! one write), and every other request goes to the port's axum router unchanged. That is what it takes
-//! to outpace nginx on small files (see `docs/distribution.md`).
+//! to outpace nginx on small files (see `docs/distribution.md`). The loop keeps the bounds of every
+//! listener ([`ListenerLimits`]: header, body and idle timeouts, a cap on open connections) and answers
+//! its refusals with the JSON envelope, as `warnkit_service::server::serve_with` does.
 
 use std::collections::HashMap;
-use std::io::IoSlice;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{self, header, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::Bytes;
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tower::ServiceExt;
-use warnkit_service::server::Shutdown;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use warnkit_service::server::{Acceptor, ListenerLimits, Shutdown};
 use warnkit_service::AppError;
 
 use crate::layout;
 use crate::objects::Objects;
+
+mod connection;
 
 /// One file version in the cache, with everything a response needs already built.
 struct Cached {
@@ -82,39 +84,41 @@ impl StaticFiles {
     /// Serves `listener` until `shutdown`: published files on the fast path, everything else (other
     /// routes, other methods, missing files, requests with a body) through `fallback`, usually the
     /// port's whole router including [`StaticFiles::router`]. Connections still open at shutdown finish
-    /// the request they are in and close.
+    /// the request they are in and close. With the default [`ListenerLimits`]; see
+    /// [`StaticFiles::serve_with`].
     pub async fn serve(
         self,
         listener: TcpListener,
         fallback: Router,
         shutdown: Shutdown,
     ) -> std::io::Result<()> {
-        let mut connections = tokio::task::JoinSet::new();
-        loop {
-            let accepted = tokio::select! {
-                accepted = listener.accept() => accepted,
-                () = shutdown.clone().wait() => break,
-            };
+        self.serve_with(listener, fallback, shutdown, ListenerLimits::default())
+            .await
+    }
+
+    /// [`StaticFiles::serve`] within `limits`: at most `max_connections` open connections (further
+    /// clients wait in the kernel's backlog), a head within `header_timeout_ms` (from the connection's
+    /// start or a later request's first byte), the next request within `idle_timeout_ms`, a body
+    /// within `body_timeout_ms` (408 after), and no write waiting longer than `idle_timeout_ms` for
+    /// the client to read.
+    pub async fn serve_with(
+        self,
+        listener: TcpListener,
+        fallback: Router,
+        shutdown: Shutdown,
+        limits: ListenerLimits,
+    ) -> std::io::Result<()> {
+        let mut acceptor = Acceptor::new(listener, &limits);
+        let mut connections = JoinSet::new();
+        while let Some((stream, permit)) = acceptor.accept(&shutdown).await {
             while connections.try_join_next().is_some() {}
-            let stream = match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    // Out of file descriptors and the like: wait for connections to close, as
-                    // axum::serve does, instead of spinning.
-                    tracing::warn!(error = %e, "accepting a connection failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            };
-            // As nginx's `tcp_nodelay`: every answer leaves in one write already, and the last, partial
-            // segment of a large one must not wait for the client's delayed ACK.
-            let _ = stream.set_nodelay(true);
-            connections.spawn(connection(
-                self.clone(),
-                stream,
-                fallback.clone(),
-                shutdown.clone(),
-            ));
+            let peer = connection::Peer::new(stream, limits);
+            let files = self.clone();
+            let (fallback, shutdown) = (fallback.clone(), shutdown.clone());
+            connections.spawn(async move {
+                connection::serve(files, peer, fallback, shutdown).await;
+                drop(permit);
+            });
         }
         while connections.join_next().await.is_some() {}
         Ok(())
@@ -279,387 +283,4 @@ fn matches_etag<'a>(values: impl Iterator<Item = &'a [u8]>, etag: &HeaderValue) 
             tag == b"*" || tag.strip_prefix(b"W/").unwrap_or(tag) == ours
         })
     })
-}
-
-// ---- the connection loop of `StaticFiles::serve` ----
-
-/// The largest request head accepted (request line and headers).
-const MAX_HEAD: usize = 16 * 1024;
-/// The largest request body passed to the fallback router; nothing on this port takes one.
-const MAX_BODY: usize = 64 * 1024;
-/// Bodies up to this size are copied behind their head into one write; larger ones are written from
-/// the cache as they are, in a vectored write with the heads before them.
-const COPY_BODY: usize = 16 * 1024;
-/// Answers collected for pipelined requests are written once they exceed this.
-const FLUSH_AT: usize = 64 * 1024;
-/// Headers a request may carry.
-const MAX_HEADERS: usize = 64;
-
-/// What happens to a connection after a response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Connection {
-    /// HTTP/1.1's default.
-    KeepAlive,
-    /// An HTTP/1.0 client that asked to keep the connection: the response must say it does.
-    KeepAlive10,
-    Close,
-}
-
-/// What one request asks, as far as the connection needs to know.
-struct Parsed {
-    /// Length of the request head in the buffer.
-    head_len: usize,
-    connection: Connection,
-    /// `Some` for a GET or HEAD without a body: the fast path may answer it.
-    simple: Option<SimpleGet>,
-}
-
-struct SimpleGet {
-    head: bool,
-    path: String,
-    if_none_match: Vec<Box<[u8]>>,
-}
-
-enum Next {
-    Request(Parsed),
-    Incomplete,
-    Bad(StatusCode),
-}
-
-/// Parses the request at the start of `buf`.
-fn parse(buf: &[u8]) -> Next {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut request = httparse::Request::new(&mut headers);
-    let head_len = match request.parse(buf) {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => {
-            return Next::Bad(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
-        }
-        Ok(httparse::Status::Partial) => return Next::Incomplete,
-        Err(httparse::Error::TooManyHeaders) => {
-            return Next::Bad(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
-        }
-        Err(_) => return Next::Bad(StatusCode::BAD_REQUEST),
-    };
-    if head_len > MAX_HEAD {
-        return Next::Bad(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
-    }
-    let http11 = request.version == Some(1);
-    let mut keep_alive = http11;
-    let mut has_body = false;
-    let mut if_none_match = Vec::new();
-    for h in request.headers.iter() {
-        if h.name.eq_ignore_ascii_case("connection") {
-            for token in h.value.split(|b| *b == b',').map(<[u8]>::trim_ascii) {
-                if token.eq_ignore_ascii_case(b"close") {
-                    keep_alive = false;
-                } else if token.eq_ignore_ascii_case(b"keep-alive") && !http11 {
-                    keep_alive = true;
-                }
-            }
-        } else if h.name.eq_ignore_ascii_case("if-none-match") {
-            if_none_match.push(h.value.into());
-        } else if h.name.eq_ignore_ascii_case("transfer-encoding")
-            || (h.name.eq_ignore_ascii_case("content-length") && h.value.trim_ascii() != b"0")
-        {
-            has_body = true;
-        }
-    }
-    let method = request.method.unwrap_or_default();
-    let target = request.path.unwrap_or_default();
-    let simple = (!has_body && (method == "GET" || method == "HEAD") && target.starts_with('/'))
-        .then(|| SimpleGet {
-            head: method == "HEAD",
-            // As axum's `Uri::path`: the query is not part of the file's name.
-            path: target
-                .split_once('?')
-                .map_or(target, |(path, _)| path)
-                .trim_start_matches('/')
-                .to_owned(),
-            if_none_match,
-        });
-    let connection = match (keep_alive, http11) {
-        (false, _) => Connection::Close,
-        (true, true) => Connection::KeepAlive,
-        (true, false) => Connection::KeepAlive10,
-    };
-    Next::Request(Parsed {
-        head_len,
-        connection,
-        simple,
-    })
-}
-
-/// One connection: answers the requests it sends, in order, until it closes, breaks a rule, or the
-/// server shuts down between requests.
-async fn connection(files: StaticFiles, mut stream: TcpStream, router: Router, shutdown: Shutdown) {
-    let mut buf = BytesMut::with_capacity(4096);
-    let mut out: Vec<u8> = Vec::with_capacity(4096);
-    loop {
-        // Answer every complete request already here (pipelining), then write the answers at once.
-        loop {
-            let parsed = match parse(&buf) {
-                Next::Incomplete => break,
-                Next::Request(parsed) => parsed,
-                Next::Bad(status) => {
-                    error_response(&mut out, status);
-                    let _ = stream.write_all(&out).await;
-                    return;
-                }
-            };
-            let keep_alive = parsed.connection != Connection::Close;
-            let file = match &parsed.simple {
-                Some(get) => files.lookup(&get.path).await.ok().flatten(),
-                None => None,
-            };
-            match (file, &parsed.simple) {
-                (Some(file), Some(get)) => {
-                    buf.advance(parsed.head_len);
-                    if respond_file(&mut out, &file, get, parsed.connection) {
-                        if write_two(&mut stream, &out, &file.bytes).await.is_err() {
-                            return;
-                        }
-                        out.clear();
-                    }
-                }
-                _ => {
-                    let ok =
-                        respond_via_router(&mut stream, &mut buf, &mut out, &router, &parsed).await;
-                    if !ok {
-                        let _ = stream.write_all(&out).await;
-                        return;
-                    }
-                }
-            }
-            if !keep_alive {
-                let _ = stream.write_all(&out).await;
-                return;
-            }
-            if out.len() > FLUSH_AT {
-                // A client pipelining many requests gets its answers in bounded pieces.
-                if stream.write_all(&out).await.is_err() {
-                    return;
-                }
-                out.clear();
-            }
-        }
-        if !out.is_empty() {
-            if stream.write_all(&out).await.is_err() {
-                return;
-            }
-            out.clear();
-        }
-        if shutdown.is_triggered() {
-            return;
-        }
-        let read = tokio::select! {
-            read = stream.read_buf(&mut buf) => read,
-            () = shutdown.clone().wait() => return,
-        };
-        match read {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-    }
-}
-
-/// Appends the response for a cached file to `out`. Returns true when the body is too large to copy
-/// and must be written after `out`, as it is in the cache.
-fn respond_file(out: &mut Vec<u8>, file: &Cached, get: &SimpleGet, connection: Connection) -> bool {
-    let not_modified = matches_etag(get.if_none_match.iter().map(AsRef::as_ref), &file.etag);
-    out.extend_from_slice(if not_modified {
-        &file.head_not_modified
-    } else {
-        &file.head_ok
-    });
-    finish_head(out, connection);
-    if not_modified || get.head {
-        false
-    } else if file.bytes.len() <= COPY_BODY {
-        out.extend_from_slice(&file.bytes);
-        false
-    } else {
-        true
-    }
-}
-
-/// `date`, `connection` when it is not the version's default, and the blank line that ends a head.
-fn finish_head(out: &mut Vec<u8>, connection: Connection) {
-    out.extend_from_slice(b"date: ");
-    http_date(out);
-    out.extend_from_slice(match connection {
-        Connection::KeepAlive => b"\r\n\r\n".as_slice(),
-        Connection::KeepAlive10 => b"\r\nconnection: keep-alive\r\n\r\n".as_slice(),
-        Connection::Close => b"\r\nconnection: close\r\n\r\n".as_slice(),
-    });
-}
-
-/// Hands a request to the port's router and appends its response to `out`. Returns false when the
-/// connection must close after `out` is written (a body it cannot take, a broken request).
-async fn respond_via_router(
-    stream: &mut TcpStream,
-    buf: &mut BytesMut,
-    out: &mut Vec<u8>,
-    router: &Router,
-    parsed: &Parsed,
-) -> bool {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut request = httparse::Request::new(&mut headers);
-    if !matches!(request.parse(buf), Ok(httparse::Status::Complete(_))) {
-        error_response(out, StatusCode::BAD_REQUEST);
-        return false;
-    }
-    let Ok(method) = Method::from_bytes(request.method.unwrap_or_default().as_bytes()) else {
-        error_response(out, StatusCode::BAD_REQUEST);
-        return false;
-    };
-    let mut builder = http::Request::builder()
-        .method(method)
-        .uri(request.path.unwrap_or_default())
-        .version(if request.version == Some(0) {
-            http::Version::HTTP_10
-        } else {
-            http::Version::HTTP_11
-        });
-    let mut length = 0usize;
-    for h in request.headers.iter() {
-        if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            // Nothing on this port reads a body; a chunked one is refused rather than parsed.
-            error_response(out, StatusCode::LENGTH_REQUIRED);
-            return false;
-        }
-        if h.name.eq_ignore_ascii_case("content-length") {
-            match std::str::from_utf8(h.value)
-                .ok()
-                .and_then(|v| v.trim().parse().ok())
-            {
-                Some(n) if n <= MAX_BODY => length = n,
-                Some(_) => {
-                    error_response(out, StatusCode::PAYLOAD_TOO_LARGE);
-                    return false;
-                }
-                None => {
-                    error_response(out, StatusCode::BAD_REQUEST);
-                    return false;
-                }
-            }
-        }
-        builder = builder.header(h.name, h.value);
-    }
-    let is_head = request.method == Some("HEAD");
-    let Ok(http_request) = builder.body(()) else {
-        error_response(out, StatusCode::BAD_REQUEST);
-        return false;
-    };
-    buf.advance(parsed.head_len);
-    if buf.len() < length && !out.is_empty() {
-        // The client may wait for the answers so far before it sends the rest.
-        if stream.write_all(out).await.is_err() {
-            return false;
-        }
-        out.clear();
-    }
-    while buf.len() < length {
-        match stream.read_buf(buf).await {
-            Ok(0) | Err(_) => return false,
-            Ok(_) => {}
-        }
-    }
-    let body = buf.split_to(length).freeze();
-    let response = match router
-        .clone()
-        .oneshot(http_request.map(|()| Body::from(body)))
-        .await
-    {
-        Ok(response) => response,
-        Err(never) => match never {},
-    };
-    let (parts, body) = response.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
-        error_response(out, StatusCode::INTERNAL_SERVER_ERROR);
-        return false;
-    };
-    out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(parts.status.as_str().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(parts.status.canonical_reason().unwrap_or("").as_bytes());
-    out.extend_from_slice(b"\r\n");
-    let mut declared_length = false;
-    for (name, value) in &parts.headers {
-        if name == header::TRANSFER_ENCODING || name == header::CONNECTION || name == header::DATE {
-            continue;
-        }
-        if name == header::CONTENT_LENGTH {
-            // A HEAD answer keeps the length of what a GET would send.
-            if !(is_head && body.is_empty()) {
-                continue;
-            }
-            declared_length = true;
-        }
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    let bodiless = parts.status.is_informational()
-        || parts.status == StatusCode::NO_CONTENT
-        || parts.status == StatusCode::NOT_MODIFIED;
-    if !declared_length && !bodiless {
-        out.extend_from_slice(format!("content-length: {}\r\n", body.len()).as_bytes());
-    }
-    finish_head(out, parsed.connection);
-    if !is_head && !bodiless {
-        out.extend_from_slice(&body);
-    }
-    true
-}
-
-/// A bare error response that ends the connection (the request could not be read to its end).
-fn error_response(out: &mut Vec<u8>, status: StatusCode) {
-    out.extend_from_slice(
-        format!(
-            "HTTP/1.1 {} {}\r\ncontent-length: 0\r\n",
-            status.as_str(),
-            status.canonical_reason().unwrap_or("")
-        )
-        .as_bytes(),
-    );
-    finish_head(out, Connection::Close);
-}
-
-/// Writes `a` then `b`, as few system calls as the socket takes.
-async fn write_two(stream: &mut TcpStream, mut a: &[u8], mut b: &[u8]) -> std::io::Result<()> {
-    while !a.is_empty() {
-        let n = stream
-            .write_vectored(&[IoSlice::new(a), IoSlice::new(b)])
-            .await?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::WriteZero.into());
-        }
-        if n >= a.len() {
-            b = &b[n - a.len()..];
-            a = &[];
-        } else {
-            a = &a[n..];
-        }
-    }
-    stream.write_all(b).await
-}
-
-/// Appends the current time as an HTTP date, formatted at most once a second per thread.
-fn http_date(out: &mut Vec<u8>) {
-    thread_local! {
-        static DATE: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((u64::MAX, String::new())) };
-    }
-    let now = SystemTime::now();
-    let second = now
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    DATE.with_borrow_mut(|(at, text)| {
-        if *at != second {
-            *at = second;
-            *text = httpdate::fmt_http_date(now);
-        }
-        out.extend_from_slice(text.as_bytes());
-    });
 }

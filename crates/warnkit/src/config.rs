@@ -36,6 +36,9 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Most connections per service pool.
     pub database_max_connections: u32,
+    /// Milliseconds a request waits for a database connection before it is answered 503: also how soon
+    /// an outage is answered (a stopped database is retried until then).
+    pub database_acquire_timeout_ms: u64,
     /// Address every listener binds to.
     pub host: String,
     /// When set, the services listen on this port and the following ones, in the contract's order.
@@ -50,6 +53,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Listen ports (ignored when `port_base` is set).
     pub ports: Ports,
+    /// Bounds of every listener's connections: header, body and idle timeouts, and a cap per port.
+    pub listeners: warnkit_service::server::ListenerLimits,
     /// The test-result service.
     pub testresult: TestResultConfig,
     /// The verification service.
@@ -72,12 +77,14 @@ impl Default for Config {
             data_dir: PathBuf::from("warnkit-data"),
             database_url: None,
             database_max_connections: 16,
+            database_acquire_timeout_ms: 1000,
             host: "127.0.0.1".to_owned(),
             port_base: None,
             service_token_file: None,
             database_urls: DatabaseUrls::default(),
             log: LogConfig::default(),
             ports: Ports::default(),
+            listeners: warnkit_service::server::ListenerLimits::default(),
             testresult: TestResultConfig::default(),
             verification: VerificationConfig::default(),
             submission: SubmissionConfig::default(),
@@ -285,7 +292,9 @@ impl Config {
     pub fn pool(&self) -> PoolConfig {
         PoolConfig {
             max_connections: self.database_max_connections,
-            ..PoolConfig::default()
+            acquire_timeout: std::time::Duration::from_millis(
+                self.database_acquire_timeout_ms.max(1),
+            ),
         }
     }
 
@@ -504,6 +513,21 @@ mod tests {
         let file = dir.path().join("bad.toml");
         std::fs::write(&file, "[verification]\nunknown_key = 1\n").unwrap();
         assert!(Config::layered(Some(&file), &[]).is_err());
+    }
+
+    #[test]
+    fn listener_limits_from_file_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("warnkit.toml");
+        std::fs::write(&file, "[listeners]\nheader_timeout_ms = 5000\n").unwrap();
+        let c = Config::layered(
+            Some(&file),
+            &env(&[("WARNKIT_LISTENERS__MAX_CONNECTIONS", "100")]),
+        )
+        .unwrap();
+        assert_eq!(c.listeners.header_timeout_ms, 5_000);
+        assert_eq!(c.listeners.max_connections, 100);
+        assert_eq!(c.listeners.idle_timeout_ms, 30_000);
     }
 
     #[test]

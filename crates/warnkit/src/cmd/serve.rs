@@ -14,7 +14,9 @@ use anyhow::{bail, Context};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use warnkit_distribution::{Distribution, StaticFiles};
-use warnkit_service::server::{serve, shutdown_channel, termination_signal, Shutdown};
+use warnkit_service::server::{
+    serve_with, shutdown_channel, termination_signal, ListenerLimits, Shutdown, MIN_CONNECTIONS,
+};
 use warnkit_service::{metrics_router, Metrics};
 use warnkit_store::Db;
 use warnkit_submission::{Clock, KeyStore, SubmissionService};
@@ -390,6 +392,10 @@ async fn serve_all(config: Config, selected: Vec<&'static str>) -> anyhow::Resul
         }
     }
     let urls: BTreeMap<&str, String> = bound.iter().map(|(k, b)| (*k, b.url.clone())).collect();
+    // Each service opens one pool; distribution reads the key store through a second, and the
+    // federation jobs keep a database of their own.
+    let pools = selected.len() + usize::from(config.federation.enabled);
+    let limits = listener_limits(&config, bound.len(), pools);
     let (trigger, shutdown) = shutdown_channel();
     let mut tasks = JoinSet::new();
     let mut dbs = Vec::new();
@@ -404,13 +410,14 @@ async fn serve_all(config: Config, selected: Vec<&'static str>) -> anyhow::Resul
             let b = bound
                 .remove(listener)
                 .context("listener bound for every router")?;
-            tracing::info!(service = listener, url = %b.url, backend = started.db.backend().name(), "listening");
+            tracing::info!(service = listener, url = %b.url, backend = started.db.backend().name(), max_connections = limits.max_connections, "listening");
             if let (Some(files), "distribution") = (&started.files, listener) {
                 // Published files take the static server's own fast path; the port's other routes
                 // (and anything that is not a plain GET or HEAD of a file) still go through `router`.
-                tasks.spawn(files.clone().serve(b.listener, router, shutdown.clone()));
+                let files = files.clone();
+                tasks.spawn(files.serve_with(b.listener, router, shutdown.clone(), limits));
             } else {
-                tasks.spawn(serve(b.listener, router, shutdown.clone()));
+                tasks.spawn(serve_with(b.listener, router, shutdown.clone(), limits));
             }
         }
         for job in started.jobs {
@@ -425,11 +432,12 @@ async fn serve_all(config: Config, selected: Vec<&'static str>) -> anyhow::Resul
         let b = bound
             .remove(listener)
             .context("metrics listener bound for every service")?;
-        tracing::info!(service = listener, url = %b.url, "listening (internal: operators' metrics)");
-        tasks.spawn(serve(
+        tracing::info!(service = listener, url = %b.url, max_connections = limits.max_connections, "listening (internal: operators' metrics)");
+        tasks.spawn(serve_with(
             b.listener,
             metrics_router(registries),
             shutdown.clone(),
+            limits,
         ));
     }
     write_endpoints(&config, &urls)?;
@@ -461,6 +469,81 @@ async fn serve_all(config: Config, selected: Vec<&'static str>) -> anyhow::Resul
     remove_endpoints(&config);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Descriptors kept for everything but connections: standard streams, the runtime, the listeners, key,
+/// log and published files.
+const RESERVED_DESCRIPTORS: u64 = 64;
+/// Descriptors one database connection may hold (SQLite: the file, its WAL and its shared memory).
+const DESCRIPTORS_PER_DB_CONNECTION: u64 = 3;
+
+/// The configured `[listeners]` limits with the cap fitted into the descriptor limit (raised to the
+/// hard limit first): `listeners` shares, plus two for the connections the services open to each other
+/// (submission and portal to verification, verification to testresult), after `pools` database pools
+/// at their size and [`RESERVED_DESCRIPTORS`].
+pub(crate) fn listener_limits(config: &Config, listeners: usize, pools: usize) -> ListenerLimits {
+    let configured = config.listeners;
+    let Some(descriptors) = raise_descriptor_limit() else {
+        return configured;
+    };
+    let reserved = RESERVED_DESCRIPTORS
+        + DESCRIPTORS_PER_DB_CONNECTION * u64::from(config.database_max_connections) * pools as u64;
+    let shares = listeners + 2;
+    let fitted = configured.fitted(descriptors, reserved, shares);
+    if descriptors < reserved + (shares * MIN_CONNECTIONS) as u64 {
+        tracing::warn!(
+            descriptors,
+            reserved,
+            listeners,
+            "the descriptor limit is too low for this many listeners and database connections; raise it \
+             (`ulimit -n`, systemd's LimitNOFILE) or lower database_max_connections"
+        );
+    }
+    tracing::info!(
+        listeners,
+        max_connections = fitted.max_connections,
+        configured = configured.max_connections,
+        header_timeout_ms = fitted.header_timeout_ms,
+        body_timeout_ms = fitted.body_timeout_ms,
+        idle_timeout_ms = fitted.idle_timeout_ms,
+        "connection limits per listener"
+    );
+    fitted
+}
+
+/// Raises the soft limit on open descriptors to the hard limit, once per process, and logs both: the
+/// soft limit in force, `None` when unlimited (or not a Unix).
+fn raise_descriptor_limit() -> Option<u64> {
+    static RAISED: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    *RAISED.get_or_init(|| {
+        #[cfg(unix)]
+        {
+            use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+            let shown =
+                |limit: Option<u64>| limit.map_or("unlimited".to_owned(), |n| n.to_string());
+            let before = getrlimit(Resource::Nofile);
+            let mut soft = before.current;
+            if before.current != before.maximum {
+                let raised = Rlimit {
+                    current: before.maximum,
+                    maximum: before.maximum,
+                };
+                match setrlimit(Resource::Nofile, raised) {
+                    Ok(()) => soft = before.maximum,
+                    Err(e) => tracing::warn!(error = %e, "raising the descriptor limit failed"),
+                }
+            }
+            tracing::info!(
+                before = %shown(before.current),
+                soft = %shown(soft),
+                hard = %shown(before.maximum),
+                "descriptor limit (RLIMIT_NOFILE)"
+            );
+            soft
+        }
+        #[cfg(not(unix))]
+        None
+    })
 }
 
 /// `DATA_DIR/endpoints.json`, written atomically once every listener is bound. It holds no secret, but

@@ -16,7 +16,7 @@ use warnkit_app::Endpoints;
 use warnkit_distribution::{Distribution, StaticFiles};
 use warnkit_service::keypair::PUBLIC_KEY_FILE;
 use warnkit_service::metrics_router;
-use warnkit_service::server::{serve, shutdown_channel, Shutdown, ShutdownTrigger};
+use warnkit_service::server::{serve_with, shutdown_channel, Shutdown, ShutdownTrigger};
 use warnkit_store::Db;
 use warnkit_submission::{Clock, KeyStore, SubmissionService};
 use warnkit_testresult::TestResultService;
@@ -96,6 +96,8 @@ impl Services {
             .map(|(k, (_, u))| (*k, u.clone()))
             .collect();
         let mut take = |name: &str| listeners.remove(name).map(|(l, _)| l).context("bound");
+        // Three pools: test results, verification, the key store.
+        let limits = crate::cmd::serve::listener_limits(config, LISTENERS.len(), 3);
         let (trigger, shutdown) = shutdown_channel();
         let mut tasks = JoinSet::new();
 
@@ -108,10 +110,11 @@ impl Services {
         .context("testresult database")?;
         let testresult =
             TestResultService::new(tr_db.clone(), config.testresult.clone(), token.clone());
-        tasks.spawn(serve(
+        tasks.spawn(serve_with(
             take("testresult")?,
             testresult.router(),
             shutdown.clone(),
+            limits,
         ));
 
         let ver_db = Db::open(
@@ -125,12 +128,18 @@ impl Services {
         vc.testresult_url = urls["testresult"].clone();
         let verification = VerificationService::new(ver_db.clone(), vc, token.clone())?;
         let external = verification.external_router();
-        tasks.spawn(serve(take("verification")?, external, shutdown.clone()));
+        tasks.spawn(serve_with(
+            take("verification")?,
+            external,
+            shutdown.clone(),
+            limits,
+        ));
         let internal = verification.internal_router();
-        tasks.spawn(serve(
+        tasks.spawn(serve_with(
             take("verification_internal")?,
             internal,
             shutdown.clone(),
+            limits,
         ));
 
         let keys = KeyStore::open(&config.db_target("submission"), config.pool())
@@ -140,10 +149,11 @@ impl Services {
         sc.verification_url = urls["verification_internal"].clone();
         let clock = Clock::manual(now);
         let submission = SubmissionService::new(keys.clone(), sc, token, clock.clone())?;
-        tasks.spawn(serve(
+        tasks.spawn(serve_with(
             take("submission")?,
             submission.router(),
             shutdown.clone(),
+            limits,
         ));
 
         let distribution = Distribution::for_data_dir(
@@ -153,14 +163,20 @@ impl Services {
         )?;
         let files = StaticFiles::new(distribution.objects().clone());
         let router = files.clone().router();
-        tasks.spawn(serve(take("distribution")?, router, shutdown.clone()));
+        tasks.spawn(serve_with(
+            take("distribution")?,
+            router,
+            shutdown.clone(),
+            limits,
+        ));
 
         let mut registries = vec![testresult.metrics().clone(), submission.metrics().clone()];
         registries.extend(verification.metrics().map(Clone::clone));
-        tasks.spawn(serve(
+        tasks.spawn(serve_with(
             take("metrics")?,
             metrics_router(registries),
             shutdown.clone(),
+            limits,
         ));
 
         Ok(Self {
