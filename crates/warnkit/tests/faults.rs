@@ -144,7 +144,7 @@ async fn prepare(http: &reqwest::Client, cfg: &[&str], endpoints: &Value) -> Vec
     let url = |k: &str| endpoints[k].as_str().expect("url").to_owned();
     let lab_key = warnkit(&[&["lab", "key", "create", "--lab", "lab-faults"][..], cfg].concat());
     let guids: Vec<String> = (0..REGISTRATIONS)
-        .map(|_| warnkit_service::auth::sha256_hex(&hex::encode(rand::random::<[u8; 16]>())))
+        .map(|_| warnkit_service::auth::sha256_hex(hex::encode(rand::random::<[u8; 16]>())))
         .collect();
     // 100 results stay under the lab API's default body limit (10,000 bytes).
     for chunk in guids.chunks(100) {

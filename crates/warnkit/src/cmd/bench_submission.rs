@@ -17,7 +17,7 @@ use warnkit_store::unix_now;
 use warnkit_submission::SUBMISSION_PATH;
 
 use super::bench_support::{
-    fresh_guids, post_positive, run_and_print, Scratch, Services, SERVICE_DATABASES,
+    cpu_model, fresh_guids, post_positive, run_and_print, Scratch, Services, SERVICE_DATABASES,
 };
 
 /// Arguments of `warnkit bench submission`.
@@ -39,6 +39,10 @@ pub struct BenchSubmissionArgs {
     /// files in a temporary directory.
     #[arg(long, value_name = "URL")]
     database_url: Option<String>,
+    /// Seconds a spent TAN answers a repeat of its upload (the verification setting `tan_repeat_secs`);
+    /// 0 records nothing, which shows what the all-or-nothing guarantee costs.
+    #[arg(long, value_name = "SECS")]
+    tan_repeat_secs: Option<u64>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -47,6 +51,10 @@ pub struct BenchSubmissionArgs {
 #[derive(Debug, Serialize)]
 struct Report {
     backend: &'static str,
+    /// The CPU, as `/proc/cpuinfo` names it.
+    cpu: String,
+    /// The verification service's `tan_repeat_secs` (0: no repeat records written).
+    tan_repeat_secs: u64,
     threads: usize,
     concurrency: usize,
     submissions: usize,
@@ -72,7 +80,7 @@ pub fn run(args: BenchSubmissionArgs) -> anyhow::Result<std::process::ExitCode> 
     );
     run_and_print(args.threads, args.json, bench(&args), |report| {
         println!(
-            "{} uploads of {} keys on {} ({} threads, {} in flight): {:.2} s, {:.0} uploads/s, {:.0} keys/s, \
+            "{} uploads of {} keys on {} ({} threads, {} in flight, tan_repeat_secs {}; {}): {:.2} s, {:.0} uploads/s, {:.0} keys/s, \
              p50 {:.1} ms, p99 {:.1} ms, {:.2} CPU s in this process ({:.0} uploads per CPU second), \
              {} failures, {} keys stored",
             report.submissions,
@@ -80,6 +88,8 @@ pub fn run(args: BenchSubmissionArgs) -> anyhow::Result<std::process::ExitCode> 
             report.backend,
             report.threads,
             report.concurrency,
+            report.tan_repeat_secs,
+            report.cpu,
             report.seconds,
             report.submissions_per_second,
             report.keys_per_second,
@@ -95,7 +105,11 @@ pub fn run(args: BenchSubmissionArgs) -> anyhow::Result<std::process::ExitCode> 
 
 async fn bench(args: &BenchSubmissionArgs) -> anyhow::Result<Report> {
     let scratch = Scratch::new("submission", args.database_url.clone(), SERVICE_DATABASES);
-    let services = Services::start(&scratch).await?;
+    let mut verification = warnkit_verification::VerificationConfig::default();
+    if let Some(secs) = args.tan_repeat_secs {
+        verification.tan_repeat_secs = secs;
+    }
+    let services = Services::start(&scratch, verification).await?;
     let result = measure(args, &services).await;
     services.stop();
     scratch.remove(services.store.db()).await;
@@ -169,6 +183,10 @@ async fn measure(args: &BenchSubmissionArgs, services: &Services) -> anyhow::Res
     let n = args.submissions as f64;
     Ok(Report {
         backend,
+        cpu: cpu_model(),
+        tan_repeat_secs: args
+            .tan_repeat_secs
+            .unwrap_or(warnkit_verification::VerificationConfig::default().tan_repeat_secs),
         threads: args.threads,
         concurrency: args.concurrency,
         submissions: args.submissions,

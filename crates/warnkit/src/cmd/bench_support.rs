@@ -115,8 +115,12 @@ pub(crate) struct Services {
 }
 
 impl Services {
-    /// Opens the databases [`SERVICE_DATABASES`] in `scratch` and starts the three services.
-    pub(crate) async fn start(scratch: &Scratch) -> anyhow::Result<Self> {
+    /// Opens the databases [`SERVICE_DATABASES`] in `scratch` and starts the three services, verification
+    /// with `verification`'s settings (its test-result URL is set here).
+    pub(crate) async fn start(
+        scratch: &Scratch,
+        verification: VerificationConfig,
+    ) -> anyhow::Result<Self> {
         let pool = PoolConfig::default();
         let open = |name: &'static str, migrations| async move {
             Db::open(&scratch.target(name), pool, migrations)
@@ -140,7 +144,7 @@ impl Services {
         let (sub_l, submission_url) = bind().await?;
         let vc = VerificationConfig {
             testresult_url: testresult_url.clone(),
-            ..VerificationConfig::default()
+            ..verification
         };
         let verification = VerificationService::new(vs_db, vc, token.clone())?;
         let sc = SubmissionConfig {
@@ -214,4 +218,39 @@ pub(crate) fn fresh_guids(count: usize) -> Vec<String> {
     (0..count)
         .map(|_| hex::encode(rand::thread_rng().gen::<[u8; 16]>()))
         .collect()
+}
+
+/// The CPU as `/proc/cpuinfo` names it, with its family and model numbers (a VM's model name is often
+/// only "AMD EPYC", and the numbers tell its generation): "unknown" where there is none.
+pub(crate) fn cpu_model() -> String {
+    let Ok(info) = std::fs::read_to_string("/proc/cpuinfo") else {
+        return "unknown".to_owned();
+    };
+    let field = |name: &str| {
+        info.lines()
+            .find(|l| l.split(':').next().is_some_and(|k| k.trim() == name))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_owned())
+    };
+    match (field("model name"), field("cpu family"), field("model")) {
+        (Some(name), Some(family), Some(model)) => {
+            format!("{name} (family {family}, model {model})")
+        }
+        (Some(name), _, _) => name,
+        _ => "unknown".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cpu_is_named() {
+        let cpu = cpu_model();
+        assert!(!cpu.is_empty());
+        if std::path::Path::new("/proc/cpuinfo").exists() {
+            assert_ne!(cpu, "unknown");
+        }
+    }
 }
