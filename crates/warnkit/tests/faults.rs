@@ -499,11 +499,27 @@ async fn no_tan_is_wasted_by_a_database_outage_or_a_kill() {
         assert_eq!(*status, Some(503), "{what} during the outage");
         assert!(*took < Duration::from_secs(3), "{what} took {took:?}");
     }
-    // An outage is answered at once (database_acquire_timeout_ms, 1 s), not after the pool's old 10 s;
-    // the bound leaves room for a slow CI machine.
+    // An outage is answered at once (database_acquire_timeout_ms, 1 s), not after the pool's old 10 s.
+    // An upload caught in flight by the stop can take one TAN-check timeout (2 s) more; the bound
+    // leaves room for that and a slow CI machine.
+    let complaints = || {
+        ["serve-1.log", "serve-2.log"]
+            .iter()
+            .flat_map(|log| {
+                std::fs::read_to_string(dir.path().join(log))
+                    .unwrap_or_default()
+                    .lines()
+                    .filter(|l| l.contains("ERROR") || l.contains("WARN"))
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
     assert!(
-        slowest_503 < Duration::from_secs(3),
-        "a 503 took {slowest_503:?}"
+        slowest_503 < Duration::from_secs(5),
+        "a 503 took {slowest_503:?}; the servers said:\n{}",
+        complaints()
     );
     assert_eq!(found, all_keys.len(), "every key stored once");
     assert_eq!(published_ours, all_keys.len(), "every key published");

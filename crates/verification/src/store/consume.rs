@@ -126,8 +126,35 @@ async fn consume_batches(db: Db, repeat_secs: i64, mut jobs: mpsc::Receiver<Cons
     }
 }
 
-/// The outcome of each of `checks`, in order. One transaction deletes the TANs valid at `now` (and of type
-/// `accept`) and records those whose check named a payload as spent on it; then the checks left over
+/// A TAN spent again (only a TAN re-issued with the same hash could be): the newer spend counts.
+const ON_CONFLICT_SPENT: &str = "ON CONFLICT (tan_hash) DO UPDATE SET payload_hash = \
+     excluded.payload_hash, teletan_type = excluded.teletan_type, spent_at = excluded.spent_at";
+
+/// Appends the statement that deletes the TANs of `hashes` valid at `now` (and of type `accept`),
+/// returning each one's hash and teleTAN type (a macro because the builder is typed by the engine).
+macro_rules! push_delete {
+    ($q:expr, $now:expr, $accept:expr, $hashes:expr) => {{
+        let q = &mut $q;
+        q.push("DELETE FROM tan WHERE valid_from <= ")
+            .push_bind($now)
+            .push(" AND valid_until > ")
+            .push_bind($now);
+        if let Some(accept) = $accept {
+            q.push(" AND COALESCE(teletan_type, 'TEST') = ")
+                .push_bind(accept);
+        }
+        q.push(" AND tan_hash IN (");
+        let mut list = q.separated(", ");
+        for hash in $hashes {
+            list.push_bind(*hash);
+        }
+        list.push_unseparated(") RETURNING tan_hash, teletan_type");
+    }};
+}
+
+/// The outcome of each of `checks`, in order. One statement (PostgreSQL) or transaction (SQLite) deletes
+/// the TANs valid at `now` (and of type `accept`) and records those whose check named a payload as spent
+/// on it; then the checks left over
 /// are looked up among the TANs spent since `repeat_since` and, when a type is asked for, among the valid
 /// TANs of another type. Only this task deletes TANs (besides retention, which takes expired ones), so
 /// what the last statement still finds was left by the first for its type.
@@ -144,47 +171,70 @@ async fn consume_group(
         first.entry(check.tan_hash).or_insert(check.payload_hash);
     }
     let hashes: Vec<&str> = first.keys().copied().collect();
-    let deleted: Vec<(String, Option<String>)> = on_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
-        let mut q = sqlx::QueryBuilder::new("DELETE FROM tan WHERE valid_from <= ");
-        q.push_bind(now).push(" AND valid_until > ").push_bind(now);
-        if let Some(accept) = accept {
-            q.push(" AND COALESCE(teletan_type, 'TEST') = ")
-                .push_bind(accept);
+    // The TANs this batch spends on a payload: each one's first check names it.
+    let spends: Vec<(&str, &str)> = hashes
+        .iter()
+        .filter_map(|hash| Some((*hash, first[hash]?)))
+        .collect();
+    let deleted: Vec<(String, Option<String>)> = match db {
+        // One statement: the delete and the record of what was spent on what.
+        Db::Postgres(pool) => {
+            let mut q = sqlx::QueryBuilder::new("WITH deleted AS (");
+            push_delete!(q, now, accept, &hashes);
+            q.push(")");
+            if !spends.is_empty() {
+                q.push(
+                    ", spent AS (INSERT INTO spent_tan (tan_hash, payload_hash, teletan_type, \
+                     spent_at) SELECT d.tan_hash, v.payload_hash, d.teletan_type, ",
+                )
+                .push_bind(now)
+                .push(" FROM deleted d JOIN (VALUES ");
+                let mut list = q.separated(", ");
+                for (hash, payload) in &spends {
+                    list.push("(")
+                        .push_bind_unseparated(*hash)
+                        .push_unseparated(", ")
+                        .push_bind_unseparated(*payload)
+                        .push_unseparated(")");
+                }
+                q.push(") AS v (tan_hash, payload_hash) ON v.tan_hash = d.tan_hash ");
+                q.push(ON_CONFLICT_SPENT).push(")");
+            }
+            q.push(" SELECT tan_hash, teletan_type FROM deleted");
+            q.build_query_as().fetch_all(pool).await?
         }
-        q.push(" AND tan_hash IN (");
-        let mut list = q.separated(", ");
-        for hash in &hashes {
-            list.push_bind(*hash);
+        // SQLite has no DELETE in a WITH clause: the two statements in one transaction, which starts with
+        // the write.
+        Db::Sqlite(pool) => {
+            let mut tx = pool.begin().await?;
+            let mut q = sqlx::QueryBuilder::new("");
+            push_delete!(q, now, accept, &hashes);
+            let rows: Vec<(String, Option<String>)> =
+                q.build_query_as().fetch_all(&mut *tx).await?;
+            let spent: Vec<(&str, &str, Option<&str>)> = rows
+                .iter()
+                .filter_map(|(hash, kind)| {
+                    let payload = first.get(hash.as_str()).copied().flatten()?;
+                    Some((hash.as_str(), payload, kind.as_deref()))
+                })
+                .collect();
+            if !spent.is_empty() {
+                let mut q = sqlx::QueryBuilder::new(
+                    "INSERT INTO spent_tan (tan_hash, payload_hash, teletan_type, spent_at) ",
+                );
+                q.push_values(&spent, |mut b, (hash, payload, kind)| {
+                    b.push_bind(*hash)
+                        .push_bind(*payload)
+                        .push_bind(*kind)
+                        .push_bind(now);
+                });
+                q.push(" ").push(ON_CONFLICT_SPENT);
+                q.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            rows
         }
-        list.push_unseparated(") RETURNING tan_hash, teletan_type");
-        let rows: Vec<(String, Option<String>)> = q.build_query_as().fetch_all(&mut *tx).await?;
-        let spent: Vec<(&str, &str, Option<&str>)> = rows
-            .iter()
-            .filter_map(|(hash, kind)| {
-                let payload = first.get(hash.as_str()).copied().flatten()?;
-                Some((hash.as_str(), payload, kind.as_deref()))
-            })
-            .collect();
-        if !spent.is_empty() {
-            let mut q = sqlx::QueryBuilder::new(
-                "INSERT INTO spent_tan (tan_hash, payload_hash, teletan_type, spent_at) ",
-            );
-            q.push_values(&spent, |mut b, (hash, payload, kind)| {
-                b.push_bind(*hash)
-                    .push_bind(*payload)
-                    .push_bind(*kind)
-                    .push_bind(now);
-            });
-            q.push(
-                " ON CONFLICT (tan_hash) DO UPDATE SET payload_hash = excluded.payload_hash, \
-                 teletan_type = excluded.teletan_type, spent_at = excluded.spent_at",
-            );
-            q.build().execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok::<_, sqlx::Error>(rows)
-    })?;
+    };
     let deleted: HashMap<String, Option<String>> = deleted.into_iter().collect();
     let left: Vec<&str> = hashes
         .iter()
