@@ -26,7 +26,6 @@ use axum::Router;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
-use tokio::task::JoinSet;
 use warnkit_service::server::{Acceptor, ListenerLimits, Shutdown};
 use warnkit_service::AppError;
 
@@ -108,19 +107,17 @@ impl StaticFiles {
         shutdown: Shutdown,
         limits: ListenerLimits,
     ) -> std::io::Result<()> {
-        let mut acceptor = Acceptor::new(listener, &limits);
-        let mut connections = JoinSet::new();
-        while let Some((stream, permit)) = acceptor.accept(&shutdown).await {
-            while connections.try_join_next().is_some() {}
-            let peer = connection::Peer::new(stream, limits);
-            let files = self.clone();
-            let (fallback, shutdown) = (fallback.clone(), shutdown.clone());
-            connections.spawn(async move {
-                connection::serve(files, peer, fallback, shutdown).await;
-                drop(permit);
-            });
-        }
-        while connections.join_next().await.is_some() {}
+        Acceptor::new(listener, &limits)
+            .serve_each(&shutdown, |stream, permit| {
+                let peer = connection::Peer::new(stream, limits);
+                let (files, fallback, shutdown) =
+                    (self.clone(), fallback.clone(), shutdown.clone());
+                async move {
+                    connection::serve(files, peer, fallback, shutdown).await;
+                    drop(permit);
+                }
+            })
+            .await;
         Ok(())
     }
 

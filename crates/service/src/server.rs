@@ -202,19 +202,11 @@ pub async fn serve_with(
     shutdown: Shutdown,
     limits: ListenerLimits,
 ) -> std::io::Result<()> {
-    let mut acceptor = Acceptor::new(listener, &limits);
-    let mut connections = JoinSet::new();
-    while let Some((stream, permit)) = acceptor.accept(&shutdown).await {
-        while connections.try_join_next().is_some() {}
-        connections.spawn(connection::serve(
-            stream,
-            router.clone(),
-            limits,
-            shutdown.clone(),
-            permit,
-        ));
-    }
-    while connections.join_next().await.is_some() {}
+    Acceptor::new(listener, &limits)
+        .serve_each(&shutdown, |stream, permit| {
+            connection::serve(stream, router.clone(), limits, shutdown.clone(), permit)
+        })
+        .await;
     Ok(())
 }
 
@@ -232,6 +224,22 @@ pub struct Acceptor {
 pub type ConnectionPermit = OwnedSemaphorePermit;
 
 impl Acceptor {
+    /// Runs `connection` on every connection accepted until `shutdown`, each on a task of its own with
+    /// its place under the cap, then waits for the running ones to finish.
+    pub async fn serve_each<F, Fut>(mut self, shutdown: &Shutdown, mut connection: F)
+    where
+        F: FnMut(TcpStream, ConnectionPermit) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let mut connections = JoinSet::new();
+        while let Some((stream, permit)) = self.accept(shutdown).await {
+            // Reap finished connections as we go, so the set holds only open ones.
+            while connections.try_join_next().is_some() {}
+            connections.spawn(connection(stream, permit));
+        }
+        while connections.join_next().await.is_some() {}
+    }
+
     /// Accepts on `listener` up to `limits.max_connections` open connections.
     pub fn new(listener: TcpListener, limits: &ListenerLimits) -> Self {
         let max = limits.max_connections.max(1);
