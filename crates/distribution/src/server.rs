@@ -11,6 +11,10 @@
 //! to outpace nginx on small files (see `docs/distribution.md`). The loop keeps the bounds of every
 //! listener ([`ListenerLimits`]: header, body and idle timeouts, a cap on open connections) and answers
 //! its refusals with the JSON envelope, as `warnkit_service::server::serve_with` does.
+//!
+//! Both ways count what they answer on the port's registry ([`StaticFiles::with_metrics`]):
+//! `distribution_downloads_total` by file kind and `distribution_file_responses_total` by outcome, in
+//! atomics, so the fast path takes no lock and allocates nothing for them.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -26,8 +30,9 @@ use axum::Router;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
+use warnkit_service::metrics::LabeledCounter;
 use warnkit_service::server::{Acceptor, ListenerLimits, Shutdown};
-use warnkit_service::AppError;
+use warnkit_service::{AppError, Metrics};
 
 use crate::layout;
 use crate::objects::Objects;
@@ -52,6 +57,35 @@ struct Cached {
 struct Inner {
     objects: Objects,
     cache: RwLock<HashMap<String, Arc<Cached>>>,
+    /// Files answered in full, by [`KINDS`].
+    downloads: LabeledCounter,
+    /// Answers of the file routes, by [`OUTCOMES`].
+    responses: LabeledCounter,
+}
+
+/// The `kind` label values of `distribution_downloads_total`, in the order of [`kind_index`].
+const KINDS: &[&str] = &["archive", "index", "config", "public_key", "public_keys"];
+
+fn kind_index(kind: layout::Kind) -> usize {
+    match kind {
+        layout::Kind::Archive => 0,
+        layout::Kind::Index => 1,
+        layout::Kind::Config => 2,
+        layout::Kind::PublicKey => 3,
+        layout::Kind::PublicKeys => 4,
+    }
+}
+
+/// The `outcome` label values of `distribution_file_responses_total`.
+const OUTCOMES: &[&str] = &["ok", "not_modified", "not_found", "error"];
+
+/// An index into [`OUTCOMES`].
+#[derive(Debug, Clone, Copy)]
+enum Outcome {
+    Ok = 0,
+    NotModified = 1,
+    NotFound = 2,
+    Error = 3,
 }
 
 /// Shared state of the static server. Cheap to clone.
@@ -65,12 +99,40 @@ impl std::fmt::Debug for StaticFiles {
 }
 
 impl StaticFiles {
-    /// Serves what `objects` holds.
+    /// Serves what `objects` holds, counting on a registry of its own (see [`StaticFiles::with_metrics`]).
     pub fn new(objects: Objects) -> Self {
+        Self::with_metrics(objects, &Metrics::new("distribution"))
+    }
+
+    /// Serves what `objects` holds and counts what it answers on `metrics`, the port's registry:
+    /// `distribution_downloads_total{kind}` (files answered in full, GET or HEAD) and
+    /// `distribution_file_responses_total{outcome}` (`ok`, `not_modified`, `not_found`, `error`).
+    pub fn with_metrics(objects: Objects, metrics: &Metrics) -> Self {
         Self(Arc::new(Inner {
             objects,
             cache: RwLock::default(),
+            downloads: metrics.labeled(
+                "distribution_downloads_total",
+                "Published files answered in full (200, GET or HEAD), by kind.",
+                "kind",
+                KINDS,
+            ),
+            responses: metrics.labeled(
+                "distribution_file_responses_total",
+                "Answers to requests for published files, by outcome.",
+                "outcome",
+                OUTCOMES,
+            ),
         }))
+    }
+
+    /// Counts one answer for `file` (None: no such file).
+    #[inline]
+    fn count(&self, file: Option<&Cached>, outcome: Outcome) {
+        if let (Some(file), Outcome::Ok) = (file, outcome) {
+            self.0.downloads.inc(kind_index(file.kind));
+        }
+        self.0.responses.inc(outcome as usize);
     }
 
     /// The routes: every path under `version/v1/`, GET and HEAD.
@@ -245,8 +307,14 @@ async fn serve_route(State(files): State<StaticFiles>, request: Request) -> Resp
     let path = request.uri().path().trim_start_matches('/');
     let file = match files.lookup(path).await {
         Ok(Some(file)) => file,
-        Ok(None) => return AppError::not_found("not_found", "no such file").into_response(),
-        Err(e) => return e.into_response(),
+        Ok(None) => {
+            files.count(None, Outcome::NotFound);
+            return AppError::not_found("not_found", "no such file").into_response();
+        }
+        Err(e) => {
+            files.count(None, Outcome::Error);
+            return e.into_response();
+        }
     };
     let common = [
         (header::ETAG, file.etag.clone()),
@@ -257,8 +325,10 @@ async fn serve_route(State(files): State<StaticFiles>, request: Request) -> Resp
     ];
     let if_none_match = request.headers().get_all(header::IF_NONE_MATCH);
     if matches_etag(if_none_match.iter().map(HeaderValue::as_bytes), &file.etag) {
+        files.count(Some(&file), Outcome::NotModified);
         return (StatusCode::NOT_MODIFIED, common).into_response();
     }
+    files.count(Some(&file), Outcome::Ok);
     (
         common,
         [(
@@ -280,4 +350,93 @@ fn matches_etag<'a>(values: impl Iterator<Item = &'a [u8]>, etag: &HeaderValue) 
             tag == b"*" || tag.strip_prefix(b"W/").unwrap_or(tag) == ours
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use warnkit_service::server::shutdown_channel;
+
+    /// Sends `requests` raw on one connection (the last one closing it) and returns what came back.
+    async fn raw(addr: std::net::SocketAddr, requests: &str) -> String {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        stream.write_all(requests.as_bytes()).await.expect("write");
+        let mut out = Vec::new();
+        stream.read_to_end(&mut out).await.expect("read");
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[tokio::test]
+    async fn counts_answers_by_kind_and_outcome_on_both_ways_in() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let objects = Objects::local(dir.path()).expect("objects");
+        let daily = layout::daily("DE", "2025-11-22");
+        let index = layout::date_index("DE");
+        objects
+            .put(&daily, layout::Kind::Archive, b"PK-archive".to_vec())
+            .await
+            .expect("put");
+        objects
+            .put(&index, layout::Kind::Index, b"[\"2025-11-22\"]".to_vec())
+            .await
+            .expect("put");
+        let metrics = Metrics::new("distribution");
+        let files = StaticFiles::with_metrics(objects, &metrics);
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (_trigger, shutdown) = shutdown_channel();
+        let router = files.clone().router();
+        tokio::spawn(files.clone().serve(listener, router, shutdown));
+
+        let etag = {
+            let text = raw(
+                addr,
+                &format!("GET /{daily} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"),
+            )
+            .await;
+            let line = text
+                .lines()
+                .find(|l| l.starts_with("etag: "))
+                .expect("etag header");
+            line["etag: ".len()..].to_owned()
+        };
+        // Pipelined on the fast path: an index, a HEAD of the archive, a revalidation, a missing file.
+        let text = raw(
+            addr,
+            &format!(
+                "GET /{index} HTTP/1.1\r\nhost: x\r\n\r\n\
+                 HEAD /{daily} HTTP/1.1\r\nhost: x\r\n\r\n\
+                 GET /{daily} HTTP/1.1\r\nhost: x\r\nif-none-match: {etag}\r\n\r\n\
+                 GET /{daily}/nothing HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+            ),
+        )
+        .await;
+        assert_eq!(text.matches("HTTP/1.1 200").count(), 2, "{text}");
+        assert_eq!(text.matches("HTTP/1.1 304").count(), 1, "{text}");
+        assert_eq!(text.matches("HTTP/1.1 404").count(), 1, "{text}");
+        // A GET with a body goes through the router's file route, counted the same way.
+        let text = raw(
+            addr,
+            &format!("GET /{daily} HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\nconnection: close\r\n\r\nab"),
+        )
+        .await;
+        assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+
+        let rendered = metrics.render();
+        for (sample, value) in [
+            ("distribution_downloads_total{service=\"distribution\",kind=\"archive\"}", 3),
+            ("distribution_downloads_total{service=\"distribution\",kind=\"index\"}", 1),
+            ("distribution_downloads_total{service=\"distribution\",kind=\"config\"}", 0),
+            ("distribution_file_responses_total{service=\"distribution\",outcome=\"ok\"}", 4),
+            ("distribution_file_responses_total{service=\"distribution\",outcome=\"not_modified\"}", 1),
+            ("distribution_file_responses_total{service=\"distribution\",outcome=\"not_found\"}", 1),
+            ("distribution_file_responses_total{service=\"distribution\",outcome=\"error\"}", 0),
+        ] {
+            assert!(
+                rendered.contains(&format!("{sample} {value}\n")),
+                "{sample} {value} in\n{rendered}"
+            );
+        }
+    }
 }

@@ -1,11 +1,13 @@
 //! A small Prometheus registry: request counters and latency histograms per route and status, plus named
-//! counters that services bump for their own events. Rendered in the text exposition format, one
+//! counters that services bump for their own events, gauges that jobs set ([`Metrics::set`]) and
+//! lock-free labeled counters for hot paths ([`Metrics::labeled`]). Rendered in the text exposition format, one
 //! registry or all of a process's together ([`render_all`]), and only ever served on the operators'
 //! metrics listener ([`crate::http::metrics_router`]), never on a port that phones, labs or officers
 //! reach: the counters tell real uploads from fake ones.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -26,6 +28,39 @@ struct Inner {
     /// By route, then status: nested so a request looks its route up without allocating.
     requests: BTreeMap<String, BTreeMap<u16, Histogram>>,
     counters: BTreeMap<&'static str, (&'static str, u64)>,
+    gauges: BTreeMap<&'static str, (&'static str, f64)>,
+    labeled: Vec<LabeledCounter>,
+}
+
+/// A counter family with one label whose values are fixed up front (e.g. `kind` = archive, index,
+/// ...), one atomic per value: bumping it takes no lock and allocates nothing, so it fits a path that
+/// is benchmarked per request. Cheap to clone (shared); made by [`Metrics::labeled`].
+#[derive(Debug, Clone)]
+pub struct LabeledCounter {
+    name: &'static str,
+    help: &'static str,
+    label: &'static str,
+    values: &'static [&'static str],
+    counts: Arc<[AtomicU64]>,
+}
+
+impl LabeledCounter {
+    /// Adds one to the sample whose label value is `values[index]`; an index out of range is ignored
+    /// (a caller's bug must not take a request down).
+    #[inline]
+    pub fn inc(&self, index: usize) {
+        if let Some(c) = self.counts.get(index) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The current value of the sample whose label value is `value` (0 if it is not one of the values).
+    pub fn get(&self, value: &str) -> u64 {
+        self.values
+            .iter()
+            .position(|v| *v == value)
+            .map_or(0, |i| self.counts[i].load(Ordering::Relaxed))
+    }
 }
 
 /// The metrics of one service; cheap to clone (shared).
@@ -80,6 +115,42 @@ impl Metrics {
     /// The current value of counter `name` (0 if never touched).
     pub fn counter(&self, name: &str) -> u64 {
         self.lock().counters.get(name).map_or(0, |c| c.1)
+    }
+
+    /// Sets the gauge `name` (a valid metric name, not ending in `_total`) to `value`; rendered with
+    /// `# TYPE <name> gauge` and the `service` label.
+    pub fn set(&self, name: &'static str, help: &'static str, value: f64) {
+        self.lock().gauges.insert(name, (help, value));
+    }
+
+    /// The current value of gauge `name` (None if never set).
+    pub fn gauge(&self, name: &str) -> Option<f64> {
+        self.lock().gauges.get(name).map(|g| g.1)
+    }
+
+    /// Registers (or returns the already registered) counter family `name` with one label `label`
+    /// taking the fixed `values`; every value is rendered from the start, at 0 until bumped. The
+    /// returned handle is what a hot path keeps and bumps by index into `values`.
+    pub fn labeled(
+        &self,
+        name: &'static str,
+        help: &'static str,
+        label: &'static str,
+        values: &'static [&'static str],
+    ) -> LabeledCounter {
+        let mut inner = self.lock();
+        if let Some(c) = inner.labeled.iter().find(|c| c.name == name) {
+            return c.clone();
+        }
+        let c = LabeledCounter {
+            name,
+            help,
+            label,
+            values,
+            counts: values.iter().map(|_| AtomicU64::new(0)).collect(),
+        };
+        inner.labeled.push(c.clone());
+        c
     }
 
     /// Renders this registry in the Prometheus text format (version 0.0.4).
@@ -173,7 +244,61 @@ pub fn render_all(registries: &[Metrics]) -> String {
             let _ = writeln!(out, "{name}{{service=\"{svc}\"}} {value}");
         }
     }
+    // Labeled counter families likewise, each sample carrying the service and its own label.
+    type LabeledFamily<'a> = (&'a str, Vec<(&'a str, &'a LabeledCounter)>);
+    let mut labeled: BTreeMap<&str, LabeledFamily<'_>> = BTreeMap::new();
+    for (svc, inner) in &snapshots {
+        for c in &inner.labeled {
+            labeled
+                .entry(c.name)
+                .or_insert((c.help, Vec::new()))
+                .1
+                .push((svc, c));
+        }
+    }
+    for (name, (help, samples)) in labeled {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        for (svc, c) in samples {
+            for (value, count) in c.values.iter().zip(c.counts.iter()) {
+                let _ = writeln!(
+                    out,
+                    "{name}{{service=\"{svc}\",{}=\"{}\"}} {}",
+                    c.label,
+                    escape(value),
+                    count.load(Ordering::Relaxed)
+                );
+            }
+        }
+    }
+    type GaugeFamily<'a> = (&'a str, Vec<(&'a str, f64)>);
+    let mut gauges: BTreeMap<&str, GaugeFamily<'_>> = BTreeMap::new();
+    for (svc, inner) in &snapshots {
+        for (name, (help, value)) in &inner.gauges {
+            gauges
+                .entry(name)
+                .or_insert((help, Vec::new()))
+                .1
+                .push((svc, *value));
+        }
+    }
+    for (name, (help, samples)) in gauges {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for (svc, value) in samples {
+            let _ = writeln!(out, "{name}{{service=\"{svc}\"}} {}", gauge_value(value));
+        }
+    }
     out
+}
+
+/// A gauge's value as the text format spells it: `NaN` and `+Inf`/`-Inf` rather than Rust's `inf`.
+fn gauge_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".to_owned()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf" } else { "-Inf" }.to_owned()
+    } else {
+        v.to_string()
+    }
 }
 
 fn escape(label: &str) -> String {
@@ -229,5 +354,68 @@ mod tests {
         assert!(text.contains("shared_total{service=\"a\"} 1\nshared_total{service=\"b\"} 2\n"));
         assert!(text.contains("only_b_total{service=\"b\"} 3"));
         assert_eq!(text.matches("shared_total{").count(), 2, "{text}");
+    }
+
+    #[test]
+    fn gauges_render_typed_with_the_service_label() {
+        let a = Metrics::new("a");
+        let b = Metrics::new("b");
+        a.set("last_run_seconds", "Duration of the last run.", 1.5);
+        a.set("last_run_seconds", "Duration of the last run.", 2.25);
+        b.set("last_run_seconds", "Duration of the last run.", 7.0);
+        a.set("stamp_seconds", "A timestamp.", 1_780_000_000.0);
+        b.set("broken", "Not a number.", f64::NAN);
+        let text = render_all(&[a.clone(), b]);
+        assert_eq!(
+            text.matches("# TYPE last_run_seconds gauge\n").count(),
+            1,
+            "{text}"
+        );
+        assert!(text.contains(
+            "# HELP last_run_seconds Duration of the last run.\n# TYPE last_run_seconds gauge\n\
+             last_run_seconds{service=\"a\"} 2.25\nlast_run_seconds{service=\"b\"} 7\n"
+        ));
+        // Large values must not turn into exponent notation that loses seconds.
+        assert!(
+            text.contains("stamp_seconds{service=\"a\"} 1780000000\n"),
+            "{text}"
+        );
+        assert!(text.contains("broken{service=\"b\"} NaN\n"), "{text}");
+        assert_eq!(a.gauge("last_run_seconds"), Some(2.25));
+        assert_eq!(a.gauge("never_set"), None);
+    }
+
+    #[test]
+    fn labeled_counters_render_every_value_and_share_one_family() {
+        const KINDS: &[&str] = &["archive", "index"];
+        let a = Metrics::new("a");
+        let c = a.labeled("files_total", "Files served.", "kind", KINDS);
+        c.inc(0);
+        c.inc(0);
+        c.inc(7); // out of range: ignored
+                  // Registering again hands back the same counters.
+        a.labeled("files_total", "Files served.", "kind", KINDS)
+            .inc(1);
+        let b = Metrics::new("b");
+        b.labeled("files_total", "Files served.", "kind", KINDS)
+            .inc(1);
+        let text = render_all(&[a, b]);
+        assert_eq!(
+            text.matches("# TYPE files_total counter\n").count(),
+            1,
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "files_total{service=\"a\",kind=\"archive\"} 2\n\
+             files_total{service=\"a\",kind=\"index\"} 1\n\
+             files_total{service=\"b\",kind=\"archive\"} 0\n\
+             files_total{service=\"b\",kind=\"index\"} 1\n"
+            ),
+            "{text}"
+        );
+        assert_eq!(c.get("archive"), 2);
+        assert_eq!(c.get("index"), 1);
+        assert_eq!(c.get("other"), 0);
     }
 }

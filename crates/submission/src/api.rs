@@ -66,6 +66,37 @@ fn accepted() -> Response {
     response
 }
 
+/// The `reason` label values of `submission_uploads_refused_total`, in the order of [`refusal_index`].
+const REFUSALS: &[&str] = &[
+    "unsupported_media_type",
+    "payload_too_large",
+    "malformed_payload",
+    "invalid_payload",
+    "missing_tan",
+    "invalid_tan",
+    "wrong_tan_type",
+    "verification_unavailable",
+    "unavailable",
+    "other",
+];
+
+/// Why a real upload was refused, as an index into [`REFUSALS`]: the error's code, with every
+/// validation code (each a 400 of its own) as `invalid_payload`.
+fn refusal_index(error: &AppError) -> usize {
+    match error.code {
+        "unsupported_media_type" => 0,
+        "payload_too_large" => 1,
+        "malformed_payload" => 2,
+        "missing_tan" => 4,
+        "invalid_tan" => 5,
+        "wrong_tan_type" => 6,
+        "verification_unavailable" => 7,
+        "unavailable" => 8,
+        _ if error.status == StatusCode::BAD_REQUEST => 3,
+        _ => 9,
+    }
+}
+
 async fn submit(State(service): State<SubmissionService>, request: Request) -> AppResult<Response> {
     let start = Instant::now();
     let inner = &service.inner;
@@ -73,14 +104,59 @@ async fn submit(State(service): State<SubmissionService>, request: Request) -> A
     if fake_mode(request.headers())? {
         // As the original: the body is not looked at, only held to the size limit.
         read_body(request.into_body(), limit).await?;
-        inner.metrics.add(
-            "submission_fake_requests_total",
-            "Fake uploads answered.",
-            1,
-        );
+        inner.metrics.add(FAKES.0, FAKES.1, 1);
         // At the start plus a real upload's duration, both measured from the start to the write.
         return Ok(inner.latency.fake(start, accepted).await);
     }
+    let answer = real_upload(&service, request, start).await;
+    if let Err(error) = &answer {
+        refusals(&inner.metrics).inc(refusal_index(error));
+    }
+    answer
+}
+
+/// The counter of refused real uploads, by reason.
+fn refusals(metrics: &warnkit_service::Metrics) -> warnkit_service::metrics::LabeledCounter {
+    metrics.labeled(
+        "submission_uploads_refused_total",
+        "Real uploads refused (nothing stored), by reason: the error code of the answer.",
+        "reason",
+        REFUSALS,
+    )
+}
+
+/// Counter: real uploads stored.
+const UPLOADS: (&str, &str) = ("submission_uploads_total", "Real uploads stored.");
+/// Counter: keys stored.
+const KEYS_STORED: (&str, &str) = (
+    "submission_keys_stored_total",
+    "Diagnosis keys stored (repeats of a stored key are not counted).",
+);
+/// Counter: keys of accepted uploads left out.
+const KEYS_DROPPED: (&str, &str) = (
+    "submission_keys_dropped_total",
+    "Keys of accepted uploads left out: rolling start not positive, in the future or too old.",
+);
+/// Counter: fake uploads answered.
+const FAKES: (&str, &str) = ("submission_fake_requests_total", "Fake uploads answered.");
+
+/// Shows the upload counters at 0 from the start, so that a rate over them (an alert, a dashboard)
+/// has a series before the first upload.
+pub(crate) fn register_metrics(metrics: &warnkit_service::Metrics) {
+    for (name, help) in [UPLOADS, FAKES, KEYS_STORED, KEYS_DROPPED] {
+        metrics.add(name, help, 0);
+    }
+    refusals(metrics);
+}
+
+/// A real upload: checked, its TAN verified, its keys stored.
+async fn real_upload(
+    service: &SubmissionService,
+    request: Request,
+    start: Instant,
+) -> AppResult<Response> {
+    let inner = &service.inner;
+    let limit = inner.config.max_body_bytes;
     if !is_protobuf(request.headers().get(header::CONTENT_TYPE)) {
         return Err(AppError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -105,17 +181,11 @@ async fn submit(State(service): State<SubmissionService>, request: Request) -> A
         TanCheck::WrongType => return Err(wrong_type()),
     }
     let stored = inner.store.insert(&keys).await?;
-    inner
-        .metrics
-        .add("submission_uploads_total", "Real uploads stored.", 1);
+    inner.metrics.add(UPLOADS.0, UPLOADS.1, 1);
+    inner.metrics.add(KEYS_STORED.0, KEYS_STORED.1, stored);
     inner.metrics.add(
-        "submission_keys_stored_total",
-        "Diagnosis keys stored (repeats of a stored key are not counted).",
-        stored,
-    );
-    inner.metrics.add(
-        "submission_keys_dropped_total",
-        "Keys of accepted uploads left out: rolling start not positive, in the future or too old.",
+        KEYS_DROPPED.0,
+        KEYS_DROPPED.1,
         (payload.keys.len() - keys.len()) as u64,
     );
     Ok(inner.latency.real(start, accepted()))

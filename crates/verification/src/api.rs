@@ -205,10 +205,18 @@ async fn registration_token(
     match outcome {
         Registered::Yes => {}
         Registered::AlreadyUsed => {
+            if guid.is_some() {
+                // teleTAN refusals are counted with the guessing budget.
+                service.inner.external_metrics.add(
+                    "verification_guid_registrations_refused_total",
+                    "GUID registrations refused: the GUID was already registered.",
+                    1,
+                );
+            }
             return Err(AppError::bad_request(
                 "key_already_used",
                 "this key was already used to register",
-            ))
+            ));
         }
         Registered::BadTeletan => {
             return Err(AppError::bad_request(
@@ -217,11 +225,8 @@ async fn registration_token(
             ))
         }
     }
-    service.inner.external_metrics.add(
-        "verification_registrations_total",
-        "Registrations created.",
-        1,
-    );
+    let (name, help) = REGISTRATIONS;
+    service.inner.external_metrics.add(name, help, 1);
     let body = padded_body(
         fields(json!({ "registrationToken": token })),
         REGISTRATION_RESPONSE_BYTES,
@@ -295,6 +300,23 @@ async fn testresult(
     Ok(service.inner.latency[POLL].real(start, response))
 }
 
+/// Counter: registrations created.
+const REGISTRATIONS: (&str, &str) = ("verification_registrations_total", "Registrations created.");
+/// Counter: TANs issued to apps.
+const TANS_ISSUED: (&str, &str) = ("verification_tans_issued_total", "TANs issued.");
+
+/// Shows the app-facing counters at 0 from the start, so that a rate over them (an alert, a
+/// dashboard) has a series before the first registration.
+pub(crate) fn register_metrics(metrics: &warnkit_service::Metrics) {
+    for (name, help) in [REGISTRATIONS, TANS_ISSUED] {
+        metrics.add(name, help, 0);
+    }
+}
+
+/// The `reason` label values of `verification_tan_requests_refused_total`: the registration's TANs are
+/// used up, or its test result is not positive.
+const TAN_REFUSALS: &[&str] = &["tan_limit", "not_positive"];
+
 async fn tan(State(service): State<VerificationService>, request: Request) -> AppResult<Response> {
     let start = Instant::now();
     let (fake, req) = fake_and_body::<TokenRequest>(request).await?;
@@ -308,7 +330,22 @@ async fn tan(State(service): State<VerificationService>, request: Request) -> Ap
         .await?
         .ok_or_else(unknown_token)?;
     let max_tans = i64::from(config.tans_per_registration);
-    let used_up = || AppError::bad_request("tan_limit", "no more TANs for this registration token");
+    let refused = |index: usize| {
+        service
+            .inner
+            .external_metrics
+            .labeled(
+                "verification_tan_requests_refused_total",
+                "TAN requests refused for a known registration, by reason.",
+                "reason",
+                TAN_REFUSALS,
+            )
+            .inc(index);
+    };
+    let used_up = || {
+        refused(0);
+        AppError::bad_request("tan_limit", "no more TANs for this registration token")
+    };
     if session.tan_count >= max_tans {
         return Err(used_up());
     }
@@ -320,6 +357,7 @@ async fn tan(State(service): State<VerificationService>, request: Request) -> Ap
             .ok_or_else(|| AppError::internal("GUID session without GUID"))?;
         let result = service.inner.testresult.result(guid).await?;
         if !POSITIVE_RESULTS.contains(&result.test_result) {
+            refused(1);
             return Err(AppError::bad_request(
                 "not_positive",
                 "a TAN needs a positive test result",
@@ -340,10 +378,8 @@ async fn tan(State(service): State<VerificationService>, request: Request) -> Ap
     if !store::issue_tan(service.db(), &new).await? {
         return Err(used_up());
     }
-    service
-        .inner
-        .external_metrics
-        .add("verification_tans_issued_total", "TANs issued.", 1);
+    let (name, help) = TANS_ISSUED;
+    service.inner.external_metrics.add(name, help, 1);
     let body = padded_body(fields(json!({ "tan": tan })), TAN_RESPONSE_BYTES);
     let response = json_response(StatusCode::CREATED, body);
     Ok(service.inner.latency[TAN].real(start, response))

@@ -62,6 +62,15 @@ impl Guess {
     }
 
     /// Counters (name, help): failed attempts, attempts refused unchecked, windows whose budget ran out.
+    /// Shows every guessing-budget counter at 0 from the start (see [`crate::internal::register_metrics`]).
+    pub(crate) fn register_metrics(metrics: &Metrics) {
+        for guess in [Guess::Teletan, Guess::Tan] {
+            for (name, help) in guess.metrics() {
+                metrics.add(name, help, 0);
+            }
+        }
+    }
+
     fn metrics(self) -> [(&'static str, &'static str); 3] {
         match self {
             Guess::Teletan => [

@@ -34,6 +34,25 @@ use crate::wire::{
 };
 use crate::{TeletanType, VerificationService};
 
+/// Counter: TANs verified and consumed.
+const TANS_VERIFIED: (&str, &str) = (
+    "verification_tans_verified_total",
+    "TANs verified and consumed.",
+);
+/// Counter: repeated checks answered from the spent-TAN record.
+const TANS_REPEATED: (&str, &str) = (
+    "verification_tans_repeated_total",
+    "Repeated checks of a TAN spent on the same payload, answered as the first check.",
+);
+
+/// Shows the TAN check counters at 0 from the start, so that a rate over them (an alert, a
+/// dashboard) has a series before the first check.
+pub(crate) fn register_metrics(metrics: &warnkit_service::Metrics) {
+    for (name, help) in [TANS_VERIFIED, TANS_REPEATED] {
+        metrics.add(name, help, 0);
+    }
+}
+
 pub(crate) fn router(service: VerificationService) -> Router {
     let api = Router::new()
         .route(TAN_VERIFY_PATH, post(verify))
@@ -53,6 +72,11 @@ async fn verify(
 ) -> AppResult<Response> {
     require_token(&headers, &service.inner.service_token)?;
     if !is_uuid_v4(&req.tan) {
+        service.inner.internal_metrics.add(
+            "verification_tans_malformed_total",
+            "TAN checks refused: not a UUID v4.",
+            1,
+        );
         return Err(AppError::bad_request(
             "invalid_tan",
             "tan must be a UUID v4",
@@ -82,19 +106,13 @@ async fn verify(
     let consumed = service.within_budget(Guess::Tan, check, failed).await?;
     let teletan_type = match consumed {
         Consumed::Valid(kind) => {
-            service.inner.internal_metrics.add(
-                "verification_tans_verified_total",
-                "TANs verified and consumed.",
-                1,
-            );
+            let (name, help) = TANS_VERIFIED;
+            service.inner.internal_metrics.add(name, help, 1);
             kind
         }
         Consumed::Repeat(kind) => {
-            service.inner.internal_metrics.add(
-                "verification_tans_repeated_total",
-                "Repeated checks of a TAN spent on the same payload, answered as the first check.",
-                1,
-            );
+            let (name, help) = TANS_REPEATED;
+            service.inner.internal_metrics.add(name, help, 1);
             kind
         }
         Consumed::WrongType => {

@@ -150,6 +150,9 @@ struct Inner {
     latency: [Latencies; 3],
 }
 
+/// Counter: teleTANs issued to officers.
+const TELETANS_ISSUED: (&str, &str) = ("verification_teletans_issued_total", "teleTANs issued.");
+
 impl VerificationService {
     /// A service on an opened and migrated `db`. `service_token` is both what internal callers must present
     /// and what this service presents to the test-result service.
@@ -168,6 +171,12 @@ impl VerificationService {
             internal_metrics: Metrics::new("verification_internal"),
             latency: Default::default(),
         };
+        internal::register_metrics(&inner.internal_metrics);
+        api::register_metrics(&inner.external_metrics);
+        inner
+            .internal_metrics
+            .add(TELETANS_ISSUED.0, TELETANS_ISSUED.1, 0);
+        budget::Guess::register_metrics(&inner.internal_metrics);
         Ok(Self {
             inner: Arc::new(inner),
         })
@@ -220,11 +229,8 @@ impl VerificationService {
             .await
             {
                 Ok(store::TeletanInsert::Stored) => {
-                    self.inner.internal_metrics.add(
-                        "verification_teletans_issued_total",
-                        "teleTANs issued.",
-                        1,
-                    );
+                    let (name, help) = TELETANS_ISSUED;
+                    self.inner.internal_metrics.add(name, help, 1);
                     return Ok(tan);
                 }
                 Ok(store::TeletanInsert::OverLimit) => {

@@ -19,7 +19,7 @@ use tower::ServiceExt;
 use warnkit_service::server::{refusal, ListenerLimits, Shutdown, MAX_HEAD, MAX_HEADERS, MAX_URI};
 use warnkit_service::AppError;
 
-use super::{matches_etag, Cached, StaticFiles};
+use super::{matches_etag, Cached, Outcome, StaticFiles};
 
 /// The largest request body passed to the fallback router; nothing on this port takes one.
 const MAX_BODY: usize = 64 * 1024;
@@ -253,7 +253,7 @@ pub(super) async fn serve(files: StaticFiles, mut peer: Peer, router: Router, sh
             match (file, &parsed.simple) {
                 (Some(file), Some(get)) => {
                     buf.advance(parsed.head_len);
-                    if respond_file(&mut out, &file, get, parsed.connection) {
+                    if respond_file(&files, &mut out, &file, get, parsed.connection) {
                         if peer.write_two(&out, &file.bytes).await.is_err() {
                             return;
                         }
@@ -311,10 +311,22 @@ pub(super) async fn serve(files: StaticFiles, mut peer: Peer, router: Router, sh
     }
 }
 
-/// Appends the response for a cached file to `out`. Returns true when the body is too large to copy
-/// and must be written after `out`, as it is in the cache.
-fn respond_file(out: &mut Vec<u8>, file: &Cached, get: &SimpleGet, connection: Connection) -> bool {
+/// Appends the response for a cached file to `out`, and counts it. Returns true when the body is too
+/// large to copy and must be written after `out`, as it is in the cache.
+fn respond_file(
+    files: &StaticFiles,
+    out: &mut Vec<u8>,
+    file: &Cached,
+    get: &SimpleGet,
+    connection: Connection,
+) -> bool {
     let not_modified = matches_etag(get.if_none_match.iter().map(AsRef::as_ref), &file.etag);
+    let outcome = if not_modified {
+        Outcome::NotModified
+    } else {
+        Outcome::Ok
+    };
+    files.count(Some(file), outcome);
     out.extend_from_slice(if not_modified {
         &file.head_not_modified
     } else {
