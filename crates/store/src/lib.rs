@@ -7,6 +7,8 @@
 //! Each service owns its data: on SQLite a file of its own, on PostgreSQL a schema of its own (selected per
 //! connection through `search_path`), so one PostgreSQL database can host every service of a deployment.
 
+pub mod audit;
+pub mod backup;
 pub mod batch;
 mod lock;
 pub mod owner_only;
@@ -15,7 +17,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-pub use lock::FileLock;
+pub use lock::{FileLock, InstanceLock};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
