@@ -8,11 +8,13 @@ use futures::{StreamExt, TryStreamExt};
 use prost::Message;
 use serde::{Deserialize, Serialize};
 use warnkit_protocol::export::{self, Signer};
+use warnkit_protocol::interval::datetime_string;
+use warnkit_service::Metrics;
 use warnkit_submission::keystore::KeyStore;
 
 use crate::app_config::AppConfigSettings;
 use crate::layout::{self, Kind};
-use crate::objects::{Objects, StoreConfig};
+use crate::objects::{Objects, Put, Snapshot, StoreConfig};
 use crate::plan::{self, DistKey, PlanConfig, PlannedFile};
 use crate::signing::SigningMaterial;
 
@@ -132,30 +134,7 @@ impl DistributionConfig {
     }
 }
 
-/// What a run did.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct RunReport {
-    /// False when another copy held the lock and this run did nothing.
-    pub ran: bool,
-    /// Real keys in the published daily files, counted once per region they are published in.
-    pub real_keys: usize,
-    /// Padding keys in the published daily files, all regions.
-    pub padding_keys: usize,
-    /// Files written (new or changed).
-    pub files_written: usize,
-    /// Files that were already published with the same bytes.
-    pub files_unchanged: usize,
-    /// Expired files removed.
-    pub files_deleted: usize,
-    /// Expired keys deleted from the database.
-    pub keys_deleted: u64,
-    /// Wall-clock seconds of the run.
-    pub seconds: f64,
-    /// Bytes of all published key archives (daily and hourly).
-    pub archive_bytes: usize,
-    /// Keys in all published key archives (daily and hourly, padding included).
-    pub archive_keys: usize,
-}
+pub use crate::report::RunReport;
 
 /// The distribution job with everything it needs.
 #[derive(Debug, Clone)]
@@ -165,6 +144,10 @@ pub struct Distribution {
     signing: SigningMaterial,
     config: DistributionConfig,
     lock_file: PathBuf,
+    /// Where each run records itself ([`crate::report::LastRun`]); `None` records nothing.
+    last_run_file: Option<PathBuf>,
+    metrics: Option<Metrics>,
+    force_rewind: bool,
 }
 
 impl Distribution {
@@ -183,7 +166,30 @@ impl Distribution {
             signing,
             config,
             lock_file,
+            last_run_file: None,
+            metrics: None,
+            force_rewind: false,
         }
+    }
+
+    /// Records each run's counts, duration and outcome in `metrics` (the distribution registry).
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        crate::report::register(&metrics);
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Writes each run's record ([`crate::report::LastRun`]) to `path`, ok or failed.
+    pub fn with_last_run_file(mut self, path: PathBuf) -> Self {
+        self.last_run_file = Some(path);
+        self
+    }
+
+    /// Runs even when the clock is earlier than the newest published file (disaster recovery: a
+    /// store restored with files from a clock that ran ahead). Such a run withdraws the newer files.
+    pub fn with_force_rewind(mut self, force: bool) -> Self {
+        self.force_rewind = force;
+        self
     }
 
     /// The job for a data directory: published files in `DATA_DIR/published` unless the configuration
@@ -196,6 +202,8 @@ impl Distribution {
         config.validate()?;
         let objects = Objects::open(&config.store_config(data_dir))?;
         let signing = crate::signing::load_or_create(&data_dir.join("signing"))?;
+        // A broken keyring fails the start, not the first run an hour later.
+        signing.keyring(&config.key_id, &config.key_version)?;
         if signing.created {
             tracing::info!(
                 path = %data_dir.join("signing").join(crate::signing::PUBLIC_KEY_FILE).display(),
@@ -209,7 +217,8 @@ impl Distribution {
             signing,
             config,
             data_dir.join("distribution.lock"),
-        ))
+        )
+        .with_last_run_file(data_dir.join(crate::report::LAST_RUN_FILE)))
     }
 
     /// The signing key's public half (SPKI PEM).
@@ -242,8 +251,50 @@ impl Distribution {
     }
 
     /// Runs once as if the time were `now` (Unix seconds).
+    ///
+    /// A run that takes the lock, ok or failed, is counted in the metrics and recorded in the last-run
+    /// file; one that finds the lock held does nothing (the holder records itself).
     pub async fn run_once(&self, now: i64) -> anyhow::Result<RunReport> {
+        let started_at = warnkit_store::unix_now();
         let started = Instant::now();
+        let mut result = self.run_guarded(now).await;
+        if matches!(&result, Ok(report) if !report.ran) {
+            return result;
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        if let Ok(report) = &mut result {
+            report.seconds = seconds;
+            tracing::info!(
+                real_keys = report.real_keys,
+                padding_keys = report.padding_keys,
+                hourly_files = report.hourly_files,
+                daily_files = report.daily_files,
+                keys_waiting = report.keys_waiting,
+                written = report.files_written,
+                unchanged = report.files_unchanged,
+                kept = report.archives_kept,
+                deleted = report.files_deleted,
+                keys_deleted = report.keys_deleted,
+                seconds = report.seconds,
+                "distribution run finished"
+            );
+        }
+        if let Some(metrics) = &self.metrics {
+            crate::report::observe(metrics, &result, seconds);
+        }
+        if let Some(path) = &self.last_run_file {
+            let mut record = crate::report::LastRun::new(started_at, now, &result);
+            record.report.seconds = seconds;
+            // The run's outcome stands without its record; `warnkit status` then shows an older one.
+            if let Err(err) = record.write(path) {
+                tracing::warn!(path = %path.display(), error = %err, "could not record the distribution run");
+            }
+        }
+        result
+    }
+
+    /// [`Self::run_once`] under the local lock and the database's advisory lock.
+    async fn run_guarded(&self, now: i64) -> anyhow::Result<RunReport> {
         // Two processes on one machine (a `warnkit distribute` beside the schedule of `warnkit serve`)
         // share the published directory; copies on other machines share the database.
         let Some(_local_lock) = warnkit_store::FileLock::try_acquire(&self.lock_file)
@@ -262,22 +313,14 @@ impl Distribution {
             tracing::info!("another instance holds the distribution advisory lock; skipping");
             return Ok(RunReport::default());
         };
-        let mut report = result?;
-        report.seconds = started.elapsed().as_secs_f64();
-        tracing::info!(
-            real_keys = report.real_keys,
-            padding_keys = report.padding_keys,
-            written = report.files_written,
-            unchanged = report.files_unchanged,
-            deleted = report.files_deleted,
-            keys_deleted = report.keys_deleted,
-            seconds = report.seconds,
-            "distribution run finished"
-        );
-        Ok(report)
+        result
     }
 
     async fn run_locked(&self, now: i64) -> anyhow::Result<RunReport> {
+        // One listing tells which files are already published with the same bytes: nothing is
+        // downloaded. Taken first, so that a run refused for its clock changes nothing at all.
+        let snapshot = self.objects.snapshot("version").await?;
+        let rewound = self.check_clock(&snapshot, now)?;
         let config = self.config.plan_config();
         let today = now.div_euclid(86_400);
         let first_hour = (today - config.retention_days) * 24;
@@ -302,31 +345,38 @@ impl Distribution {
         }
         keys.shrink_to_fit();
 
-        let signer = Signer::new(
-            self.signing.key.clone(),
-            &self.config.key_id,
-            &self.config.key_version,
-        )
-        .with_app_bundle_id(&self.config.app_bundle_id);
-        let extra = self.config_files(&signer)?;
+        // Read each run, so a `warnkit keys rotate` takes effect without a restart; every key valid at
+        // `now` signs (two during a rotation's overlap).
+        let keyring = self
+            .signing
+            .keyring(&self.config.key_id, &self.config.key_version)?;
+        let signers = keyring.signers_at(&self.signing.dir, now, &self.config.app_bundle_id)?;
+        let extra = self.config_files(&signers, &keyring, now)?;
         let secret = self.signing.padding_secret();
         let plan = tokio::task::spawn_blocking(move || {
-            plan::plan(keys, now, &config, &signer, &secret, extra)
+            plan::plan_signed(keys, now, &config, &signers, &secret, extra)
         })
         .await
         .context("planning thread")??;
 
         let mut report = RunReport {
             ran: true,
-            real_keys: plan.real_keys,
-            padding_keys: plan.padding_keys,
+            real_keys: plan.real_keys + plan.current_day_real_keys,
+            padding_keys: plan.padding_keys + plan.current_day_padding_keys,
+            hourly_files: plan.hourly_files,
+            daily_files: plan.daily_files,
+            days: plan.days,
+            keys_waiting: plan.keys_waiting,
+            // Published once its hour has ended.
+            waiting_until: plan
+                .next_publishable_hour
+                .map(|hour| warnkit_protocol::interval::datetime_string((hour + 1) * 3600)),
             keys_deleted,
+            rewound,
             archive_bytes: plan.archive_bytes,
             archive_keys: plan.archive_keys,
             ..RunReport::default()
         };
-        // One listing tells which files are already published with the same bytes: nothing is downloaded.
-        let snapshot = self.objects.snapshot("version").await?;
         // Archives first, then the indexes naming them, then the top index: a reader following the
         // indexes never meets a missing file, even if the run dies half-way.
         for group in [
@@ -334,20 +384,29 @@ impl Distribution {
             plan.indexes,
             plan.top_index.into_iter().collect(),
         ] {
-            let written: Vec<bool> = futures::stream::iter(group)
+            let puts: Vec<Put> = futures::stream::iter(group)
                 .map(|f| {
                     let snapshot = &snapshot;
                     async move {
                         self.objects
-                            .put_if_changed(snapshot, &f.path, f.kind, f.bytes)
+                            .publish(snapshot, &f.path, f.kind, f.bytes)
                             .await
                     }
                 })
                 .buffer_unordered(8)
                 .try_collect()
                 .await?;
-            report.files_written += written.iter().filter(|w| **w).count();
-            report.files_unchanged += written.iter().filter(|w| !**w).count();
+            let count = |what: Put| puts.iter().filter(|p| **p == what).count();
+            report.files_written += count(Put::Written);
+            report.files_unchanged += count(Put::Unchanged);
+            report.archives_kept += count(Put::Kept);
+        }
+        if report.archives_kept > 0 {
+            tracing::info!(
+                kept = report.archives_kept,
+                "published archives differ from what the current settings give; kept as published \
+                 (archives never change; the settings apply to the periods still to come)"
+            );
         }
         // Only now, with no index naming them any more, expired files go: of every region, so files of a
         // region no longer published (a combined region switched off) leave too. Whatever this run
@@ -361,18 +420,49 @@ impl Distribution {
         Ok(report)
     }
 
+    /// Refuses a run whose clock is earlier than what is published ([`plan::earliest_run_hour`]): it
+    /// would withdraw files that phones and caches keep as immutable. Forced, it warns and returns
+    /// `true`.
+    fn check_clock(&self, snapshot: &Snapshot, now: i64) -> anyhow::Result<bool> {
+        let paths = snapshot.url_paths(&layout::country_index());
+        let Some((earliest, newest)) = plan::earliest_run_hour(paths.iter().map(String::as_str))
+        else {
+            return Ok(false);
+        };
+        if now.div_euclid(3600) >= earliest {
+            return Ok(false);
+        }
+        let refusal = RewindRefused {
+            clock: now,
+            earliest: earliest * 3600,
+            newest: newest.to_owned(),
+        };
+        if !self.force_rewind {
+            return Err(refusal.into());
+        }
+        tracing::warn!(
+            clock = %datetime_string(now),
+            newest = %refusal.newest,
+            "FORCED REWIND: running earlier than the published files; files published for later \
+             periods are withdrawn and will be published again with the clock"
+        );
+        Ok(true)
+    }
+
     /// The configuration files of a run: the three app configurations (the v2 ones under both API
-    /// versions the original's apps read), their index, the version index and the public key.
-    fn config_files(&self, signer: &Signer) -> anyhow::Result<Vec<PlannedFile>> {
+    /// versions the original's apps read), their index, the version index, the newest signing key's
+    /// public key and the list of every public key with its validity at `now`.
+    fn config_files(
+        &self,
+        signers: &[Signer],
+        keyring: &crate::signing::Keyring,
+        now: i64,
+    ) -> anyhow::Result<Vec<PlannedFile>> {
         let signed = |path: String, message: &[u8]| -> anyhow::Result<PlannedFile> {
             Ok(PlannedFile {
                 path,
                 kind: Kind::Config,
-                bytes: export::write_signed(
-                    message,
-                    std::slice::from_ref(signer),
-                    (Some(1), Some(1)),
-                )?,
+                bytes: export::write_signed(message, signers, (Some(1), Some(1)))?,
             })
         };
         let settings = &self.config.app_config;
@@ -392,11 +482,49 @@ impl Distribution {
         files.push(PlannedFile {
             path: layout::public_key(),
             kind: Kind::PublicKey,
-            bytes: self.signing.public_pem.clone().into_bytes(),
+            bytes: keyring
+                .newest_at(now)
+                .map_or(&self.signing.public_pem, |k| &k.public_key)
+                .clone()
+                .into_bytes(),
+        });
+        files.push(PlannedFile {
+            path: layout::public_keys(),
+            kind: Kind::PublicKeys,
+            bytes: keyring.published_list(now, self.config.retention_days * 86_400),
         });
         Ok(files)
     }
 }
+
+/// A run refused because its clock is earlier than the newest published file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RewindRefused {
+    /// The time the run acted as (Unix seconds).
+    pub clock: i64,
+    /// The earliest time a run may act as (Unix seconds): the start of the hour after the newest
+    /// published period.
+    pub earliest: i64,
+    /// The URL path of the newest published file.
+    pub newest: String,
+}
+
+impl std::fmt::Display for RewindRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "refusing to publish as of {}: {} is published, so the clock must be at {} or later; \
+             a run acting earlier would withdraw or replace files that phones and caches keep as \
+             immutable. Check the system clock (or --now); to roll the published files back after a \
+             disaster, run `warnkit distribute --force-rewind`",
+            datetime_string(self.clock),
+            self.newest,
+            datetime_string(self.earliest),
+        )
+    }
+}
+
+impl std::error::Error for RewindRefused {}
 
 /// "warnkit d" as a number: the advisory lock id of the distribution job.
 const ADVISORY_LOCK_ID: i64 = 0x7761_726e_6b69_7464;

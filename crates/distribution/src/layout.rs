@@ -13,15 +13,17 @@ pub enum Kind {
     Archive,
     /// The signed app configuration: may change when operators change it.
     Config,
-    /// The public key that verifies every archive.
+    /// The public key of the newest signing key (PEM).
     PublicKey,
+    /// The list of every valid public key with its validity (JSON): changes with a rotation.
+    PublicKeys,
 }
 
 impl Kind {
     /// The `Content-Type` this kind is served with.
     pub fn content_type(self) -> &'static str {
         match self {
-            Kind::Index => "application/json",
+            Kind::Index | Kind::PublicKeys => "application/json",
             Kind::Archive | Kind::Config => "application/zip",
             Kind::PublicKey => "application/x-pem-file",
         }
@@ -33,7 +35,7 @@ impl Kind {
         match self {
             Kind::Archive => "public, max-age=86400, immutable",
             Kind::Index => "public, max-age=300",
-            Kind::Config | Kind::PublicKey => "public, max-age=300",
+            Kind::Config | Kind::PublicKey | Kind::PublicKeys => "public, max-age=300",
         }
     }
 }
@@ -97,9 +99,15 @@ pub fn app_config_ios(version: &str) -> String {
     format!("version/{version}/app_config_ios")
 }
 
-/// `version/v1/public-key.pem`: the key apps pin to verify archives.
+/// `version/v1/public-key.pem`: the newest key that signs (after a rotation, the new one).
 pub fn public_key() -> String {
     format!("{ROOT}/public-key.pem")
+}
+
+/// `version/v1/public-keys.json`: every public key an app needs to verify what is published, with its
+/// id, version and validity (see [`crate::signing::Keyring::published_list`]).
+pub fn public_keys() -> String {
+    format!("{ROOT}/public-keys.json")
 }
 
 /// The object a URL path is stored as.
@@ -123,6 +131,9 @@ pub fn kind_of(url_path: &str) -> Option<Kind> {
     if rest == "public-key.pem" {
         return Some(Kind::PublicKey);
     }
+    if rest == "public-keys.json" {
+        return Some(Kind::PublicKeys);
+    }
     if rest == "configuration/country" {
         return Some(Kind::Index);
     }
@@ -140,7 +151,7 @@ pub fn kind_of(url_path: &str) -> Option<Kind> {
     }
 }
 
-pub use warnkit_protocol::interval::{date_string, parse_date};
+pub use warnkit_protocol::interval::{date_string, datetime_string, parse_date};
 
 /// Unix seconds of an RFC 3339 timestamp such as `2026-11-23T05:10:00Z` or `...+01:00`.
 pub fn parse_rfc3339(text: &str) -> Option<i64> {
@@ -243,6 +254,12 @@ mod tests {
         assert_eq!(kind_of("version/v3/app_config_android"), None);
         assert_eq!(kind_of("version/v2/other"), None);
         assert_eq!(kind_of(&public_key()), Some(Kind::PublicKey));
+        assert_eq!(kind_of(&public_keys()), Some(Kind::PublicKeys));
+        assert_eq!(Kind::PublicKeys.content_type(), "application/json");
+        assert_eq!(
+            Kind::PublicKeys.cache_control(),
+            Kind::PublicKey.cache_control()
+        );
         assert_eq!(kind_of("version/v1/other"), None);
         assert_eq!(kind_of("etc/passwd"), None);
         assert_eq!(

@@ -6,6 +6,7 @@
 //! - [`plan`]: what a run publishes, as a pure function of keys and time.
 //! - [`objects`]: the object store (local directory or S3).
 //! - [`job`]: one run: lock, read, plan, write archives, then indexes, then clean up.
+//! - [`report`]: what a run did: its summary, the last run's record and the run metrics.
 //! - [`server`]: the static file server with ETags and cache headers.
 //! - [`signing`]: the signing key under `DATA_DIR/signing/`.
 
@@ -14,11 +15,13 @@ pub mod job;
 pub mod layout;
 pub mod objects;
 pub mod plan;
+pub mod report;
 pub mod server;
 pub mod signing;
 
 pub use app_config::AppConfigSettings;
-pub use job::{Distribution, DistributionConfig, RunReport};
+pub use job::{Distribution, DistributionConfig, RewindRefused};
 pub use layout::Kind;
 pub use objects::{Objects, StoreConfig};
+pub use report::{DayCount, LastRun, RunReport};
 pub use server::StaticFiles;

@@ -107,6 +107,17 @@ impl Snapshot {
     }
 }
 
+/// What [`Objects::publish`] did with one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Put {
+    /// Written: new, or an index or configuration file whose bytes changed.
+    Written,
+    /// Already published with the same bytes.
+    Unchanged,
+    /// An archive already published with other bytes: left as it is.
+    Kept,
+}
+
 /// The published-files store.
 #[derive(Debug, Clone)]
 pub struct Objects {
@@ -240,6 +251,33 @@ impl Objects {
             .await
             .with_context(|| format!("writing {object}"))?;
         Ok(true)
+    }
+
+    /// Publishes a file of a run, given `snapshot` (taken at the run's start). Indexes and
+    /// configuration files are written when their bytes changed ([`Objects::put_if_changed`]); an
+    /// archive already published is never written again, whatever the current settings would make
+    /// of it (phones and caches keep it as immutable, and apps verified its signature once).
+    pub async fn publish(
+        &self,
+        snapshot: &Snapshot,
+        url_path: &str,
+        kind: Kind,
+        bytes: Vec<u8>,
+    ) -> anyhow::Result<Put> {
+        let object = ObjectPath::from(layout::object_for(url_path));
+        if kind == Kind::Archive {
+            if let Some((size, etag)) = snapshot.0.get(object.as_ref()) {
+                let same =
+                    *size == bytes.len() as u64 && self.unchanged(&object, etag, &bytes).await?;
+                return Ok(if same { Put::Unchanged } else { Put::Kept });
+            }
+        }
+        Ok(
+            match self.put_if_changed(snapshot, url_path, kind, bytes).await? {
+                true => Put::Written,
+                false => Put::Unchanged,
+            },
+        )
     }
 
     /// Whether an object of the planned size already holds `bytes`.

@@ -133,10 +133,38 @@ pub struct Plan {
     pub real_keys: usize,
     /// Padding keys published in daily files, all regions.
     pub padding_keys: usize,
+    /// Real keys in the current day's hourly files (its daily file comes when the day has ended),
+    /// counted once per region.
+    pub current_day_real_keys: usize,
+    /// Padding keys in the current day's hourly files, all regions.
+    pub current_day_padding_keys: usize,
+    /// Hourly archives planned, all regions.
+    pub hourly_files: usize,
+    /// Daily archives planned, all regions.
+    pub daily_files: usize,
+    /// The own region's daily files: real and padding keys per date, oldest first.
+    pub days: Vec<DayCount>,
+    /// Keys given to the plan that wait for a later hour: their rolling period plus the expiry delay
+    /// has not passed, or their hour has not ended.
+    pub keys_waiting: usize,
+    /// The Unix hour of the earliest waiting key: it is published once that hour has ended.
+    pub next_publishable_hour: Option<i64>,
     /// Bytes of all key archives (daily and hourly).
     pub archive_bytes: usize,
     /// Keys in all key archives (daily and hourly, padding included).
     pub archive_keys: usize,
+}
+
+/// The keys of one daily file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct DayCount {
+    /// The file's date, `YYYY-MM-DD`.
+    pub date: String,
+    /// Real keys in it.
+    pub real_keys: usize,
+    /// Padding keys in it.
+    pub padding_keys: usize,
 }
 
 /// A stored key as the plan needs it: 44 bytes, against the few hundred a full row with its
@@ -232,6 +260,36 @@ pub fn publishable_hour(key: &StoredKey, expiry_minutes: i64) -> i64 {
         .max(ready.div_euclid(3600) + i64::from(ready.rem_euclid(3600) != 0))
 }
 
+/// The earliest Unix hour a run may act in without withdrawing or replacing what `published` (URL
+/// paths) holds, with the path that sets it; `None` when no dated file is published.
+///
+/// A run in hour `h` publishes the hours before `h` and the days before `h`'s day, and lists the hours
+/// of `h`'s day: so an hourly file of hour `x` needs a run at `x + 1` or later, a daily file of day
+/// `d` one on `d + 1` or later, an hour index of day `d` one on `d` or later. An earlier run would
+/// drop such a file from the indexes and delete it, though phones and caches keep it as immutable.
+pub fn earliest_run_hour<'a>(
+    published: impl IntoIterator<Item = &'a str>,
+) -> Option<(i64, &'a str)> {
+    let tree = format!("{}/", layout::country_index());
+    published
+        .into_iter()
+        .filter_map(|path| {
+            let rest = path.strip_prefix(&tree)?;
+            let segments: Vec<&str> = rest.split('/').collect();
+            let hour = match segments.as_slice() {
+                [_, "date", date] => (layout::parse_date(date)? + 1) * 24,
+                [_, "date", date, "hour"] => layout::parse_date(date)? * 24,
+                [_, "date", date, "hour", hour] => {
+                    let hour: i64 = hour.parse().ok().filter(|h| (0..24).contains(h))?;
+                    layout::parse_date(date)? * 24 + hour + 1
+                }
+                _ => return None,
+            };
+            Some((hour, path))
+        })
+        .max()
+}
+
 /// One archive to build: which region, which hours' keys go in, and its time window.
 struct ArchiveJob<'a> {
     path: String,
@@ -268,12 +326,27 @@ impl Keys {
     }
 }
 
-/// Plans a run at Unix time `now`. `extra` files (configuration, public key) are published as given.
+/// Plans a run at Unix time `now`, every archive signed by `signer` alone: [`plan_signed`] with one key.
 pub fn plan(
-    mut keys: Vec<DistKey>,
+    keys: Vec<DistKey>,
     now: i64,
     config: &PlanConfig,
     signer: &Signer,
+    padding_secret: &[u8],
+    extra: Vec<PlannedFile>,
+) -> Result<Plan, ExportError> {
+    let signers = std::slice::from_ref(signer);
+    plan_signed(keys, now, config, signers, padding_secret, extra)
+}
+
+/// Plans a run at Unix time `now`. `extra` files (configuration, public key) are published as given.
+/// Every archive carries one signature by each of `signers`: during a signing key rotation's overlap
+/// the retiring key and the new one, so apps trusting either verify it.
+pub fn plan_signed(
+    mut keys: Vec<DistKey>,
+    now: i64,
+    config: &PlanConfig,
+    signers: &[Signer],
     padding_secret: &[u8],
     extra: Vec<PlannedFile>,
 ) -> Result<Plan, ExportError> {
@@ -283,6 +356,16 @@ pub fn plan(
     let first_hourly_day = today - config.hourly_retention_days;
     let regions = config.regions();
 
+    let mut plan = Plan::default();
+    // Keys of hours that have not ended wait; keys whose day left the window never come.
+    for key in keys.iter().filter(|k| k.regions != 0) {
+        let hour = i64::from(key.publishable_hour);
+        if hour >= current_hour {
+            plan.keys_waiting += 1;
+            plan.next_publishable_hour =
+                Some(plan.next_publishable_hour.map_or(hour, |h| h.min(hour)));
+        }
+    }
     // Real keys of ended hours inside the retention window, sorted in place: one copy of the keys
     // serves every region.
     keys.retain(|key| {
@@ -306,7 +389,15 @@ pub fn plan(
         padding: BTreeMap::new(),
     };
 
-    let mut plan = Plan::default();
+    let mut days: BTreeMap<i64, DayCount> = (first_day..today)
+        .map(|day| {
+            let count = DayCount {
+                date: layout::date_string(day),
+                ..DayCount::default()
+            };
+            (day, count)
+        })
+        .collect();
     for &(region, bit) in &regions {
         for (&hour, range) in &keys.hours {
             let real: Vec<&DistKey> = keys.keys[range.clone()]
@@ -321,6 +412,16 @@ pub fn plan(
             if hour.div_euclid(24) < today {
                 plan.real_keys += real.len();
                 plan.padding_keys += padding.len();
+            } else {
+                plan.current_day_real_keys += real.len();
+                plan.current_day_padding_keys += padding.len();
+            }
+            if let Some(day) = days
+                .get_mut(&hour.div_euclid(24))
+                .filter(|_| bit == DistKey::OWN_REGION)
+            {
+                day.real_keys += real.len();
+                day.padding_keys += padding.len();
             }
             if !padding.is_empty() {
                 keys.padding.insert((bit, hour), padding);
@@ -376,8 +477,14 @@ pub fn plan(
             .push(json_file(layout::date_index(region), &dates));
     }
 
+    plan.days = days.into_values().collect();
+    plan.daily_files = jobs
+        .iter()
+        .filter(|j| j.hours.end - j.hours.start > 1)
+        .count();
+    plan.hourly_files = jobs.len() - plan.daily_files;
+
     // Protobuf keys exist only while their file is built: a few files at a time, not all keys at once.
-    let signers = std::slice::from_ref(signer);
     let keys = &keys;
     let archives: Result<Vec<(PlannedFile, usize)>, ExportError> = jobs
         .into_par_iter()

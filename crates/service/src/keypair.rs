@@ -47,14 +47,7 @@ pub fn load_or_create(dir: &Path) -> anyhow::Result<KeyPair> {
     if !private_path.exists() {
         return create(dir, false);
     }
-    let pem = std::fs::read_to_string(&private_path)
-        .with_context(|| format!("reading {}", private_path.display()))?;
-    let key = SigningKey::from_pkcs8_pem(&pem).map_err(|e| {
-        anyhow::anyhow!(
-            "{}: not a PKCS#8 P-256 private key: {e}",
-            private_path.display()
-        )
-    })?;
+    let key = load_private(&private_path)?;
     let public_pem = public_pem(key.verifying_key())?;
     let public_path = dir.join(PUBLIC_KEY_FILE);
     if std::fs::read_to_string(&public_path).ok().as_deref() != Some(public_pem.as_str()) {
@@ -98,6 +91,28 @@ pub fn create(dir: &Path, force: bool) -> anyhow::Result<KeyPair> {
     })
 }
 
+/// Reads a PKCS#8 PEM private key file.
+pub fn load_private(path: &Path) -> anyhow::Result<SigningKey> {
+    let pem =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    SigningKey::from_pkcs8_pem(&pem)
+        .map_err(|e| anyhow::anyhow!("{}: not a PKCS#8 P-256 private key: {e}", path.display()))
+}
+
+/// Generates a private key into the new file `path` (PKCS#8 PEM, mode 0600, its directory created if
+/// missing); refuses when the file exists, so no key is ever overwritten.
+pub fn create_private(path: &Path) -> anyhow::Result<SigningKey> {
+    if path.exists() {
+        bail!("{} exists; refusing to overwrite a key", path.display());
+    }
+    let key = SigningKey::random(&mut rand::rngs::OsRng);
+    let pem = key
+        .to_pkcs8_pem(LineEnding::LF)
+        .context("encoding the private key")?;
+    write_secret(path, pem.as_bytes())?;
+    Ok(key)
+}
+
 /// The public key as SPKI PEM.
 pub fn public_pem(key: &VerifyingKey) -> anyhow::Result<String> {
     key.to_public_key_pem(LineEnding::LF)
@@ -128,6 +143,19 @@ mod tests {
         assert_eq!(again.key.to_bytes(), first.key.to_bytes());
         let public = std::fs::read_to_string(&again.public_path).unwrap();
         assert_eq!(public, first.public_pem);
+    }
+
+    #[test]
+    fn a_private_key_file_is_created_once_and_read_back() {
+        let root = tempfile::tempdir().unwrap();
+        let path = root.path().join("signing").join("signing-key-2.pem");
+        let key = create_private(&path).unwrap();
+        assert_eq!(load_private(&path).unwrap().to_bytes(), key.to_bytes());
+        let err = create_private(&path).unwrap_err().to_string();
+        assert!(err.contains("refusing to overwrite"), "{err}");
+        assert_eq!(load_private(&path).unwrap().to_bytes(), key.to_bytes());
+        std::fs::write(&path, "not a key").unwrap();
+        assert!(load_private(&path).is_err());
     }
 
     #[test]
