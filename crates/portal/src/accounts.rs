@@ -1,6 +1,6 @@
 //! Accounts for `warnkit portal user`: a new account, a new password, other roles, removal, a new
-//! authenticator, and the rules for names and passwords. A new password, a removal or a reset second
-//! factor ends the account's sessions at once.
+//! authenticator, disabling and enabling, the list, and the rules for names and passwords. A new
+//! password, a removal, a reset second factor or disabling ends the account's sessions at once.
 
 use axum::http::StatusCode;
 use warnkit_service::{AppError, AppResult};
@@ -8,7 +8,7 @@ use warnkit_store::Db;
 
 use crate::hashing::hash_password;
 use crate::roles::Roles;
-use crate::store::{self, OIDC_PASSWORD_HASH};
+use crate::store::{self, UserSummary, OIDC_PASSWORD_HASH};
 
 fn no_such_user(username: &str) -> AppError {
     AppError::new(
@@ -89,6 +89,32 @@ pub async fn reset_totp(db: &Db, username: &str) -> AppResult<u64> {
     let ended = store::delete_sessions_of(db, username).await?;
     tracing::info!(target: "audit", user = username, sessions_ended = ended, "portal second factor reset");
     Ok(ended)
+}
+
+/// Disables the account: it cannot sign in (password or OpenID provider) and its sessions end at once;
+/// returns how many ended. Its name, roles and second factor stay for [`enable_user`].
+pub async fn disable_user(db: &Db, username: &str) -> AppResult<u64> {
+    if !store::set_disabled(db, username, true).await? {
+        return Err(no_such_user(username));
+    }
+    // Sessions would be refused anyway (the lookup skips disabled accounts); deleting them says so.
+    let ended = store::delete_sessions_of(db, username).await?;
+    tracing::info!(target: "audit", user = username, sessions_ended = ended, "portal user disabled");
+    Ok(ended)
+}
+
+/// Lets a disabled account sign in again.
+pub async fn enable_user(db: &Db, username: &str) -> AppResult<()> {
+    if !store::set_disabled(db, username, false).await? {
+        return Err(no_such_user(username));
+    }
+    tracing::info!(target: "audit", user = username, "portal user enabled");
+    Ok(())
+}
+
+/// Every account with its roles, whether it is disabled and when it last signed in, by name.
+pub async fn list_users(db: &Db) -> AppResult<Vec<UserSummary>> {
+    Ok(store::users(db).await?)
 }
 
 /// Creates an account directly in `db`; see [`PortalService::add_user`](crate::PortalService::add_user).

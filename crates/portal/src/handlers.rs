@@ -3,7 +3,7 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use warnkit_service::auth::sha256_hex;
@@ -13,14 +13,13 @@ use warnkit_verification::wire::{
 };
 
 use crate::config::HealthAuthority;
-use crate::hashing;
 use crate::page::{form, html, see_other, PageError};
 use crate::pages::{self, Officer};
 use crate::roles::Role;
 use crate::service::PortalService;
 use crate::session::{
-    check_csrf, cookie, current_session, is_tls, login_page, random_token, set_cookie,
-    LOGIN_COOKIE, SESSION_COOKIE,
+    actor_of, busy, check_csrf, cookie, current_session, is_tls, login_page, random_token,
+    set_cookie, signed_in, LOGIN_COOKIE, SESSION_COOKIE, SIGN_IN_REFUSED, UNKNOWN_ACTOR,
 };
 use crate::store::{self, SessionRow};
 use crate::text::text;
@@ -114,6 +113,8 @@ async fn attempt(
     }
     let minutes = ((started + window - now).max(1) + 59) / 60;
     tracing::warn!(target: "audit", user = username, "sign-in throttled");
+    let actor = actor_of(s, username).await?;
+    s.audit(&actor, SIGN_IN_REFUSED, "throttled").await?;
     Ok(Err(text()
         .login_throttled
         .replace("{minutes}", &minutes.to_string())))
@@ -158,9 +159,9 @@ pub(crate) async fn login(
         }
     };
     // Accounts of the OpenID provider have no password here: they are refused like unknown names.
-    let user = store::user(s.db(), username)
-        .await?
-        .filter(|u| u.password_hash != store::OIDC_PASSWORD_HASH);
+    let account = store::user(s.db(), username).await?;
+    let known = account.is_some();
+    let user = account.filter(|u| u.password_hash != store::OIDC_PASSWORD_HASH);
     // Unknown names cost the same hash check (against the dummy hash, in the same pool), so timing does
     // not tell which names exist.
     let phc = user.as_ref().map(|u| u.password_hash.clone());
@@ -170,9 +171,19 @@ pub(crate) async fn login(
         "Passwords checked against an Argon2id hash (known and unknown user names).",
         1,
     );
-    // A refused attempt stays counted against the account.
-    let Some(user) = user.filter(|_| password_ok) else {
-        tracing::info!(target: "audit", user = username, "sign-in refused: wrong user name or password");
+    // A refused attempt stays counted against the account. A disabled account is told apart from a
+    // wrong password only after the password was right, and only in the trail.
+    let refusal = match &user {
+        Some(u) if password_ok && u.disabled => Some("account disabled"),
+        Some(_) if password_ok => None,
+        _ => Some("wrong user name or password"),
+    };
+    let (Some(user), None) = (user, refusal) else {
+        let reason = refusal.unwrap_or_default();
+        tracing::info!(target: "audit", user = username, reason, "sign-in refused");
+        // A name that is no account may be a password typed into the wrong field: it is not kept.
+        let actor = if known { username } else { UNKNOWN_ACTOR };
+        s.audit(actor, SIGN_IN_REFUSED, reason).await?;
         return Ok(login_page(
             &s,
             &headers,
@@ -199,6 +210,9 @@ pub(crate) async fn login(
     )
     .await?;
     tracing::info!(target: "audit", user = username, role = %user.roles, stage, "signed in");
+    if stage == "active" {
+        signed_in(&s, username, now, "password").await?;
+    }
     let tls = is_tls(&s, &headers);
     let mut response = see_other(home_of(stage));
     let h = response.headers_mut();
@@ -208,31 +222,6 @@ pub(crate) async fn login(
     );
     h.append(header::SET_COOKIE, set_cookie(LOGIN_COOKIE, "", 0, tls));
     Ok(response)
-}
-
-/// 503 with `Retry-After: 1` for a sign-in the password pool did not admit: the sign-in form again with a
-/// message for a browser (it asks for HTML), the JSON error envelope (`busy`) for any other client.
-fn busy(s: &PortalService, headers: &HeaderMap, username: &str) -> Response {
-    s.inner.metrics.add(
-        "portal_sign_ins_busy_total",
-        "Sign-ins answered 503 busy because every password check and queue place was taken.",
-        1,
-    );
-    tracing::debug!("sign-in refused: every password check is taken");
-    let wants_html = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/html"));
-    let mut response = if wants_html {
-        let username = if username.len() <= 64 { username } else { "" };
-        let status = StatusCode::SERVICE_UNAVAILABLE;
-        login_page(s, headers, status, Some(text().login_busy), username)
-    } else {
-        hashing::busy().into_response()
-    };
-    let retry = HeaderValue::from_static("1");
-    response.headers_mut().insert(header::RETRY_AFTER, retry);
-    response
 }
 
 /// The session if it is at `stage`, else where to send the browser instead.
@@ -285,12 +274,15 @@ async fn second_factor(
     if !accepted {
         // The attempt stays counted: with the password right, at most the limit of codes per window.
         tracing::info!(target: "audit", user = %session.username, "one-time code refused");
+        s.audit(&session.username, SIGN_IN_REFUSED, "wrong one-time code")
+            .await?;
         return Ok(false);
     }
     store::release_attempt(s.db(), &session.username, counted_in).await?;
     let expires = now + s.inner.config.session_secs as i64;
     store::promote_session(s.db(), &session.id_hash, "active", expires).await?;
     tracing::info!(target: "audit", user = %session.username, "second factor accepted");
+    signed_in(s, &session.username, now, "password+totp").await?;
     Ok(true)
 }
 
@@ -515,6 +507,14 @@ async fn issue(
                     tracing::info!(target: "audit", user = %session.username, at = now, kind, "teleTAN issued")
                 }
             }
+            // The type and the authority, never the value. Shown only once this row is written: a
+            // teleTAN that the trail cannot account for is not handed out.
+            let subject = match event {
+                Some(a) => format!("{kind} for {}", a.nr),
+                None => kind.to_owned(),
+            };
+            s.audit(&session.username, "teletan.issue", &subject)
+                .await?;
             let page = pages::teletan(
                 text(),
                 officer(session),
@@ -580,6 +580,7 @@ pub(crate) async fn logout(
     check_csrf(&f.csrf, &session.csrf).map_err(|e| PageError::with_session(e, &session))?;
     store::delete_session(s.db(), &session.id_hash).await?;
     tracing::info!(target: "audit", user = %session.username, "signed out");
+    s.audit(&session.username, "portal.sign-out", "").await?;
     let mut response = see_other("/login");
     let cookie = set_cookie(SESSION_COOKIE, "", 0, is_tls(&s, &headers));
     response.headers_mut().append(header::SET_COOKIE, cookie);

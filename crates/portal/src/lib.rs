@@ -30,13 +30,14 @@ pub mod totp;
 mod web;
 
 pub use accounts::{
-    add_user, generate_password, remove_user, reset_totp, set_password, set_roles, valid_username,
-    MIN_PASSWORD_CHARS,
+    add_user, disable_user, enable_user, generate_password, list_users, remove_user, reset_totp,
+    set_password, set_roles, valid_username, MIN_PASSWORD_CHARS,
 };
 pub use config::{HealthAuthority, PortalConfig};
 pub use oidc::OidcConfig;
 pub use roles::{Role, Roles};
 pub use service::{Clock, PortalService, NAME};
+pub use store::UserSummary;
 
 /// The embedded schema migrations of the portal.
 pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

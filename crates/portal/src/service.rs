@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use warnkit_service::{AppError, AppResult, Metrics};
-use warnkit_store::Db;
+use warnkit_store::{Db, StoreResult};
 
 use crate::accounts;
 use crate::config::{check_authorities, PortalConfig};
@@ -109,6 +109,11 @@ impl PortalService {
     /// The portal's metrics.
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    /// Writes one row of the audit trail in the portal's database. Never pass a teleTAN or a password.
+    pub(crate) async fn audit(&self, actor: &str, action: &str, subject: &str) -> StoreResult<()> {
+        warnkit_store::audit::record(&self.inner.db, actor, action, subject).await
     }
 
     /// Creates an account (for `warnkit portal user add`). Names are 1-64 characters of `a-z 0-9 . _ -`;

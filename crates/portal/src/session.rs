@@ -1,11 +1,13 @@
-//! The officer's session: cookies, the session lookup, CSRF checks, and the sign-in page, which sets the
-//! sign-in form's CSRF cookie (shown by the password sign-in and by a refused OpenID sign-in alike).
+//! The officer's session: cookies, the session lookup, CSRF checks, the audit rows of signing in, and the
+//! sign-in page, which sets the sign-in form's CSRF cookie (shown by the password sign-in and by a refused
+//! OpenID sign-in alike), also as the answer to a sign-in the password pool is too busy for.
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use warnkit_service::auth::{constant_time_eq, sha256_hex};
 use warnkit_service::AppError;
 
+use crate::hashing;
 use crate::page::{html, PageError};
 use crate::pages;
 use crate::service::PortalService;
@@ -74,6 +76,29 @@ pub(crate) async fn current_session(
     Ok(store::session(service.db(), &sha256_hex(id), now).await?)
 }
 
+/// The audit action of a refused sign-in (password, code, OpenID provider); the subject says why.
+pub(crate) const SIGN_IN_REFUSED: &str = "portal.sign-in-refused";
+/// The actor of a refused sign-in whose name is no account.
+pub(crate) const UNKNOWN_ACTOR: &str = "(unknown)";
+
+/// `username` if it names an account, else [`UNKNOWN_ACTOR`]: a name that is no account is not kept.
+pub(crate) async fn actor_of(s: &PortalService, username: &str) -> Result<String, PageError> {
+    let known = store::user(s.db(), username).await?.is_some();
+    Ok(if known { username } else { UNKNOWN_ACTOR }.to_owned())
+}
+
+/// Notes a completed sign-in (`via`: password, password+totp, oidc) on the account and in the trail.
+pub(crate) async fn signed_in(
+    s: &PortalService,
+    username: &str,
+    now: i64,
+    via: &str,
+) -> Result<(), PageError> {
+    store::mark_signed_in(s.db(), username, now).await?;
+    s.audit(username, "portal.sign-in", via).await?;
+    Ok(())
+}
+
 /// The sign-in form (with the OpenID provider's button when configured) and its CSRF cookie.
 pub(crate) fn login_page(
     s: &PortalService,
@@ -87,6 +112,31 @@ pub(crate) fn login_page(
     let mut response = html(status, pages::login(text(), &token, error, username, sso));
     let cookie = set_cookie(LOGIN_COOKIE, &token, 3600, is_tls(s, headers));
     response.headers_mut().append(header::SET_COOKIE, cookie);
+    response
+}
+
+/// 503 with `Retry-After: 1` for a sign-in the password pool did not admit: the sign-in form again with a
+/// message for a browser (it asks for HTML), the JSON error envelope (`busy`) for any other client.
+pub(crate) fn busy(s: &PortalService, headers: &HeaderMap, username: &str) -> Response {
+    s.inner.metrics.add(
+        "portal_sign_ins_busy_total",
+        "Sign-ins answered 503 busy because every password check and queue place was taken.",
+        1,
+    );
+    tracing::debug!("sign-in refused: every password check is taken");
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    let mut response = if wants_html {
+        let username = if username.len() <= 64 { username } else { "" };
+        let status = StatusCode::SERVICE_UNAVAILABLE;
+        login_page(s, headers, status, Some(text().login_busy), username)
+    } else {
+        hashing::busy().into_response()
+    };
+    let retry = HeaderValue::from_static("1");
+    response.headers_mut().insert(header::RETRY_AFTER, retry);
     response
 }
 

@@ -18,7 +18,10 @@ use crate::page::{html, see_other, PageError};
 use crate::pages;
 use crate::roles::Roles;
 use crate::service::PortalService;
-use crate::session::{cookie, is_tls, login_page, random_token, set_cookie, SESSION_COOKIE};
+use crate::session::{
+    cookie, is_tls, login_page, random_token, set_cookie, signed_in, SESSION_COOKIE,
+    SIGN_IN_REFUSED, UNKNOWN_ACTOR,
+};
 use crate::store;
 use crate::text::text;
 
@@ -131,6 +134,10 @@ pub(crate) async fn callback(
         Ok(who) => who,
         Err(r) => {
             tracing::info!(target: "audit", via = "oidc", reason = %r.1, "sign-in refused");
+            // The provider's account is known only once its token checked out; the reason names it
+            // where it matters (a disabled account).
+            let subject = format!("oidc: {}", r.1);
+            s.audit(UNKNOWN_ACTOR, SIGN_IN_REFUSED, &subject).await?;
             return Ok(refusal_page(&s, &headers, r));
         }
     };
@@ -149,6 +156,7 @@ pub(crate) async fn callback(
     )
     .await?;
     tracing::info!(target: "audit", user = %username, role = %roles, via = "oidc", stage = "active", "signed in");
+    signed_in(&s, &username, now, "oidc").await?;
     let tls = is_tls(&s, &headers);
     // A page, not a redirect: the `Strict` session cookie rides only on a navigation that starts here,
     // and the redirect from the provider started elsewhere.
@@ -229,7 +237,17 @@ async fn sign_in(
         return Err(Refusal(StatusCode::FORBIDDEN, message));
     }
     match store::upsert_oidc_user(s.db(), &username, roles, now).await {
-        Ok(true) => Ok((username, roles)),
+        Ok(true) => match store::user(s.db(), &username).await {
+            Ok(Some(user)) if !user.disabled => Ok((username, roles)),
+            Ok(_) => Err(refused(format!("the account {username} is disabled"))),
+            Err(e) => {
+                tracing::error!(error = %e, "reading an OpenID account");
+                Err(Refusal(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    text().internal_error.to_owned(),
+                ))
+            }
+        },
         Ok(false) => Err(refused(
             "the account name is taken by a local account".into(),
         )),

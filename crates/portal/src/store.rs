@@ -19,6 +19,23 @@ pub struct User {
     pub totp_confirmed: bool,
     /// The last time step a code was accepted for.
     pub totp_last_step: i64,
+    /// Whether an operator disabled the account: it cannot sign in and has no sessions.
+    pub disabled: bool,
+}
+
+/// An account as `warnkit portal user list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSummary {
+    /// The account's name (`oidc:NAME` for an account of the OpenID provider).
+    pub username: String,
+    /// Its roles, as stored (comma-separated).
+    pub roles: String,
+    /// Whether it is disabled.
+    pub disabled: bool,
+    /// When it last completed a sign-in (epoch seconds), if ever.
+    pub last_sign_in_at: Option<i64>,
+    /// When it was created (epoch seconds).
+    pub created_at: i64,
 }
 
 /// A session row joined with its account.
@@ -36,7 +53,7 @@ pub struct SessionRow {
     pub csrf: String,
 }
 
-type UserTuple = (String, String, i64, Option<String>, i64, i64);
+type UserTuple = (String, String, i64, Option<String>, i64, i64, i64);
 
 fn user_from(t: UserTuple) -> Option<User> {
     Some(User {
@@ -46,6 +63,7 @@ fn user_from(t: UserTuple) -> Option<User> {
         totp_secret: t.3,
         totp_confirmed: t.4 != 0,
         totp_last_step: t.5,
+        disabled: t.6 != 0,
     })
 }
 
@@ -75,7 +93,7 @@ pub async fn insert_user(
 /// The account named `username`, if any.
 pub async fn user(db: &Db, username: &str) -> StoreResult<Option<User>> {
     let sql = "SELECT password_hash, role, totp_required, totp_secret, totp_confirmed, \
-               totp_last_step FROM users WHERE username = $1";
+               totp_last_step, disabled FROM users WHERE username = $1";
     let row: Option<UserTuple> = on_pool!(db, |pool| sqlx::query_as(sql)
         .bind(username)
         .fetch_optional(pool)
@@ -186,7 +204,8 @@ pub async fn insert_session(
 /// The live session with this hash, if any.
 pub async fn session(db: &Db, id_hash: &str, now: i64) -> StoreResult<Option<SessionRow>> {
     let sql = "SELECT s.id_hash, s.username, u.role, s.stage, s.csrf FROM sessions s \
-               JOIN users u ON u.username = s.username WHERE s.id_hash = $1 AND s.expires_at > $2";
+               JOIN users u ON u.username = s.username \
+               WHERE s.id_hash = $1 AND s.expires_at > $2 AND u.disabled = 0";
     let row: Option<(String, String, String, String, String)> = on_pool!(db, |pool| {
         sqlx::query_as(sql)
             .bind(id_hash)
@@ -363,6 +382,49 @@ pub async fn take_oidc_login(
     Ok(row
         .filter(|r| r.2 > now)
         .map(|(nonce, verifier, _)| (nonce, verifier)))
+}
+
+/// Every account, by name.
+pub async fn users(db: &Db) -> StoreResult<Vec<UserSummary>> {
+    let sql = "SELECT username, role, disabled, last_sign_in_at, created_at FROM users \
+               ORDER BY username";
+    let rows: Vec<(String, String, i64, Option<i64>, i64)> =
+        on_pool!(db, |pool| sqlx::query_as(sql).fetch_all(pool).await)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| UserSummary {
+            username: r.0,
+            roles: r.1,
+            disabled: r.2 != 0,
+            last_sign_in_at: r.3,
+            created_at: r.4,
+        })
+        .collect())
+}
+
+/// Notes a completed sign-in (both factors, or the OpenID provider's) at `now`.
+pub async fn mark_signed_in(db: &Db, username: &str, now: i64) -> StoreResult<()> {
+    on_pool!(db, |pool| sqlx::query(
+        "UPDATE users SET last_sign_in_at = $2 WHERE username = $1"
+    )
+    .bind(username)
+    .bind(now)
+    .execute(pool)
+    .await
+    .map(drop))
+}
+
+/// Disables (`true`) or enables the account; `false` when there is no such account.
+pub async fn set_disabled(db: &Db, username: &str, disabled: bool) -> StoreResult<bool> {
+    let done = on_pool!(db, |pool| sqlx::query(
+        "UPDATE users SET disabled = $2 WHERE username = $1"
+    )
+    .bind(username)
+    .bind(i64::from(disabled))
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(done == 1)
 }
 
 /// Ends every session of `username`; returns how many there were.

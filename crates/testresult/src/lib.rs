@@ -17,9 +17,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use warnkit_service::server::Shutdown;
 use warnkit_service::{periodic, AppResult, Metrics};
-use warnkit_store::Db;
+use warnkit_store::{audit, Db};
 
 pub use api::{AppResultRequest, AppResultResponse, LabResult, LabResultsRequest, QUICKTEST_PATH};
+pub use store::{LabKey, KEY_ID_CHARS};
 
 /// Advisory-lock key of the retention job (PostgreSQL), unique across warnkit's jobs.
 const RETENTION_LOCK: i64 = 0x7763_7472_0001;
@@ -125,6 +126,40 @@ impl TestResultService {
     /// Creates an API key for `lab_id` and returns it; only its hash is stored, so it is shown once.
     pub async fn create_lab_key(&self, lab_id: &str) -> AppResult<String> {
         store::create_lab_key(&self.inner.db, lab_id).await
+    }
+
+    /// [`create_lab_key`](Self::create_lab_key) for an operator: the new key's id goes to the audit trail as
+    /// done by `actor`, the key itself nowhere.
+    pub async fn create_lab_key_as(&self, actor: &str, lab_id: &str) -> AppResult<String> {
+        let key = store::create_lab_key(&self.inner.db, lab_id).await?;
+        let id = &warnkit_service::auth::sha256_hex(&key)[..KEY_ID_CHARS];
+        let subject = format!("{lab_id} key {id}");
+        audit::record(&self.inner.db, actor, "lab-key.create", &subject).await?;
+        tracing::info!(target: "audit", actor, lab = lab_id, key_id = id, "lab key created");
+        Ok(key)
+    }
+
+    /// Every lab key (ids, labs, creation and revocation times; never a key).
+    pub async fn lab_keys(&self) -> AppResult<Vec<LabKey>> {
+        store::lab_keys(&self.inner.db).await
+    }
+
+    /// Revokes the keys of `lab_id` (only `key_id` when given) for `actor`, refused from the next request
+    /// on; returns the ids revoked now, each recorded in the audit trail. An unknown lab or key is a 404.
+    pub async fn revoke_lab_keys(
+        &self,
+        actor: &str,
+        lab_id: &str,
+        key_id: Option<&str>,
+    ) -> AppResult<Vec<String>> {
+        let now = warnkit_store::unix_now();
+        let revoked = store::revoke_lab_keys(&self.inner.db, lab_id, key_id, now).await?;
+        for id in &revoked {
+            let subject = format!("{lab_id} key {id}");
+            audit::record(&self.inner.db, actor, "lab-key.revoke", &subject).await?;
+            tracing::info!(target: "audit", actor, lab = lab_id, key_id = %id, "lab key revoked");
+        }
+        Ok(revoked)
     }
 
     /// Test helper: moves a result's upload time, to exercise retention without waiting weeks.

@@ -47,12 +47,100 @@ pub(crate) async fn create_lab_key(db: &Db, lab_id: &str) -> AppResult<String> {
 pub(crate) async fn lab_for_key(db: &Db, key: &str) -> AppResult<Option<String>> {
     let hash = sha256_hex(key);
     let row: Option<(String,)> = on_pool!(db, |pool| {
-        sqlx::query_as("SELECT lab_id FROM lab_key WHERE key_hash = $1")
+        sqlx::query_as("SELECT lab_id FROM lab_key WHERE key_hash = $1 AND revoked_at IS NULL")
             .bind(&hash)
             .fetch_optional(pool)
             .await
     })?;
     Ok(row.map(|r| r.0))
+}
+
+/// A lab key as an operator sees it: never the key, nor enough of its hash to find it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabKey {
+    /// The key's id: the first [`KEY_ID_CHARS`] hex digits of its SHA-256, to tell a lab's keys apart.
+    pub id: String,
+    /// The lab it belongs to.
+    pub lab_id: String,
+    /// When it was created (epoch seconds).
+    pub created_at: i64,
+    /// When it was revoked (epoch seconds), if it was.
+    pub revoked_at: Option<i64>,
+}
+
+/// Hex digits of a key's hash shown as its id.
+pub const KEY_ID_CHARS: usize = 12;
+
+/// Every lab key, by lab and then by creation.
+pub(crate) async fn lab_keys(db: &Db) -> AppResult<Vec<LabKey>> {
+    let rows: Vec<(String, String, i64, Option<i64>)> = on_pool!(db, |pool| {
+        sqlx::query_as(
+            "SELECT key_hash, lab_id, created_at, revoked_at FROM lab_key \
+             ORDER BY lab_id, created_at, key_hash",
+        )
+        .fetch_all(pool)
+        .await
+    })?;
+    Ok(rows
+        .into_iter()
+        .map(|(hash, lab_id, created_at, revoked_at)| LabKey {
+            id: hash.chars().take(KEY_ID_CHARS).collect(),
+            lab_id,
+            created_at,
+            revoked_at,
+        })
+        .collect())
+}
+
+/// Revokes the live keys of `lab_id`, or only the one whose id is `key_id`; returns the keys revoked
+/// now (keys revoked before keep their time). An unknown lab or key id is an error.
+pub(crate) async fn revoke_lab_keys(
+    db: &Db,
+    lab_id: &str,
+    key_id: Option<&str>,
+    now: i64,
+) -> AppResult<Vec<String>> {
+    let keys: Vec<LabKey> = lab_keys(db)
+        .await?
+        .into_iter()
+        .filter(|k| k.lab_id == lab_id)
+        .collect();
+    if keys.is_empty() {
+        return Err(AppError::not_found(
+            "no_lab",
+            format!("there is no lab {lab_id:?}"),
+        ));
+    }
+    let chosen: Vec<&LabKey> = keys
+        .iter()
+        .filter(|k| key_id.is_none_or(|id| k.id == id))
+        .collect();
+    if chosen.is_empty() {
+        return Err(AppError::not_found(
+            "no_key",
+            format!("lab {lab_id:?} has no key {:?}", key_id.unwrap_or_default()),
+        ));
+    }
+    let mut revoked = Vec::new();
+    for key in chosen.into_iter().filter(|k| k.revoked_at.is_none()) {
+        // The id is a prefix of the hash, unique within the lab: the statement names both.
+        let sql = "UPDATE lab_key SET revoked_at = $1 WHERE lab_id = $2 \
+                   AND substr(key_hash, 1, $3) = $4 AND revoked_at IS NULL";
+        let done = on_pool!(db, |pool| {
+            sqlx::query(sql)
+                .bind(now)
+                .bind(lab_id)
+                .bind(KEY_ID_CHARS as i32)
+                .bind(&key.id)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        if done > 0 {
+            revoked.push(key.id.clone());
+        }
+    }
+    Ok(revoked)
 }
 
 /// Lab ids are free-form names chosen by operators, restricted so they are safe in logs and URLs.

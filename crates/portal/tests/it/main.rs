@@ -9,4 +9,5 @@ mod browser;
 mod event;
 mod limits;
 mod oidc;
+mod operator;
 mod routes;
