@@ -111,6 +111,23 @@ impl KeyStore {
         })?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
+
+    /// How many stored keys arrived on each UTC day (days since 1970-01-01), oldest day first: what
+    /// `warnkit status` shows an operator. Read-only.
+    pub async fn counts_per_submission_day(&self) -> Result<Vec<(i64, u64)>, sqlx::Error> {
+        let rows: Vec<(i64, i64)> = on_pool!(&self.db, |pool| {
+            sqlx::query_as(
+                "SELECT submission_hour / 24 AS day, COUNT(*) FROM diagnosis_key \
+                 GROUP BY submission_hour / 24 ORDER BY day",
+            )
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(day, n)| (day, u64::try_from(n).unwrap_or(0)))
+            .collect())
+    }
 }
 
 /// Bit layout of `attrs`: 0–7 rolling period, 8–15 transmission risk level, 16–23 report type, bit 24

@@ -30,6 +30,9 @@ enum Command {
     Distribute(cmd::distribute::DistributeArgs),
     /// Generate a P-256 signing key pair for export files.
     Keygen(cmd::keygen::KeygenArgs),
+    /// The distribution's signing keys: list them with their validity, rotate to a new one.
+    #[command(subcommand)]
+    Keys(cmd::keys::KeysCommand),
     /// Score exposures with risk scoring v1 or v2.
     #[command(subcommand)]
     Risk(cmd::risk::RiskCommand),
@@ -43,6 +46,8 @@ enum Command {
     Capacity(cmd::capacity::CapacityArgs),
     /// Run the backend services (verification, test results, ...) in one process.
     Serve(cmd::serve::ServeArgs),
+    /// What runs on a data directory: services, the last distribution run, keys stored and published.
+    Status(cmd::status::StatusArgs),
     /// The federation gateway between countries' backends, and its member countries.
     Gateway(cmd::gateway::GatewayArgs),
     /// Print the effective configuration (defaults, file, WARNKIT_* environment, flags).
@@ -61,6 +66,12 @@ enum Command {
     /// The officers' portal: accounts.
     #[command(subcommand)]
     Portal(cmd::portal::PortalCommand),
+    /// Copy a data directory, live, into a backup: database snapshots, keys, tokens, published files.
+    Backup(cmd::backup::BackupArgs),
+    /// Bring a backup back into a data directory that no server uses.
+    Restore(cmd::backup::RestoreArgs),
+    /// The audit trail of every service: sign-ins, teleTANs issued, account and key changes.
+    Audit(cmd::audit::AuditArgs),
 }
 
 impl Command {
@@ -69,6 +80,7 @@ impl Command {
     fn creates_private_files(&self) -> bool {
         match self {
             Command::Serve(_)
+            | Command::Status(_)
             | Command::Gateway(_)
             | Command::Distribute(_)
             | Command::Lab(_)
@@ -76,7 +88,11 @@ impl Command {
             | Command::Portal(_)
             | Command::Demo(_)
             | Command::Phone(_)
-            | Command::Keygen(_) => true,
+            | Command::Keygen(_)
+            | Command::Keys(_)
+            | Command::Backup(_)
+            | Command::Restore(_)
+            | Command::Audit(_) => true,
             // Their output (archives, plots, reports) is the user's to share, and keeps the usual modes.
             Command::En(_)
             | Command::Export(_)
@@ -109,12 +125,14 @@ fn main() -> ExitCode {
         Command::En(c) => cmd::en::run(c),
         Command::Export(c) => cmd::export::run(c),
         Command::Keygen(a) => cmd::keygen::run(a),
+        Command::Keys(c) => cmd::keys::run(c),
         Command::Distribute(a) => cmd::distribute::run(a),
         Command::Risk(c) => cmd::risk::run(c),
         Command::Bench(c) => cmd::bench::run(c),
         Command::Sim(c) => cmd::sim::run(c),
         Command::Capacity(a) => cmd::capacity::run(a),
         Command::Serve(a) => cmd::serve::run(a),
+        Command::Status(a) => cmd::status::run(a),
         Command::Gateway(a) => cmd::gateway::run(a),
         Command::Config(a) => cmd::config::run(a),
         Command::Lab(c) => cmd::lab::run(c),
@@ -122,6 +140,9 @@ fn main() -> ExitCode {
         Command::Demo(a) => cmd::demo::run(a),
         Command::Phone(c) => cmd::phone::run(c),
         Command::Portal(c) => cmd::portal::run(c),
+        Command::Backup(a) => cmd::backup::run(a),
+        Command::Restore(a) => cmd::backup::run_restore(a),
+        Command::Audit(a) => cmd::audit::run(a),
     };
     match result {
         Ok(code) => code,

@@ -1,9 +1,10 @@
 //! `warnkit keygen`: a P-256 key pair for signing export files.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
+use warnkit_distribution::signing;
 
 /// Arguments of `warnkit keygen`.
 #[derive(Debug, Args)]
@@ -11,13 +12,26 @@ pub struct KeygenArgs {
     /// Directory to write `signing-key.pem` (PKCS#8) and `public-key.pem` (SPKI) into.
     #[arg(long)]
     out: PathBuf,
-    /// Replace existing key files.
+    /// Replace existing key files; refused for a data directory's `signing/` once it has published
+    /// files (use `warnkit keys rotate` there).
     #[arg(long)]
     force: bool,
 }
 
 /// Runs `warnkit keygen`.
 pub fn run(args: KeygenArgs) -> anyhow::Result<ExitCode> {
+    if args.force && args.out.join(signing::PRIVATE_KEY_FILE).exists() {
+        if let Some((data_dir, evidence)) = published_evidence(&args.out) {
+            anyhow::bail!(
+                "refusing to replace the signing key in {}: {evidence}. A new key under the same id and \
+                 version would sign new files that apps trusting the old key reject, while caches keep \
+                 the old files as immutable; rotate instead (a new key version, and an overlap in \
+                 which both keys sign): warnkit keys rotate --data-dir {}",
+                args.out.display(),
+                data_dir.display()
+            );
+        }
+    }
     let pair = warnkit_service::keypair::create(&args.out, args.force)?;
     eprintln!(
         "wrote {} and {}",
@@ -26,4 +40,24 @@ pub fn run(args: KeygenArgs) -> anyhow::Result<ExitCode> {
     );
     print!("{}", pair.public_pem);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The data directory `out` is the signing directory of, and why it counts as published: a keyring in
+/// `out`, or `out` being `DATA_DIR/signing` of a data directory that published files.
+fn published_evidence(out: &Path) -> Option<(PathBuf, String)> {
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let keyring = out.join(signing::KEYRING_FILE);
+    if keyring.exists() {
+        return Some((
+            parent,
+            format!("{} records rotated keys", keyring.display()),
+        ));
+    }
+    if out.file_name()? != "signing" {
+        return None;
+    }
+    signing::published_evidence(&parent).map(|evidence| (parent, evidence))
 }

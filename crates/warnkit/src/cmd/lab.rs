@@ -1,12 +1,15 @@
-//! `warnkit lab`: lab API keys for operators, and posting a result the way a lab's system would.
+//! `warnkit lab`: lab API keys for operators (create, list, revoke; each change in the audit trail), and
+//! posting a result the way a lab's system would.
 
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
+use warnkit_protocol::interval::datetime_string;
 use warnkit_service::auth::sha256_hex;
 use warnkit_store::Db;
 use warnkit_testresult::TestResultService;
 
+use crate::cmd::audit::cli_actor;
 use crate::config::{Config, ConfigArgs};
 
 /// `warnkit lab ...`
@@ -25,6 +28,34 @@ pub enum LabCommand {
 pub enum KeyCommand {
     /// Create an API key for a lab and print it (only its hash is stored: it is shown once).
     Create(CreateArgs),
+    /// List every lab's keys: key id, lab, created, revoked (never a key).
+    List(ListArgs),
+    /// Revoke a lab's keys (or one of them, `--key ID`): the test-result service refuses them from the
+    /// next request on.
+    Revoke(RevokeArgs),
+}
+
+/// Arguments of `warnkit lab key list`.
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// One JSON object per key and line.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+/// Arguments of `warnkit lab key revoke`.
+#[derive(Debug, clap::Args)]
+pub struct RevokeArgs {
+    /// The lab whose keys are revoked.
+    #[arg(long)]
+    lab: String,
+    /// Only this key (its id from `warnkit lab key list`), e.g. the old one after a new one was created.
+    #[arg(long, value_name = "ID")]
+    key: Option<String>,
+    #[command(flatten)]
+    config: ConfigArgs,
 }
 
 /// Arguments of `warnkit lab key create`.
@@ -85,12 +116,16 @@ pub fn run(command: LabCommand) -> anyhow::Result<ExitCode> {
         .build()?;
     match command {
         LabCommand::Key(KeyCommand::Create(args)) => runtime.block_on(create_key(args)),
+        LabCommand::Key(KeyCommand::List(args)) => runtime.block_on(list_keys(args)),
+        LabCommand::Key(KeyCommand::Revoke(args)) => runtime.block_on(revoke_keys(args)),
         LabCommand::Post(args) => runtime.block_on(post(args)),
     }
 }
 
-async fn create_key(args: CreateArgs) -> anyhow::Result<ExitCode> {
-    let config = Config::load(&args.config)?;
+/// The test-result service on the configuration's database, for the key commands (which only touch
+/// key rows, so the service token is irrelevant).
+async fn open_service(config: &ConfigArgs) -> anyhow::Result<TestResultService> {
+    let config = Config::load(config)?;
     let db = Db::open(
         &config.db_target(warnkit_testresult::NAME),
         config.pool(),
@@ -98,18 +133,82 @@ async fn create_key(args: CreateArgs) -> anyhow::Result<ExitCode> {
     )
     .await
     .context("opening the test-result database")?;
-    // The service token is irrelevant here: this process only writes a key row.
-    let service = TestResultService::new(db.clone(), config.testresult.clone(), String::new());
-    let key = service
-        .create_lab_key(&args.lab)
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
-    db.close().await;
+    Ok(TestResultService::new(
+        db,
+        config.testresult.clone(),
+        String::new(),
+    ))
+}
+
+async fn create_key(args: CreateArgs) -> anyhow::Result<ExitCode> {
+    let service = open_service(&args.config).await?;
+    let key = service.create_lab_key_as(&cli_actor(), &args.lab).await;
+    service.db().close().await;
+    let key = key.map_err(|e| anyhow::anyhow!("{}", e.message))?;
     println!("{key}");
     eprintln!(
         "API key for lab {} created; store it now, it cannot be shown again.",
         args.lab
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn list_keys(args: ListArgs) -> anyhow::Result<ExitCode> {
+    let service = open_service(&args.config).await?;
+    let keys = service.lab_keys().await;
+    service.db().close().await;
+    let keys = keys.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let time = |t: i64| datetime_string(t);
+    if args.json {
+        for k in &keys {
+            let out = serde_json::json!({
+                "id": k.id,
+                "lab": k.lab_id,
+                "created": time(k.created_at),
+                "revoked": k.revoked_at.map(time),
+            });
+            println!("{out}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if keys.is_empty() {
+        eprintln!("no lab keys; create one with `warnkit lab key create --lab ID`");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = keys
+        .iter()
+        .map(|k| {
+            vec![
+                k.id.clone(),
+                k.lab_id.clone(),
+                time(k.created_at),
+                k.revoked_at.map_or_else(|| "-".to_owned(), time),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        super::table::render(&["KEY ID", "LAB", "CREATED", "REVOKED"], &rows)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn revoke_keys(args: RevokeArgs) -> anyhow::Result<ExitCode> {
+    let service = open_service(&args.config).await?;
+    let revoked = service
+        .revoke_lab_keys(&cli_actor(), &args.lab, args.key.as_deref())
+        .await;
+    service.db().close().await;
+    let revoked = revoked.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    if revoked.is_empty() {
+        eprintln!("lab {}: already revoked, nothing changed", args.lab);
+    } else {
+        eprintln!(
+            "lab {}: revoked key(s) {}; refused from the next request on",
+            args.lab,
+            revoked.join(", ")
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,5 +1,7 @@
 //! The subcommands of `warnkit`, one module each.
 
+pub mod audit;
+pub mod backup;
 pub mod bench;
 pub mod bench_federation;
 pub mod bench_privacy;
@@ -13,10 +15,13 @@ pub mod en;
 pub mod export;
 pub mod gateway;
 pub mod keygen;
+pub mod keys;
 pub mod lab;
 pub mod phone;
 pub mod portal;
 pub mod risk;
 pub mod serve;
 pub mod sim;
+pub mod status;
+mod table;
 pub mod teletan;

@@ -1,12 +1,15 @@
-//! `warnkit portal`: officer accounts of the portal, created and changed by an operator.
+//! `warnkit portal`: officer accounts of the portal, created, listed, changed, disabled and enabled by an
+//! operator; every change is recorded in the portal's audit trail as done by `cli:<unix user>`.
 
 use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use warnkit_portal::Roles;
+use warnkit_protocol::interval::datetime_string;
 use warnkit_store::Db;
 
+use crate::cmd::audit::cli_actor;
 use crate::config::{Config, ConfigArgs};
 
 /// `warnkit portal ...`
@@ -23,7 +26,9 @@ pub enum UserCommand {
     /// Create an account. The password is read from standard input (first line); when none is piped in,
     /// a random one is generated and printed once.
     Add(AddArgs),
-    /// Set a new password (from standard input, or generated and printed) and end the account's sessions.
+    /// Reset the password: a new one (from standard input, or generated and printed), and the account's
+    /// sessions end.
+    #[command(visible_alias = "reset")]
     Passwd(UserArgs),
     /// Give an account other roles (comma-separated, e.g. `hotline,event`).
     Role(RoleArgs),
@@ -31,6 +36,22 @@ pub enum UserCommand {
     Remove(UserArgs),
     /// Forget the account's authenticator (the next sign-in enrols a new one) and end its sessions.
     ResetTotp(UserArgs),
+    /// List the accounts: name, roles, disabled, last sign-in.
+    List(ListArgs),
+    /// Disable an account: it cannot sign in, and its sessions end at once.
+    Disable(UserArgs),
+    /// Let a disabled account sign in again.
+    Enable(UserArgs),
+}
+
+/// Arguments of `warnkit portal user list`.
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// One JSON object per account and line.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    config: ConfigArgs,
 }
 
 /// The account a change applies to.
@@ -88,7 +109,11 @@ pub fn run(command: PortalCommand) -> anyhow::Result<ExitCode> {
             let (password, generated) = password_or_generated()?;
             let ended = with_db(&args.config, |db| {
                 let (user, password) = (args.user.clone(), password.clone());
-                async move { warnkit_portal::set_password(&db, &user, &password).await }
+                async move {
+                    let ended = warnkit_portal::set_password(&db, &user, &password).await?;
+                    changed(&db, "user.passwd", &user).await?;
+                    Ok(ended)
+                }
             })?;
             if generated {
                 println!("{password}");
@@ -100,7 +125,10 @@ pub fn run(command: PortalCommand) -> anyhow::Result<ExitCode> {
             let roles = args.role;
             with_db(&args.config, |db| {
                 let user = args.user.clone();
-                async move { warnkit_portal::set_roles(&db, &user, roles).await }
+                async move {
+                    warnkit_portal::set_roles(&db, &user, roles).await?;
+                    changed(&db, "user.role", &format!("{user} {roles}")).await
+                }
             })?;
             eprintln!("{} now has the role(s) {roles}", args.user);
             Ok(ExitCode::SUCCESS)
@@ -108,7 +136,11 @@ pub fn run(command: PortalCommand) -> anyhow::Result<ExitCode> {
         UserCommand::Remove(args) => {
             let ended = with_db(&args.config, |db| {
                 let user = args.user.clone();
-                async move { warnkit_portal::remove_user(&db, &user).await }
+                async move {
+                    let ended = warnkit_portal::remove_user(&db, &user).await?;
+                    changed(&db, "user.remove", &user).await?;
+                    Ok(ended)
+                }
             })?;
             eprintln!("removed {}; {ended} session(s) ended", args.user);
             Ok(ExitCode::SUCCESS)
@@ -116,7 +148,11 @@ pub fn run(command: PortalCommand) -> anyhow::Result<ExitCode> {
         UserCommand::ResetTotp(args) => {
             let ended = with_db(&args.config, |db| {
                 let user = args.user.clone();
-                async move { warnkit_portal::reset_totp(&db, &user).await }
+                async move {
+                    let ended = warnkit_portal::reset_totp(&db, &user).await?;
+                    changed(&db, "user.reset-totp", &user).await?;
+                    Ok(ended)
+                }
             })?;
             eprintln!(
                 "{}: authenticator forgotten, enrolment at the next sign-in; {ended} session(s) ended",
@@ -124,7 +160,80 @@ pub fn run(command: PortalCommand) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        UserCommand::List(args) => list(args),
+        UserCommand::Disable(args) => {
+            let ended = with_db(&args.config, |db| {
+                let user = args.user.clone();
+                async move {
+                    let ended = warnkit_portal::disable_user(&db, &user).await?;
+                    changed(&db, "user.disable", &user).await?;
+                    Ok(ended)
+                }
+            })?;
+            eprintln!(
+                "{} disabled: cannot sign in; {ended} session(s) ended",
+                args.user
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        UserCommand::Enable(args) => {
+            with_db(&args.config, |db| {
+                let user = args.user.clone();
+                async move {
+                    warnkit_portal::enable_user(&db, &user).await?;
+                    changed(&db, "user.enable", &user).await
+                }
+            })?;
+            eprintln!("{} enabled: can sign in again", args.user);
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// Records an account change made from the command line in the portal's audit trail.
+async fn changed(db: &Db, action: &str, subject: &str) -> warnkit_service::AppResult<()> {
+    warnkit_store::audit::record(db, &cli_actor(), action, subject).await?;
+    Ok(())
+}
+
+fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
+    let users = with_db(&args.config, |db| async move {
+        warnkit_portal::list_users(&db).await
+    })?;
+    let time = |t: Option<i64>| t.map(datetime_string);
+    if args.json {
+        for u in &users {
+            let out = serde_json::json!({
+                "user": u.username,
+                "roles": u.roles.split(',').collect::<Vec<_>>(),
+                "disabled": u.disabled,
+                "last_sign_in": time(u.last_sign_in_at),
+                "created": datetime_string(u.created_at),
+            });
+            println!("{out}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if users.is_empty() {
+        eprintln!("no accounts; add one with `warnkit portal user add --user NAME --role hotline`");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = users
+        .iter()
+        .map(|u| {
+            vec![
+                u.username.clone(),
+                u.roles.clone(),
+                if u.disabled { "yes" } else { "no" }.to_owned(),
+                time(u.last_sign_in_at).unwrap_or_else(|| "never".to_owned()),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        super::table::render(&["USER", "ROLES", "DISABLED", "LAST SIGN-IN"], &rows)
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn add(args: AddArgs) -> anyhow::Result<ExitCode> {
@@ -134,7 +243,9 @@ fn add(args: AddArgs) -> anyhow::Result<ExitCode> {
         let (user, password, totp) = (args.user.clone(), password.clone(), !args.no_totp);
         async move {
             let now = warnkit_store::unix_now();
-            warnkit_portal::add_user(&db, &user, &password, roles, totp, now).await
+            warnkit_portal::add_user(&db, &user, &password, roles, totp, now).await?;
+            let second = if totp { "totp" } else { "no totp" };
+            changed(&db, "user.add", &format!("{user} {roles} ({second})")).await
         }
     })?;
     if generated {

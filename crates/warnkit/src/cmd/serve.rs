@@ -5,6 +5,12 @@
 //! and the counters tell real requests from fake ones. The metrics of every service in the process are
 //! served together on one internal listener instead, `metrics` (the gateway's on `gateway_metrics`, so
 //! that a backend and a gateway on one machine do not collide).
+//!
+//! One data directory has one runner per service: each service a `warnkit serve` runs is an exclusive
+//! lock, `DATA_DIR/locks/serve-<service>.lock`, and the distribution schedule another,
+//! `locks/distribution-schedule.lock`, all taken before anything is bound. Processes that split the
+//! services between them (`--only`) share `endpoints.json`: each adds its own listeners and on the way
+//! out removes only those.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -24,6 +30,13 @@ use warnkit_testresult::TestResultService;
 use warnkit_verification::VerificationService;
 
 use crate::config::{Config, ConfigArgs};
+
+mod instance;
+
+pub(crate) use instance::{
+    holder_pid, lock_instance, read_endpoints, remove_endpoints, schedule_lock_path,
+    service_lock_path, service_names, write_endpoints,
+};
 
 /// Services of the contract, in port order; `true` where this binary has it already. Adding a service is
 /// flipping its flag here and one arm in [`start_service`].
@@ -271,8 +284,9 @@ async fn start_service(
                 config.distribution.clone(),
                 &config.data_dir,
             )?;
-            let files = StaticFiles::new(job.objects().clone());
             let metrics = Metrics::new("distribution");
+            let job = job.with_metrics(metrics.clone());
+            let files = StaticFiles::with_metrics(job.objects().clone(), &metrics);
             let router = warnkit_service::ServiceRouter::new(metrics.clone())
                 .database(keys.db().clone())
                 .finish(axum::Router::new())
@@ -380,6 +394,13 @@ async fn federation_job(
 
 async fn serve_all(config: Config, selected: Vec<&'static str>) -> anyhow::Result<()> {
     config.create_data_dir()?;
+    // Held until the end of this function, past the removal of our endpoints.
+    let _locks = lock_instance(
+        &config,
+        &selected,
+        selected.contains(&"distribution") && config.distribution.schedule,
+        "warnkit serve",
+    )?;
     let token = config.service_token()?;
     // Bind everything first: a port conflict fails the start before any service runs.
     let mut bound = BTreeMap::new();
@@ -466,7 +487,7 @@ async fn serve_all(config: Config, selected: Vec<&'static str>) -> anyhow::Resul
     for db in dbs {
         db.close().await;
     }
-    remove_endpoints(&config);
+    remove_endpoints(&config, &urls);
     tracing::info!("stopped");
     Ok(())
 }
@@ -544,28 +565,6 @@ fn raise_descriptor_limit() -> Option<u64> {
         #[cfg(not(unix))]
         None
     })
-}
-
-/// `DATA_DIR/endpoints.json`, written atomically once every listener is bound. It holds no secret, but
-/// it is 0600 like everything in the data directory: it names the internal listeners, and in a 0700
-/// directory a looser mode would not let anybody else read it anyway.
-pub(crate) fn write_endpoints(
-    config: &Config,
-    urls: &BTreeMap<&str, String>,
-) -> anyhow::Result<()> {
-    let path = endpoints_path(config);
-    let json = serde_json::to_string_pretty(urls)? + "\n";
-    warnkit_store::owner_only::write(&path, json.as_bytes())
-        .with_context(|| format!("writing {}", path.display()))
-}
-
-/// Removes `DATA_DIR/endpoints.json` on the way out, so no client finds the URLs of stopped services.
-pub(crate) fn remove_endpoints(config: &Config) {
-    let _ = std::fs::remove_file(endpoints_path(config));
-}
-
-fn endpoints_path(config: &Config) -> std::path::PathBuf {
-    config.data_dir.join("endpoints.json")
 }
 
 #[cfg(test)]

@@ -3,9 +3,10 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use warnkit_store::Db;
+use warnkit_store::{audit, Db};
 use warnkit_verification::{TeletanType, VerificationService};
 
+use crate::cmd::audit::cli_actor;
 use crate::config::{Config, ConfigArgs};
 
 /// `warnkit teletan ...`
@@ -55,7 +56,10 @@ pub fn run(command: TeletanCommand) -> anyhow::Result<ExitCode> {
             .create_teletan(kind)
             .await
             .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        // Who and which type, never the value; printed only once the trail holds it.
+        let recorded = audit::record(&db, &cli_actor(), "teletan.issue", kind.as_str()).await;
         db.close().await;
+        recorded.context("recording the teleTAN in the audit trail (it was not shown)")?;
         if args.json {
             let out = serde_json::json!({
                 "teletan": teletan,

@@ -167,6 +167,14 @@ pub fn serve_demo_clock(config: Config, only: &[String]) -> anyhow::Result<ExitC
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {
+    // The same locks as `warnkit serve`'s, held to the end; the demo's distribution runs are its schedule.
+    let services_run = ["distribution", "submission", "verification", "testresult"];
+    let _locks = crate::cmd::serve::lock_instance(
+        &config,
+        &services_run,
+        true,
+        "warnkit serve --demo-clock",
+    )?;
     let mut services =
         Services::start(&config, Listen::Configured, warnkit_store::unix_now()).await?;
     let control = Control {
@@ -196,7 +204,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         r = services.failed() => r,
     };
     services.stop().await;
-    remove_endpoints(&config);
+    remove_endpoints(&config, &urls);
     outcome
 }
 
