@@ -76,6 +76,7 @@ impl SubmissionService {
             metrics: Metrics::new(NAME),
             latency,
         };
+        api::register_metrics(&inner.metrics);
         Ok(Self {
             inner: Arc::new(inner),
         })
