@@ -15,7 +15,7 @@ use warnkit_protocol::proto::{SubmissionPayload, TemporaryExposureKey};
 use warnkit_testkit::Cluster;
 
 mod common;
-use common::{free_port_base, spawn, warnkit, Server};
+use common::{free_port_base, spawn_with, warnkit, Server, UNSCHEDULED};
 
 /// Registrations prepared; each gives two TANs, so twice as many uploads.
 const REGISTRATIONS: usize = 160;
@@ -252,7 +252,7 @@ fn serve(dir: &Path, base: u16, db_url: &str, log: &Path) -> (Server, Value) {
     // A killed server leaves its endpoints file behind; the new one writes it once it listens.
     let _ = std::fs::remove_file(dir.join("endpoints.json"));
     let base = base.to_string();
-    spawn(
+    spawn_with(
         &[
             "serve",
             "--data-dir",
@@ -262,6 +262,7 @@ fn serve(dir: &Path, base: u16, db_url: &str, log: &Path) -> (Server, Value) {
             "--database-url",
             db_url,
         ],
+        &[UNSCHEDULED],
         dir,
         log,
     )
@@ -468,6 +469,7 @@ async fn no_tan_is_wasted_by_a_database_outage_or_a_kill() {
                 "distribute",
                 "--now",
                 &format!("{next_day}T03:00:00Z"),
+                "--allow-future",
                 "--json",
             ][..],
             &cfg[..],

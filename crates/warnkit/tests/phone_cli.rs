@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 mod common;
-use common::{start, warnkit};
+use common::{start_unscheduled, warnkit};
 
 fn at(day: i64, hour: i64) -> String {
     format!(
@@ -19,7 +19,7 @@ fn two_phones_meet_one_tests_positive_the_other_is_warned() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let server_dir = tmp.path().join("server");
     std::fs::create_dir_all(&server_dir).expect("mkdir");
-    let (_server, endpoints) = start(&server_dir, &[]);
+    let (_server, endpoints) = start_unscheduled(&server_dir, &[]);
     let data = server_dir.to_str().expect("utf-8");
     let endpoints_file = server_dir.join("endpoints.json");
     let public_key = server_dir.join("signing/public-key.pem");
@@ -79,7 +79,14 @@ fn two_phones_meet_one_tests_positive_the_other_is_warned() {
     assert!(uploaded.starts_with("uploaded"), "{uploaded}");
 
     // The server's distribution, as if it ran tomorrow at 03:00; Bob syncs ten minutes later.
-    warnkit(&["distribute", "--data-dir", data, "--now", &at(today + 1, 3)]);
+    warnkit(&[
+        "distribute",
+        "--data-dir",
+        data,
+        "--now",
+        &at(today + 1, 3),
+        "--allow-future",
+    ]);
     let sync: Value = serde_json::from_str(&warnkit(&[
         "phone",
         "sync",

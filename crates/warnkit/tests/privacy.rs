@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 mod common;
-use common::{lab_posts_positive, start, warnkit};
+use common::{lab_posts_positive, start_unscheduled, warnkit};
 
 fn hex_sha256(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
@@ -96,7 +96,8 @@ async fn a_phones_path_leaves_no_secret_behind() {
     // Debug logging: the most a log can say.
     let config = dir.join("debug.toml");
     std::fs::write(&config, "[log]\nlevel = \"debug\"\n").expect("config");
-    let (server, endpoints) = start(dir, &["--config", config.to_str().expect("utf-8")]);
+    let (server, endpoints) =
+        start_unscheduled(dir, &["--config", config.to_str().expect("utf-8")]);
     let url = |s: &str| endpoints[s].as_str().expect("url").to_owned();
     let http = reqwest::Client::new();
     let cfg = ["--data-dir", dir.to_str().expect("utf-8")];

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use warnkit_protocol::proto::{SubmissionPayload, TemporaryExposureKey};
 
 mod common;
-use common::{lab_posts_positive, start, warnkit};
+use common::{lab_posts_positive, start_unscheduled, warnkit};
 
 fn key(day: i64, byte: u8) -> TemporaryExposureKey {
     TemporaryExposureKey {
@@ -88,7 +88,7 @@ async fn archive_order(http: &reqwest::Client, url: &str) -> Vec<Vec<u8>> {
 }
 
 async fn flow(dir: &Path, db_args: &[&str]) {
-    let (_server, endpoints) = start(dir, db_args);
+    let (_server, endpoints) = start_unscheduled(dir, db_args);
     let url = |k: &str| endpoints[k].as_str().expect("url").to_owned();
     let http = reqwest::Client::new();
     let mut cfg = vec!["--data-dir", dir.to_str().expect("utf-8")];
@@ -178,7 +178,17 @@ async fn flow(dir: &Path, db_args: &[&str]) {
     // Distribute as if it were 03:00 the next day.
     let next_day_0300 = format!("{}T03:00:00Z", date(today + 1));
     let report: Value = serde_json::from_str(&warnkit(
-        &[&["distribute", "--now", &next_day_0300, "--json"][..], &cfg].concat(),
+        &[
+            &[
+                "distribute",
+                "--now",
+                &next_day_0300,
+                "--allow-future",
+                "--json",
+            ][..],
+            &cfg,
+        ]
+        .concat(),
     ))
     .expect("json");
     assert_eq!(report["ran"], true);
@@ -263,7 +273,13 @@ async fn flow(dir: &Path, db_args: &[&str]) {
 
     // A day later the next day's daily file holds it.
     let day_after = format!("{}T00:30:00Z", date(today + 2));
-    warnkit(&[&["distribute", "--now", &day_after][..], &cfg].concat());
+    warnkit(
+        &[
+            &["distribute", "--now", &day_after, "--allow-future"][..],
+            &cfg,
+        ]
+        .concat(),
+    );
     let next_daily = archive_keys(
         &http,
         &format!("{base}/date/{}", date(today + 1)),

@@ -96,10 +96,34 @@ pub fn start_logging_to(dir: &Path, log: &Path, extra: &[&str]) -> (Server, Valu
     spawn(&args, dir, log)
 }
 
+/// [`start`] without the distribution schedule, for a test that runs `warnkit distribute` itself (which
+/// refuses while a server publishes on its schedule).
+pub fn start_unscheduled(dir: &Path, extra: &[&str]) -> (Server, Value) {
+    let base = free_port_base().to_string();
+    let mut args = vec![
+        "serve",
+        "--data-dir",
+        dir.to_str().expect("utf-8"),
+        "--port-base",
+        &base,
+    ];
+    args.extend(extra);
+    spawn_with(&args, &[UNSCHEDULED], dir, &dir.join("serve.log"))
+}
+
+/// The environment that turns the distribution schedule of `warnkit serve` off.
+pub const UNSCHEDULED: (&str, &str) = ("WARNKIT_DISTRIBUTION__SCHEDULE", "false");
+
 /// Runs `warnkit ARGS` in the background with its log in `log`, and waits for `DIR/endpoints.json`.
 pub fn spawn(args: &[&str], dir: &Path, log: &Path) -> (Server, Value) {
+    spawn_with(args, &[], dir, log)
+}
+
+/// [`spawn`] with environment variables `env` set for the process.
+pub fn spawn_with(args: &[&str], env: &[(&str, &str)], dir: &Path, log: &Path) -> (Server, Value) {
     let child = Command::new(BIN)
         .args(args)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).expect("log"))
         .spawn()

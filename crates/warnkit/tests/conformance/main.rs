@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 mod common;
 mod wire;
 
-use common::{lab_posts_positive, start, warnkit};
+use common::{lab_posts_positive, start, start_unscheduled, warnkit};
 use wire::{int_map, walk, Fields, Get, Writer};
 
 /// The original's transmission-risk encoding (`transmission-risk-encoding.yaml`): level 1..=8 →
@@ -283,12 +283,14 @@ fn date(day: i64) -> String {
 async fn the_current_app_works_unchanged() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
-    let (_server, endpoints) = start(dir, &[]);
+    let (_server, endpoints) = start_unscheduled(dir, &[]);
     let app = App {
         http: reqwest::Client::new(),
         endpoints,
     };
     let cfg = ["--data-dir", dir.to_str().expect("utf-8")];
+    // The run a server's schedule makes at its start: the configuration files the app reads first.
+    warnkit(&[&["distribute"][..], &cfg].concat());
     let public_pem = std::fs::read_to_string(dir.join("signing/public-key.pem")).expect("key");
     let key = VerifyingKey::from_public_key_pem(&public_pem).expect("SPKI PEM");
 
@@ -409,6 +411,7 @@ async fn the_current_app_works_unchanged() {
                 "distribute",
                 "--now",
                 &format!("{}T03:00:00Z", date(today + 1)),
+                "--allow-future",
             ][..],
             &cfg,
         ]
