@@ -270,3 +270,52 @@ async fn a_scheduled_run_shows_in_the_metrics_and_keeps_distribute_out() {
     assert!(err.contains(&format!("pid {}", server.0.id())), "{err}");
     assert!(err.contains("distribution.schedule = false"), "{err}");
 }
+
+#[tokio::test]
+async fn a_scheduled_run_on_a_rewound_clock_refuses_and_changes_nothing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let cfg = ["--data-dir", dir.to_str().expect("utf-8")];
+    let now = warnkit_store::unix_now();
+    let today = now / 86_400;
+    store(dir, &[key(1, today - 2, (today - 1) * 24)]).await;
+    // Files published as of tomorrow, as a machine whose clock ran ahead would have: the server's clock
+    // (the real one) is now earlier than what is published.
+    let ahead = datetime_string(((today + 1) * 24 + 3) * 3600);
+    warnkit(&[&["distribute", "--now", &ahead, "--allow-future"][..], &cfg].concat());
+    let before = published(dir);
+    let (_server, endpoints) = start(dir, &[]);
+    let url = format!("{}/metrics", endpoints["metrics"].as_str().expect("url"));
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let text = loop {
+        let text = http
+            .get(&url)
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("body");
+        if metric(&text, "distribution_run_failures_total").is_some_and(|n| n >= 1.0) {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "no failed run: {text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        metric(&text, "distribution_runs_total"),
+        Some(1.0),
+        "{text}"
+    );
+    let last = last_run(dir);
+    assert_eq!(last["ok"], false, "{last}");
+    let error = last["error"].as_str().expect("error");
+    assert!(error.contains("refusing to publish"), "{error}");
+    assert!(error.contains("--force-rewind"), "{error}");
+    assert_eq!(
+        published(dir),
+        before,
+        "a refused run changes no published byte"
+    );
+}
