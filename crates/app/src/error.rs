@@ -19,6 +19,8 @@ pub enum PhoneError {
         what: &'static str,
         /// The HTTP status.
         status: u16,
+        /// The service's error code (`error` of its JSON envelope), when it gave one.
+        reason: Option<String>,
     },
     /// No test is registered on this phone.
     NoTest,
@@ -35,7 +37,16 @@ impl std::fmt::Display for PhoneError {
         match self {
             Self::Http(e) => e.fmt(f),
             Self::En(e) => e.fmt(f),
-            Self::Refused { what, status } => write!(f, "{what} refused with HTTP {status}"),
+            Self::Refused {
+                what,
+                status,
+                reason: None,
+            } => write!(f, "{what} refused with HTTP {status}"),
+            Self::Refused {
+                what,
+                status,
+                reason: Some(reason),
+            } => write!(f, "{what} refused with HTTP {status} ({reason})"),
             Self::NoTest => f.write_str("no test registered (scan a QR code first)"),
             Self::NotPositive => f.write_str("the test result is not positive"),
             Self::PublicKey(e) => write!(f, "public key: {e}"),

@@ -240,16 +240,13 @@ impl Phone {
         tan: &str,
         rng: &mut impl Rng,
     ) -> Result<(), PhoneError> {
-        let status = submit::upload(http, keys, &self.interop, tan, rng).await?;
-        if status == 200 {
+        let response = submit::upload(http, keys, &self.interop, tan, rng).await?;
+        if response.status.as_u16() == 200 {
             self.stats.uploads += 1;
             Ok(())
         } else {
             self.stats.failed_uploads += 1;
-            Err(PhoneError::Refused {
-                what: "upload",
-                status,
-            })
+            Err(submit::refused("upload", &response))
         }
     }
 

@@ -111,10 +111,7 @@ pub async fn register(http: &Http, hashed_guid: &str, fake: bool) -> Result<Stri
         .post_json("/version/v1/registrationToken", &body, fake)
         .await?;
     if r.status.as_u16() != 201 {
-        return Err(PhoneError::Refused {
-            what: "registration",
-            status: r.status.as_u16(),
-        });
+        return Err(refused("registration", &r));
     }
     Ok(expect_field(&r, "registrationToken")?)
 }
@@ -126,10 +123,7 @@ pub async fn poll(http: &Http, token: &str, fake: bool) -> Result<i64, PhoneErro
         .post_json("/version/v1/testresult", &body, fake)
         .await?;
     if r.status.as_u16() != 200 {
-        return Err(PhoneError::Refused {
-            what: "test result",
-            status: r.status.as_u16(),
-        });
+        return Err(refused("test result", &r));
     }
     let v: Value =
         serde_json::from_slice(&r.body).map_err(|e| HttpError::Body(format!("not JSON: {e}")))?;
@@ -143,25 +137,35 @@ pub async fn tan(http: &Http, token: &str, fake: bool) -> Result<String, PhoneEr
     let body = pad_json(json!({"registrationToken": token}), JSON_BODY_BYTES);
     let r = http.post_json("/version/v1/tan", &body, fake).await?;
     if r.status.as_u16() != 201 {
-        return Err(PhoneError::Refused {
-            what: "TAN",
-            status: r.status.as_u16(),
-        });
+        return Err(refused("TAN", &r));
     }
     Ok(expect_field(&r, "tan")?)
 }
 
-/// `POST /version/v1/diagnosis-keys` of `keys` with `tan`; returns the HTTP status.
+/// `POST /version/v1/diagnosis-keys` of `keys` with `tan`; returns the response, whatever its status.
 pub async fn upload(
     http: &Http,
     keys: Vec<TemporaryExposureKey>,
     interop: &Interop,
     tan: &str,
     rng: &mut impl Rng,
-) -> Result<u16, PhoneError> {
+) -> Result<Response, PhoneError> {
     let body = padded_payload(keys, interop, UPLOAD_BODY_BYTES, rng);
-    let r = http.post_keys(body, tan, "", false).await?;
-    Ok(r.status.as_u16())
+    Ok(http.post_keys(body, tan, "", false).await?)
+}
+
+/// The refusal `r` of `what`, with the service's reason: the `error` code of the services' JSON
+/// envelope (`{"error": CODE, "message": TEXT}`), so a user sees `key_already_used`, not only 400.
+pub fn refused(what: &'static str, r: &Response) -> PhoneError {
+    let reason = serde_json::from_slice::<Value>(&r.body)
+        .ok()
+        .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned))
+        .filter(|code| !code.is_empty());
+    PhoneError::Refused {
+        what,
+        status: r.status.as_u16(),
+        reason,
+    }
 }
 
 /// A fake `POST /version/v1/diagnosis-keys`: no keys and no TAN, the headers padded by the TAN's
@@ -191,12 +195,93 @@ pub fn random_uuid(rng: &mut impl Rng) -> String {
     )
 }
 
+/// The prefix of a test's QR code before its GUID, as the original's apps read it (any case).
+const QR_PREFIX: &str = "https://localhost/?";
+
+/// Hex digits of each dash-separated group of a test's GUID: `3D6D08-3567F3F2-4DCF-43A3-8737-4CD1F87D6FDA`.
+const GUID_GROUPS: [usize; 6] = [6, 8, 4, 4, 4, 12];
+
+/// The GUID of what a phone scanned: the GUID itself, or the QR code's whole content
+/// `https://localhost/?GUID`. The original's apps accept only this shape (six dash-separated groups of
+/// 6, 8, 4, 4, 4 and 12 hex digits, any case) and register nothing else, so neither does this one.
+pub fn qr_guid(scanned: &str) -> Result<&str, String> {
+    let guid = match scanned.get(..QR_PREFIX.len()) {
+        Some(head) if head.eq_ignore_ascii_case(QR_PREFIX) => &scanned[QR_PREFIX.len()..],
+        _ => scanned,
+    };
+    if guid.is_empty() {
+        return Err(
+            "the GUID is empty: give the GUID of the test's QR code, e.g. \
+                    3D6D08-3567F3F2-4DCF-43A3-8737-4CD1F87D6FDA"
+                .into(),
+        );
+    }
+    let groups: Vec<&str> = guid.split('-').collect();
+    let well_formed = groups.len() == GUID_GROUPS.len()
+        && groups
+            .iter()
+            .zip(GUID_GROUPS)
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()));
+    if !well_formed {
+        return Err(format!(
+            "{guid:?} is not a test's GUID: six groups of 6, 8, 4, 4, 4 and 12 hex digits joined by \
+             dashes, e.g. 3D6D08-3567F3F2-4DCF-43A3-8737-4CD1F87D6FDA, or the QR code's \
+             https://localhost/?GUID"
+        ));
+    }
+    Ok(guid)
+}
+
 #[cfg(test)]
 mod tests {
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
     use warnkit_protocol::interval::TEK_ROLLING_PERIOD;
+
+    #[test]
+    fn qr_guids_of_the_original_shape_are_taken_and_nothing_else() {
+        let guid = "3D6D08-3567F3F2-4DCF-43A3-8737-4CD1F87D6FDA";
+        assert_eq!(qr_guid(guid), Ok(guid));
+        assert_eq!(
+            qr_guid(&guid.to_lowercase()),
+            Ok(guid.to_lowercase().as_str())
+        );
+        assert_eq!(qr_guid(&format!("https://localhost/?{guid}")), Ok(guid));
+        assert_eq!(qr_guid(&format!("HTTPS://LOCALHOST/?{guid}")), Ok(guid));
+        for bad in [
+            "",
+            "https://localhost/?",
+            "hello world",
+            "3D6D08-3567F3F2-4DCF-43A3-8737",
+            "3D6D08-3567F3F2-4DCF-43A3-8737-4CD1F87D6FDA-",
+            "3D6D0-83567F3F2-4DCF-43A3-8737-4CD1F87D6FDA",
+            "3D6D08-3567F3F2-4DCF-43A3-8737-4CD1F87D6FDG",
+            " 3D6D08-3567F3F2-4DCF-43A3-8737-4CD1F87D6FDA",
+            "https://example.org/?3D6D08-3567F3F2-4DCF-43A3-8737-4CD1F87D6FDA",
+        ] {
+            let err = qr_guid(bad).expect_err(bad);
+            assert!(err.contains("GUID"), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_refusal_carries_the_services_error_code() {
+        let r = Response {
+            status: reqwest::StatusCode::BAD_REQUEST,
+            body: br#"{"error":"key_already_used","message":"this key was already used"}"#.to_vec(),
+        };
+        let e = refused("registration", &r);
+        assert_eq!(
+            e.to_string(),
+            "registration refused with HTTP 400 (key_already_used)"
+        );
+        let r = Response {
+            status: reqwest::StatusCode::BAD_GATEWAY,
+            body: b"<html>bad gateway</html>".to_vec(),
+        };
+        assert_eq!(refused("TAN", &r).to_string(), "TAN refused with HTTP 502");
+    }
 
     use super::*;
 

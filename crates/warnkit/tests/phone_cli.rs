@@ -205,3 +205,119 @@ fn init_takes_the_regions_to_download_and_refuses_a_bad_code() {
     );
     assert_eq!(state["phone"]["interop"]["origin"], "DE");
 }
+
+#[test]
+fn a_phone_running_for_days_uploads_its_keys_and_a_refusal_names_the_servers_reason() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let server_dir = tmp.path().join("server");
+    std::fs::create_dir_all(&server_dir).expect("mkdir");
+    let (_server, endpoints) = start_unscheduled(&server_dir, &[]);
+    let data = server_dir.to_str().expect("utf-8");
+    let endpoints_file = server_dir.join("endpoints.json");
+    let public_key = server_dir.join("signing/public-key.pem");
+    let init = |dir: &str, extra: &[&str]| {
+        let mut args = vec![
+            "phone",
+            "init",
+            "--dir",
+            dir,
+            "--endpoints",
+            endpoints_file.to_str().expect("utf-8"),
+            "--public-key",
+            public_key.to_str().expect("utf-8"),
+        ];
+        args.extend_from_slice(extra);
+        std::process::Command::new(common::BIN)
+            .args(&args)
+            .output()
+            .expect("run warnkit")
+    };
+    let (alice, bob) = (tmp.path().join("alice"), tmp.path().join("bob"));
+    let (a, b) = (alice.to_str().expect("utf-8"), bob.to_str().expect("utf-8"));
+
+    // More history than a first upload can send is refused, and nothing is written.
+    let too_long = init(a, &["--history-days", "14"]);
+    assert_eq!(too_long.status.code(), Some(2));
+    assert!(!alice.join("phone.json").exists());
+    assert!(init(a, &["--history-days", "3"]).status.success());
+    assert!(init(b, &[]).status.success());
+    let before = warnkit_store::unix_now();
+    warnkit(&["phone", "meet", "--dir", a, "--other", b, "--days-ago", "1"]);
+    let after = warnkit_store::unix_now();
+    // Bob's sightings of Alice lie in the 30 minutes that ended a day ago (10-minute intervals).
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(bob.join("phone.json")).expect("phone.json"))
+            .expect("JSON");
+    let sightings = state["phone"]["en"]["scan_log"]
+        .as_array()
+        .expect("scan log");
+    assert_eq!(sightings.len(), 6, "{sightings:?}");
+    let (first, last) = ((before - 86_400 - 1_800) / 600, (after - 86_400) / 600);
+    for s in sightings {
+        let interval = s["interval"].as_i64().expect("interval");
+        assert!(
+            (first..=last).contains(&interval),
+            "{interval} not in {first}..={last}"
+        );
+    }
+    let today = after / 86_400;
+
+    // Malformed GUIDs, each refused with a message naming the GUID and a non-zero exit.
+    let guid = "5A1B2C-5A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D";
+    for bad in [
+        "",
+        "https://localhost/?",
+        "5A1B2C-5A1B2C3D-4E5F-4A6B-8C7D",
+        "5A1B2-C5A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D",
+        "5A1B2C-5A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4X",
+        "https://example.org/?5A1B2C-5A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D",
+    ] {
+        let out = std::process::Command::new(common::BIN)
+            .args(["phone", "scan-qr", "--dir", a, bad])
+            .output()
+            .expect("run warnkit");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "scan-qr {bad:?}: {stderr}");
+        assert!(stderr.contains("GUID"), "{bad:?}: {stderr}");
+    }
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(alice.join("phone.json")).expect("phone.json"),
+    )
+    .expect("JSON");
+    assert!(state["phone"]["test"].is_null(), "nothing registered");
+
+    // The QR code's whole content registers the GUID it carries, the one the lab posts for.
+    warnkit(&[
+        "phone",
+        "scan-qr",
+        "--dir",
+        a,
+        &format!("https://localhost/?{guid}"),
+    ]);
+    let lab_key = warnkit(&["lab", "key", "create", "--lab", "lab-1", "--data-dir", data]);
+    let testresult = endpoints["testresult"].as_str().expect("url");
+    warnkit(&[
+        "lab", "post", "--url", testresult, "--key", &lab_key, "--guid", guid, "--result",
+        "positive",
+    ]);
+    assert_eq!(warnkit(&["phone", "poll", "--dir", a]), "positive");
+    let uploaded = warnkit(&["phone", "upload", "--dir", a]);
+    assert!(uploaded.starts_with("uploaded 3 keys"), "{uploaded}");
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(alice.join("phone.json")).expect("phone.json"),
+    )
+    .expect("JSON");
+    assert_eq!(state["phone"]["test"]["first_upload_day"], today);
+
+    // The GUID is used: a second phone scanning it is refused, and told why.
+    let out = std::process::Command::new(common::BIN)
+        .args(["phone", "scan-qr", "--dir", b, guid])
+        .output()
+        .expect("run warnkit");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("registration refused with HTTP 400 (key_already_used)"),
+        "{stderr}"
+    );
+}

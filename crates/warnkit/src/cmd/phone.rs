@@ -67,6 +67,11 @@ pub struct InitArgs {
     /// `EUR` only, as every original app since 1.6 (it holds every own key and every foreign one).
     #[arg(long = "key-region", value_name = "REGION", value_parser = region_code)]
     key_regions: Vec<String>,
+    /// Days the phone has already been running: it holds a key for each of them (up to 13, the
+    /// days a first upload sends), as an app installed that long ago. 0 (default): a fresh install,
+    /// whose first upload sends nothing until a day has ended.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=13))]
+    history_days: u32,
 }
 
 /// The combined region the original's apps download.
@@ -86,7 +91,8 @@ fn region_code(value: &str) -> Result<String, String> {
 pub struct GuidArgs {
     #[command(flatten)]
     dir: DirArgs,
-    /// The GUID from the QR code.
+    /// The GUID from the QR code (`3D6D08-3567F3F2-4DCF-43A3-8737-4CD1F87D6FDA`), or the code's whole
+    /// content `https://localhost/?GUID`.
     guid: String,
 }
 
@@ -98,9 +104,13 @@ pub struct MeetArgs {
     /// The other phone's directory.
     #[arg(long)]
     other: PathBuf,
-    /// Minutes of the encounter, ending now.
+    /// Minutes of the encounter, ending now (or `--days-ago` days before).
     #[arg(long, default_value_t = 30)]
     minutes: u32,
+    /// The encounter ends this many days before now: a meeting on a past day, whose key the first
+    /// upload sends (today's key follows only after midnight).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=13))]
+    days_ago: u32,
     /// Attenuation in dB (45 is about a metre).
     #[arg(long, default_value_t = 45)]
     attenuation: u8,
@@ -204,18 +214,20 @@ async fn dispatch(command: PhoneCommand) -> anyhow::Result<ExitCode> {
             // Uploads name the home region as their origin: a server of another country refuses
             // keys that claim to come from Germany.
             phone.interop.origin = args.region.clone();
-            // The first key exists from the first day on, as with a freshly installed app.
-            phone
-                .en
-                .tek(warnkit_app::en::day_of(now(&args.dir)?), &mut rng);
+            // The first key exists from the first day on, as with a freshly installed app; a phone
+            // running for days has one for each.
+            let today = warnkit_app::en::day_of(now(&args.dir)?);
+            for day in today.saturating_sub(args.history_days)..=today {
+                phone.en.tek(day, &mut rng);
+            }
             save(&args.dir.dir, &State { endpoints, phone })?;
             eprintln!("phone set up in {}", args.dir.dir.display());
         }
         PhoneCommand::ScanQr(args) => {
             // Refused before anything is sent: an empty or mangled GUID would register a test nobody has.
-            super::lab::hashed_guid(&args.guid, "the GUID")?;
+            let guid = warnkit_app::submit::qr_guid(&args.guid).map_err(anyhow::Error::msg)?;
             let mut state = load(&args.dir.dir)?;
-            state.phone.scan_qr(&http(&state)?, &args.guid).await?;
+            state.phone.scan_qr(&http(&state)?, guid).await?;
             save(&args.dir.dir, &state)?;
             eprintln!("test registered");
         }
@@ -285,7 +297,7 @@ async fn dispatch(command: PhoneCommand) -> anyhow::Result<ExitCode> {
         PhoneCommand::Meet(args) => {
             let mut me = load(&args.dir.dir)?;
             let mut other = load(&args.other)?;
-            let end = now(&args.dir)?;
+            let end = now(&args.dir)? - i64::from(args.days_ago) * 86_400;
             let tx = me.phone.en.tx_power;
             for slot in 0..i64::from(args.minutes / 5) {
                 let t = end - i64::from(args.minutes) * 60 + slot * 300;
