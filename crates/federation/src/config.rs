@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use p256::ecdsa::{SigningKey, VerifyingKey};
-use p256::pkcs8::DecodePublicKey;
 use serde::{Deserialize, Serialize};
 use warnkit_service::keypair;
 
@@ -258,8 +257,8 @@ pub fn public_key(value: &str) -> anyhow::Result<VerifyingKey> {
     } else {
         std::fs::read_to_string(value).with_context(|| format!("reading {value}"))?
     };
-    VerifyingKey::from_public_key_pem(pem.trim())
-        .map_err(|e| anyhow::anyhow!("not a P-256 public key (SPKI PEM): {e}"))
+    // Every form keys are published in (PEM on one line or many, bare base64 SPKI), as elsewhere.
+    warnkit_protocol::export::public_key_from_pem(&pem).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// Loads `dir/signing-key.pem`, or generates it (mode 0600) with `public-key.pem` beside it; the flag

@@ -23,6 +23,7 @@ use warnkit_store::{Db, PoolConfig};
 use warnkit_submission::{Clock, KeyStore};
 
 use super::bench_support::{run_and_print, Scratch};
+use super::progress::Progress;
 
 /// The member states of the European Union in 2026: the federation the original gateway served.
 const EU: [&str; 27] = [
@@ -243,10 +244,13 @@ async fn measure(args: &BenchFederationArgs, scratch: &Scratch) -> anyhow::Resul
     }
 
     eprintln!("uploading ...");
+    let total: usize = uploads.iter().map(|(_, batches)| batches.len()).sum();
+    let progress = Progress::new("bench federation", "batches", total as u64, args.json);
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for (code, batches) in uploads {
         let client = GatewayClient::new(&url, &tokens[&code])?;
+        let progress = progress.clone();
         tasks.spawn(async move {
             let mut stored = 0;
             for (i, (signature, body)) in batches.into_iter().enumerate() {
@@ -254,7 +258,10 @@ async fn measure(args: &BenchFederationArgs, scratch: &Scratch) -> anyhow::Resul
                     .upload(&format!("bench-{i}"), &signature, body)
                     .await?
                 {
-                    UploadOutcome::Created(_) => stored += 1,
+                    UploadOutcome::Created(_) => {
+                        stored += 1;
+                        progress.inc(1);
+                    }
                     other => anyhow::bail!("{code}: upload {i} answered {other:?}"),
                 }
             }
@@ -266,6 +273,7 @@ async fn measure(args: &BenchFederationArgs, scratch: &Scratch) -> anyhow::Resul
         batches_uploaded += done.context("an uploader panicked")??;
     }
     let upload_seconds = started.elapsed().as_secs_f64();
+    progress.finish_and_clear();
     let (stored_batches, keys_uploaded) =
         gateway.counts().await.map_err(|e| anyhow::anyhow!("{e}"))?;
     ensure!(

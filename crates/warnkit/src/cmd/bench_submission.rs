@@ -19,6 +19,7 @@ use warnkit_submission::SUBMISSION_PATH;
 use super::bench_support::{
     cpu_model, fresh_guids, post_positive, run_and_print, Scratch, Services, SERVICE_DATABASES,
 };
+use super::progress::Progress;
 
 /// Arguments of `warnkit bench submission`.
 #[derive(Debug, clap::Args)]
@@ -136,11 +137,18 @@ async fn measure(args: &BenchSubmissionArgs, services: &Services) -> anyhow::Res
     let url = Arc::new(format!("{}{SUBMISSION_PATH}", services.submission_url));
 
     eprintln!("uploading ...");
+    let progress = Progress::new(
+        "bench submission",
+        "uploads",
+        args.submissions as u64,
+        args.json,
+    );
     let cpu_start = process_cpu_seconds();
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..args.concurrency {
         let (work, http, url) = (work.clone(), http.clone(), url.clone());
+        let progress = progress.clone();
         tasks.spawn(async move {
             let (tans, bodies, next) = &*work;
             let mut latencies = Vec::new();
@@ -162,6 +170,7 @@ async fn measure(args: &BenchSubmissionArgs, services: &Services) -> anyhow::Res
                     .is_ok_and(|r| r.status().is_success());
                 latencies.push(t.elapsed());
                 failures += usize::from(!ok);
+                progress.inc(1);
             }
         });
     }
@@ -173,6 +182,7 @@ async fn measure(args: &BenchSubmissionArgs, services: &Services) -> anyhow::Res
         failures += f;
     }
     let seconds = start.elapsed().as_secs_f64();
+    progress.finish_and_clear();
     let cpu_seconds = process_cpu_seconds() - cpu_start;
     latencies.sort();
     let pct = |p: f64| {

@@ -1,4 +1,5 @@
-//! `warnkit config`: print the effective configuration (defaults, file, environment, flags) as TOML.
+//! `warnkit config`: print the effective configuration (defaults, file, environment, flags) as TOML or
+//! JSON.
 
 use std::process::ExitCode;
 
@@ -9,6 +10,9 @@ use crate::config::{Config, ConfigArgs};
 /// Arguments of `warnkit config`.
 #[derive(Debug, clap::Args)]
 pub struct ConfigCommandArgs {
+    /// Print the configuration as one JSON object instead of TOML.
+    #[arg(long)]
+    json: bool,
     #[command(flatten)]
     config: ConfigArgs,
 }
@@ -17,7 +21,14 @@ pub struct ConfigCommandArgs {
 /// part of it (the service token lives in its own file or variable).
 pub fn run(args: ConfigCommandArgs) -> anyhow::Result<ExitCode> {
     let config = Config::load(&args.config)?;
-    let mut text = toml::to_string_pretty(&config).context("rendering the configuration")?;
+    let mut text = if args.json {
+        let mut text =
+            serde_json::to_string_pretty(&config).context("rendering the configuration")?;
+        text.push('\n');
+        text
+    } else {
+        toml::to_string_pretty(&config).context("rendering the configuration")?
+    };
     let urls = [
         config.database_url.as_deref(),
         config.database_urls.get("verification"),

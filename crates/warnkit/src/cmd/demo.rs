@@ -159,7 +159,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let summary = runtime.block_on(run::simulate(&args, show_progress))?;
+    let summary = runtime.block_on(run::simulate(&args))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {

@@ -1,10 +1,12 @@
 //! `warnkit en`: Exposure Notification crypto from the command line.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::Subcommand;
 use warnkit_protocol::crypto::{Metadata, Tek};
+use warnkit_protocol::interval::datetime_string;
 
 /// Exposure Notification crypto commands.
 #[derive(Debug, Subcommand)]
@@ -23,6 +25,10 @@ pub enum EnCommand {
         /// Metadata to encrypt into an AEM per interval, 8 hex digits (e.g. 40080000).
         #[arg(long)]
         metadata: Option<String>,
+        /// One JSON object per interval and line: `enin`, `time` (its start, RFC 3339), `unix`,
+        /// `rpi` and, with `--metadata`, `aem`.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -34,6 +40,7 @@ pub fn run(command: EnCommand) -> anyhow::Result<ExitCode> {
             interval,
             count,
             metadata,
+            json,
         } => {
             let tek = Tek(parse_hex::<16>(&tek).context("--tek")?);
             let metadata = metadata
@@ -43,20 +50,39 @@ pub fn run(command: EnCommand) -> anyhow::Result<ExitCode> {
                         .map(Metadata::decode)
                 })
                 .transpose()?;
-            let (rpik, aemk) = tek.derive_keys();
-            let mut out = String::new();
-            for i in 0..count {
-                let Some(enin) = interval.checked_add(i) else {
-                    bail!("--interval {interval} + --count {count} passes the largest interval number")
-                };
-                let rpi = rpik.rpi(enin);
-                out.push_str(&format!("{enin} {}", hex::encode(rpi.0)));
-                if let Some(m) = &metadata {
-                    out.push_str(&format!(" {}", hex::encode(aemk.encrypt(&rpi, m))));
-                }
-                out.push('\n');
+            // Checked before the first line, so a refused range prints nothing.
+            if interval.checked_add(count - 1).is_none() {
+                bail!("--interval {interval} + --count {count} passes the largest interval number");
             }
-            print!("{out}");
+            let (rpik, aemk) = tek.derive_keys();
+            // Streamed: a million intervals would otherwise sit in memory before the first line.
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            for enin in (0..count).map(|i| interval + i) {
+                let rpi = rpik.rpi(enin);
+                let aem = metadata
+                    .as_ref()
+                    .map(|m| hex::encode(aemk.encrypt(&rpi, m)));
+                if json {
+                    let unix = i64::from(enin) * 600;
+                    let mut line = serde_json::json!({
+                        "enin": enin,
+                        "unix": unix,
+                        "time": datetime_string(unix),
+                        "rpi": hex::encode(rpi.0),
+                    });
+                    if let Some(aem) = aem {
+                        line["aem"] = aem.into();
+                    }
+                    write!(out, "{line}")?;
+                } else {
+                    write!(out, "{enin} {}", hex::encode(rpi.0))?;
+                    if let Some(aem) = aem {
+                        write!(out, " {aem}")?;
+                    }
+                }
+                writeln!(out)?;
+            }
+            out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
     }

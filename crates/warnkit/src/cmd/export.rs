@@ -7,6 +7,7 @@ use anyhow::{bail, Context};
 use clap::Subcommand;
 use serde::{Deserialize, Serialize};
 use warnkit_protocol::export::{self, Archive, Limits, Signer};
+use warnkit_protocol::interval::datetime_string;
 use warnkit_protocol::proto::{TemporaryExposureKey, TemporaryExposureKeyExport};
 
 use super::en::parse_hex;
@@ -30,6 +31,10 @@ pub enum ExportCommand {
         /// configure keys; repeat to accept any of several keys.
         #[arg(long = "public-key", required = true)]
         public_keys: Vec<PathBuf>,
+        /// Print one JSON object: `verified`, `file`, `key_id`, `key_version`, `keys`, `error` (the
+        /// exit codes stay the same).
+        #[arg(long)]
+        json: bool,
     },
     /// Build a signed archive from keys in JSON (the `keys` array of `inspect --json`).
     Build {
@@ -39,8 +44,8 @@ pub enum ExportCommand {
         /// PKCS#8 PEM private key (see `warnkit keygen`).
         #[arg(long)]
         signing_key: PathBuf,
-        /// Region code written into the file, e.g. DE.
-        #[arg(long)]
+        /// Region code written into the file, e.g. DE (2 to 8 letters or digits).
+        #[arg(long, value_parser = region_code)]
         region: String,
         /// Verification key id published with the signature.
         #[arg(long, default_value = "262")]
@@ -131,7 +136,11 @@ struct SignatureInfoJson {
 #[derive(Debug, Serialize)]
 struct ExportJson {
     start_timestamp: Option<u64>,
+    /// `start_timestamp` as RFC 3339 (UTC).
+    start_time: Option<String>,
     end_timestamp: Option<u64>,
+    /// `end_timestamp` as RFC 3339 (UTC).
+    end_time: Option<String>,
     region: Option<String>,
     batch_num: Option<i32>,
     batch_size: Option<i32>,
@@ -143,7 +152,11 @@ struct ExportJson {
 pub fn run(command: ExportCommand) -> anyhow::Result<ExitCode> {
     match command {
         ExportCommand::Inspect { file, json } => inspect(&file, json),
-        ExportCommand::Verify { file, public_keys } => verify(&file, &public_keys),
+        ExportCommand::Verify {
+            file,
+            public_keys,
+            json,
+        } => verify(&file, &public_keys, json),
         ExportCommand::Build {
             keys,
             signing_key,
@@ -158,15 +171,22 @@ pub fn run(command: ExportCommand) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("reading {}", signing_key.display()))?;
             let signer = Signer::from_pkcs8_pem(&pem, &key_id, &key_version)
                 .with_context(|| signing_key.display().to_string())?;
-            let text = std::fs::read_to_string(&keys)
-                .with_context(|| format!("reading {}", keys.display()))?;
+            let keys_path = keys;
+            let text = std::fs::read_to_string(&keys_path)
+                .with_context(|| format!("reading {}", keys_path.display()))?;
             let parsed: Vec<KeyJson> = serde_json::from_str(&text)
-                .with_context(|| format!("{}: not a JSON array of keys", keys.display()))?;
+                .with_context(|| format!("{}: not a JSON array of keys", keys_path.display()))?;
             let keys: Vec<TemporaryExposureKey> = parsed
                 .iter()
                 .enumerate()
                 .map(|(i, k)| k.to_proto(i))
                 .collect::<Result<_, _>>()?;
+            if keys.is_empty() {
+                bail!(
+                    "{}: no keys; an export file carries at least one key",
+                    keys_path.display()
+                );
+            }
             let first = keys
                 .iter()
                 .map(|k| k.rolling_start_interval_number() as u64)
@@ -219,7 +239,9 @@ fn inspect(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let e = &archive.export;
     let view = ExportJson {
         start_timestamp: e.start_timestamp,
+        start_time: e.start_timestamp.map(rfc3339),
         end_timestamp: e.end_timestamp,
+        end_time: e.end_timestamp.map(rfc3339),
         region: e.region.clone(),
         batch_num: e.batch_num,
         batch_size: e.batch_size,
@@ -242,10 +264,14 @@ fn inspect(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let mut out = String::new();
     out.push_str(&format!("file         {}\n", path.display()));
     out.push_str(&format!("region       {}\n", opt(view.region)));
+    let time = |unix: Option<u64>, text: Option<String>| match (unix, text) {
+        (Some(unix), Some(text)) => format!("{text} ({unix})"),
+        _ => "-".to_owned(),
+    };
     out.push_str(&format!(
-        "window       {} .. {} (Unix seconds)\n",
-        opt(view.start_timestamp.map(|t| t.to_string())),
-        opt(view.end_timestamp.map(|t| t.to_string()))
+        "window       {} .. {}\n",
+        time(view.start_timestamp, view.start_time.clone()),
+        time(view.end_timestamp, view.end_time.clone())
     ));
     out.push_str(&format!(
         "batch        {} of {}\n",
@@ -265,13 +291,16 @@ fn inspect(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
         archive.signatures.signatures.len()
     ));
     out.push_str(&format!("keys         {}\n\n", view.keys.len()));
-    out.push_str("key_data                          trl  start_enin  period  report  dsos\n");
+    out.push_str(
+        "key_data                          trl  start_enin  start (UTC)           period  report  dsos\n",
+    );
     for k in &view.keys {
         out.push_str(&format!(
-            "{}  {:>3}  {:>10}  {:>6}  {:>6}  {:>4}\n",
+            "{}  {:>3}  {:>10}  {:20}  {:>6}  {:>6}  {:>4}\n",
             k.key_data,
             opt(k.transmission_risk_level.map(|v| v.to_string())),
             k.rolling_start_interval_number,
+            datetime_string(i64::from(k.rolling_start_interval_number) * 600),
             k.rolling_period,
             opt(k.report_type.map(|v| v.to_string())),
             opt(k.days_since_onset_of_symptoms.map(|v| v.to_string())),
@@ -281,29 +310,99 @@ fn inspect(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn verify(path: &Path, key_files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+fn verify(path: &Path, key_files: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
     let mut keys = Vec::new();
     for file in key_files {
-        let pem =
-            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-        keys.push(export::public_key_from_pem(&pem).with_context(|| file.display().to_string())?);
+        keys.push(read_public_key(file)?);
     }
     let archive = read_archive(path)?;
-    match archive.verify(&keys) {
-        Ok(signature) => {
-            let info = signature.signature_info.clone().unwrap_or_default();
-            println!(
+    let outcome = archive.verify(&keys);
+    let info = match &outcome {
+        Ok(signature) => signature.signature_info.clone().unwrap_or_default(),
+        Err(_) => Default::default(),
+    };
+    if json {
+        let out = serde_json::json!({
+            "verified": outcome.is_ok(),
+            "file": path.display().to_string(),
+            "key_id": info.verification_key_id,
+            "key_version": info.verification_key_version,
+            "keys": archive.export.keys.len(),
+            "error": outcome.as_ref().err().map(ToString::to_string),
+        });
+        println!("{out}");
+    } else {
+        match &outcome {
+            Ok(_) => println!(
                 "verified: {} is signed by key id {} version {} ({} keys)",
                 path.display(),
-                info.verification_key_id.unwrap_or_else(|| "-".into()),
-                info.verification_key_version.unwrap_or_else(|| "-".into()),
+                info.verification_key_id.as_deref().unwrap_or("-"),
+                info.verification_key_version.as_deref().unwrap_or("-"),
                 archive.export.keys.len()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(err) => {
-            println!("NOT verified: {}: {err}", path.display());
-            Ok(ExitCode::from(1))
+            ),
+            Err(err) => println!("NOT verified: {}: {err}", path.display()),
         }
     }
+    Ok(if outcome.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The largest public-key file read: an SPKI PEM of P-256 is under 200 bytes, so anything this large is
+/// the wrong file (an archive, a log), refused before it is read whole.
+const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
+
+/// Reads a P-256 public key from a file the user names, in every form [`export::public_key_from_pem`]
+/// accepts (SPKI PEM on one line or many, or the bare base64 SPKI).
+pub fn read_public_key(file: &Path) -> anyhow::Result<p256::ecdsa::VerifyingKey> {
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("reading {}", file.display()))?
+        .len();
+    if size > MAX_KEY_FILE_BYTES {
+        bail!(
+            "{}: {size} bytes is no public key (an SPKI PEM is a few hundred bytes)",
+            file.display()
+        );
+    }
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        anyhow::anyhow!(
+            "{}: not text; expected an SPKI PEM or the base64 of an SPKI public key",
+            file.display()
+        )
+    })?;
+    if text.contains("PRIVATE KEY-----") {
+        bail!(
+            "{}: a private key; give the public key (e.g. public-key.pem beside it)",
+            file.display()
+        );
+    }
+    if text.trim().is_empty() {
+        bail!(
+            "{}: empty; expected an SPKI PEM or the base64 of an SPKI public key",
+            file.display()
+        );
+    }
+    export::public_key_from_pem(&text).with_context(|| file.display().to_string())
+}
+
+/// A region code as the distribution publishes them: 2 to 8 letters or digits.
+pub(crate) fn region_code(value: &str) -> Result<String, String> {
+    if (2..=8).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        Ok(value.to_owned())
+    } else {
+        Err("a region code is 2 to 8 letters or digits, e.g. DE".into())
+    }
+}
+
+/// Unix seconds as RFC 3339 (UTC). A file may carry any `u64`; past the year 9999 RFC 3339 has no
+/// form, so those are named as such.
+fn rfc3339(unix: u64) -> String {
+    const YEAR_10000: u64 = 253_402_300_800;
+    if unix >= YEAR_10000 {
+        return "after 9999-12-31T23:59:59Z".to_owned();
+    }
+    datetime_string(unix as i64)
 }

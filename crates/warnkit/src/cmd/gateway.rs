@@ -41,7 +41,8 @@ enum CountryCommand {
         /// ISO 3166-1 alpha-2 code, e.g. FR.
         #[arg(long)]
         code: String,
-        /// The country's batch-signing public key (SPKI PEM), e.g. its `federation/public-key.pem`.
+        /// The country's batch-signing public key file, e.g. its `federation/public-key.pem`: an SPKI
+        /// PEM (base64 on one line or many) or the bare base64 SPKI.
         #[arg(long, value_name = "PEM")]
         public_key: PathBuf,
         /// Print JSON: code, token, tokenSha256, publicKey, toml.
@@ -50,6 +51,9 @@ enum CountryCommand {
     },
     /// List the member countries of the effective configuration with their signing keys' SHA-256.
     List {
+        /// One JSON object per country and line: `code`, `key_sha256`.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         config: ConfigArgs,
     },
@@ -69,14 +73,16 @@ pub fn run(args: GatewayArgs) -> anyhow::Result<ExitCode> {
             public_key,
             json,
         })) => add_country(&code, &public_key, json),
-        Some(GatewayCommand::Country(CountryCommand::List { config })) => {
+        Some(GatewayCommand::Country(CountryCommand::List { json, config })) => {
             let config = Config::load(&config)?;
             for country in config.gateway.resolve_countries()? {
-                println!(
-                    "{} {}",
-                    country.code,
-                    warnkit_federation::batch::fingerprint(&country.key)
-                );
+                let fingerprint = warnkit_federation::batch::fingerprint(&country.key);
+                if json {
+                    let out = serde_json::json!({"code": country.code, "key_sha256": fingerprint});
+                    println!("{out}");
+                } else {
+                    println!("{} {fingerprint}", country.code);
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -91,8 +97,9 @@ fn add_country(code: &str, public_key: &std::path::Path, json: bool) -> anyhow::
     let path = std::fs::canonicalize(public_key)
         .with_context(|| format!("reading {}", public_key.display()))?;
     let path_text = path.to_str().context("the key's path is not UTF-8")?;
-    // Parsed now, so a wrong file fails here rather than when the gateway starts.
-    warnkit_federation::config::public_key(path_text)?;
+    // Parsed now, so a wrong file fails here rather than when the gateway starts; read as every
+    // public key a user names is, which is also how the gateway reads it.
+    super::export::read_public_key(&path)?;
     let token = warnkit_service::auth::random_secret("wk_fed_");
     let hash = warnkit_service::auth::sha256_hex(&token);
     let entry = warnkit_federation::CountryEntry {

@@ -16,6 +16,9 @@ pub struct KeygenArgs {
     /// files (use `warnkit keys rotate` there).
     #[arg(long)]
     force: bool,
+    /// Print JSON: `private_key`, `public_key` (the files' paths) and `public_key_pem`.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Runs `warnkit keygen`.
@@ -33,6 +36,15 @@ pub fn run(args: KeygenArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let pair = warnkit_service::keypair::create(&args.out, args.force)?;
+    if args.json {
+        let out = serde_json::json!({
+            "private_key": pair.private_path.display().to_string(),
+            "public_key": pair.public_path.display().to_string(),
+            "public_key_pem": pair.public_pem,
+        });
+        println!("{out}");
+        return Ok(ExitCode::SUCCESS);
+    }
     eprintln!(
         "wrote {} and {}",
         pair.private_path.display(),

@@ -64,6 +64,9 @@ pub struct CreateArgs {
     /// The lab's id (1-64 characters of A-Z a-z 0-9 . _ -).
     #[arg(long)]
     lab: String,
+    /// Print JSON: `lab` and `key`.
+    #[arg(long)]
+    json: bool,
     #[command(flatten)]
     config: ConfigArgs,
 }
@@ -71,7 +74,7 @@ pub struct CreateArgs {
 /// Arguments of `warnkit lab post`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
-  warnkit lab post --url $URL --key $KEY --guid $GUID --result positive
+  warnkit lab post --url $URL --key $KEY --guid 3D6D08-3567F3F2-4DCF-43A3-8737-4CD1F87D6FDA --result positive
   warnkit lab post --url $URL --key $KEY --hash $QR_HASH --result rapid-positive
 
 A PCR result goes to /api/v1/lab/results under sha256(GUID), which is what the phone registers after scanning the GUID. A rapid-test result goes to /api/v1/quicktest/results with the QR code's hash; the service stores it under sha256(hash), which is what the phone registers after scanning a rapid test.")]
@@ -82,7 +85,8 @@ pub struct PostArgs {
     /// The lab's API key.
     #[arg(long)]
     key: String,
-    /// PCR tests: the test GUID exactly as in the QR code; it is sent as its SHA-256.
+    /// PCR tests: the test GUID exactly as in the QR code (`https://localhost/?GUID`), shaped
+    /// XXXXXX-XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX in hex digits; it is sent as its SHA-256.
     #[arg(long, required_unless_present = "hash", conflicts_with = "hash")]
     guid: Option<String>,
     /// Rapid tests: the `hash` field of the rapid test's QR code (64 hex digits), sent as it is.
@@ -145,7 +149,11 @@ async fn create_key(args: CreateArgs) -> anyhow::Result<ExitCode> {
     let key = service.create_lab_key_as(&cli_actor(), &args.lab).await;
     service.db().close().await;
     let key = key.map_err(|e| anyhow::anyhow!("{}", e.message))?;
-    println!("{key}");
+    if args.json {
+        println!("{}", serde_json::json!({"lab": args.lab, "key": key}));
+    } else {
+        println!("{key}");
+    }
     eprintln!(
         "API key for lab {} created; store it now, it cannot be shown again.",
         args.lab
@@ -219,12 +227,15 @@ fn target(args: &PostArgs) -> anyhow::Result<(i64, &'static str, String)> {
     };
     let rapid = result >= 5;
     match (&args.guid, &args.hash, rapid) {
-        (Some(guid), None, false) => {
-            Ok((result, "/api/v1/lab/results", hashed_guid(guid, "--guid")?))
-        }
+        (Some(guid), None, false) => Ok((result, "/api/v1/lab/results", hashed_guid(guid)?)),
         (None, Some(hash), true) => {
             if !warnkit_service::auth::is_hex(hash, 64) {
-                bail!("--hash must be the 64 hex digits of the rapid test's QR code");
+                let shown: String = hash.chars().take(80).collect();
+                bail!(
+                    "--hash {shown:?} is not a SHA-256: give the 64 hex digits of the `hash` field \
+                     of the rapid test's QR code ({} characters given)",
+                    hash.chars().count()
+                );
             }
             Ok((result, warnkit_testresult::QUICKTEST_PATH, hash.clone()))
         }
@@ -240,18 +251,15 @@ fn target(args: &PostArgs) -> anyhow::Result<(i64, &'static str, String)> {
     }
 }
 
-/// SHA-256 of a GUID as the phone computes it, after refusing what cannot be a GUID from a QR code;
-/// `what` names the argument in the message. `phone scan-qr` checks its GUID the same way.
-pub(crate) fn hashed_guid(guid: &str, what: &str) -> anyhow::Result<String> {
-    if guid.is_empty() {
-        bail!("{what} is empty");
+/// SHA-256 of the GUID as the phone computes it, after refusing what cannot be a test's GUID with the
+/// phone's own check (`warnkit_app::submit::qr_guid`: the original's QR-code shape, or the code's whole
+/// content `https://localhost/?GUID`).
+fn hashed_guid(scanned: &str) -> anyhow::Result<String> {
+    // The likeliest mix-up gets its own hint: the hash a lab system may hold instead of the GUID.
+    if warnkit_service::auth::is_hex(scanned, 64) {
+        bail!("--guid looks like a SHA-256 already; give the GUID itself, it is hashed here");
     }
-    if guid.trim() != guid || !guid.bytes().all(|b| b.is_ascii_graphic()) {
-        bail!("{what} must be printable ASCII without spaces, exactly as in the QR code");
-    }
-    if warnkit_service::auth::is_hex(guid, 64) {
-        bail!("{what} looks like a SHA-256 already; give the GUID itself, it is hashed here");
-    }
+    let guid = warnkit_app::submit::qr_guid(scanned).map_err(|e| anyhow::anyhow!("--guid: {e}"))?;
     Ok(sha256_hex(guid))
 }
 
@@ -302,6 +310,20 @@ mod tests {
     }
 
     #[test]
+    fn guids_of_either_case_and_whole_qr_codes_are_hashed_as_the_phone_does() {
+        let guid = "3D6D08-3567F3F2-4DCF-43A3-8737-4CD1F87D6FDA";
+        let lower = guid.to_lowercase();
+        for (given, hashed) in [
+            (guid.to_owned(), guid),
+            (lower.clone(), lower.as_str()),
+            (format!("https://localhost/?{guid}"), guid),
+        ] {
+            let (_, _, id) = target(&args(Some(&given), None, "positive")).unwrap();
+            assert_eq!(id, sha256_hex(hashed), "{given}");
+        }
+    }
+
+    #[test]
     fn rapid_results_go_to_the_quicktest_route_as_sent() {
         let hash = "a".repeat(64);
         let (result, path, id) = target(&args(None, Some(&hash), "rapid-positive")).unwrap();
@@ -317,8 +339,32 @@ mod tests {
             (args(None, Some(&hash), "positive"), "--guid"),
             (args(None, Some("abc"), "rapid-negative"), "64 hex"),
             (args(Some(""), None, "positive"), "empty"),
-            (args(Some(" x"), None, "positive"), "spaces"),
+            (args(Some(" x"), None, "positive"), "not a test's GUID"),
+            (
+                args(Some("hello world"), None, "positive"),
+                "not a test's GUID",
+            ),
+            (
+                args(Some(&guid[1..]), None, "positive"),
+                "not a test's GUID",
+            ),
+            (
+                args(Some(&guid.replace('D', "G")), None, "positive"),
+                "not a test's GUID",
+            ),
+            (
+                args(
+                    Some(&format!("https://example.org/?{guid}")),
+                    None,
+                    "positive",
+                ),
+                "not a test's GUID",
+            ),
             (args(Some(&hash), None, "negative"), "SHA-256"),
+            (
+                args(None, Some(&"g".repeat(64)), "rapid-negative"),
+                "64 hex",
+            ),
             (args(None, None, "positive"), "--guid"),
         ] {
             let err = target(&a).unwrap_err().to_string();

@@ -19,6 +19,7 @@ pub mod keys;
 pub mod lab;
 pub mod phone;
 pub mod portal;
+pub mod progress;
 pub mod risk;
 pub mod serve;
 pub mod sim;

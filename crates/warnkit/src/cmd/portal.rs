@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use warnkit_portal::Roles;
+use warnkit_portal::{Role, Roles};
 use warnkit_protocol::interval::datetime_string;
 use warnkit_store::Db;
 
@@ -131,6 +131,7 @@ pub fn run(command: PortalCommand) -> anyhow::Result<ExitCode> {
                 }
             })?;
             eprintln!("{} now has the role(s) {roles}", args.user);
+            warn_without_authorities(&args.config, roles);
             Ok(ExitCode::SUCCESS)
         }
         UserCommand::Remove(args) => {
@@ -257,7 +258,29 @@ fn add(args: AddArgs) -> anyhow::Result<ExitCode> {
         "authenticator enrolment at first sign-in"
     };
     eprintln!("added {} ({roles}, {totp})", args.user);
+    warn_without_authorities(&args.config, roles);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Warns when an account gets the event role while no health authority is configured: the event form
+/// then has nothing to choose and no event teleTAN can be issued. Said after the change succeeded, and
+/// without undoing it: the authorities may well be added to the configuration afterwards.
+fn warn_without_authorities(config: &ConfigArgs, roles: Roles) {
+    if !roles.contains(Role::Event) {
+        return;
+    }
+    // The configuration was loaded for the change just made; should it fail now, the change stands and
+    // there is nothing to warn about that can be known.
+    let Ok(config) = Config::load(config) else {
+        return;
+    };
+    if config.portal.health_authorities.is_empty() {
+        eprintln!(
+            "warning: no health authorities are configured, so an officer with the event role has \
+             none to choose and cannot issue event teleTANs; add them to the configuration file as \
+             [[portal.health_authorities]] entries (name = \"...\", nr = \"...\") and restart the portal"
+        );
+    }
 }
 
 /// Opens the portal database of the configuration, runs `f` on it and closes it.

@@ -1,15 +1,15 @@
 //! `warnkit sim`: the BLE radio model on encounters and scenarios, risk-configuration what-ifs, and the
 //! plots of both. The model itself lives in `warnkit-sim`; this module parses arguments, drives runs with
-//! a progress bar and prints tables or JSON.
+//! progress reports and prints tables or JSON.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Subcommand;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use warnkit_sim::{RadioConfig, Scenario};
+
+use super::progress::Progress;
 
 mod ble;
 mod plots;
@@ -36,17 +36,10 @@ pub fn run(command: SimCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// A progress bar on stderr, hidden when stderr is not a terminal or output is JSON.
-pub(crate) fn progress(len: u64, message: &str, json: bool) -> ProgressBar {
-    if json || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta} left)") {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.set_message(message.to_owned());
-    bar
+/// The progress of `len` steps on stderr (see [`Progress`]), silent with `--json`. Kept for the
+/// commands that count plain steps; those with a unit of their own call [`Progress::new`].
+pub(crate) fn progress(len: u64, message: &str, json: bool) -> Progress {
+    Progress::new(message, "steps", len, json)
 }
 
 /// The radio configuration: a TOML file, or the documented defaults.

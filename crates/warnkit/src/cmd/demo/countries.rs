@@ -548,7 +548,7 @@ pub async fn simulate(
     }
     let first_hour = world.start / 3600;
     let last_hour = first_hour + i64::from(args.days) * 24 + DRAIN_HOURS;
-    let progress = progress_bar(show_progress, (last_hour - first_hour) as u64);
+    let progress = progress_bar(args.json, (last_hour - first_hour) as u64);
     let mut next_contact = 0;
     let semaphore = Arc::new(Semaphore::new(CONCURRENCY));
     for hour in first_hour..last_hour {

@@ -15,6 +15,7 @@ use warnkit_app::{Backoff, Http, Level, Phone, RiskModel, Settings};
 use super::backend::{Backend, RemoteOptions, ServerSpec};
 use super::world::{Contact, World, WorldOptions, SCATTER_DB};
 use super::{DemoArgs, RiskArg, Summary};
+use crate::cmd::progress::Progress;
 
 /// Every phone broadcasts with this calibrated power; RSSI = power − attenuation.
 pub(super) const TX_POWER: i8 = -10;
@@ -72,7 +73,7 @@ pub(super) fn data_dir(
 }
 
 /// Runs the whole demo and returns the figures.
-pub async fn simulate(args: &DemoArgs, show_progress: bool) -> anyhow::Result<Summary> {
+pub async fn simulate(args: &DemoArgs) -> anyhow::Result<Summary> {
     let started = Instant::now();
     let mut rng = ChaCha20Rng::seed_from_u64(args.seed);
     let world = World::new(world_options(args), &mut rng);
@@ -126,7 +127,7 @@ pub async fn simulate(args: &DemoArgs, show_progress: bool) -> anyhow::Result<Su
 
     let first_hour = world.start / 3600;
     let last_hour = first_hour + i64::from(args.days) * 24 + DRAIN_HOURS;
-    let progress = progress_bar(show_progress, (last_hour - first_hour) as u64);
+    let progress = progress_bar(args.json, (last_hour - first_hour) as u64);
     let mut next_contact = 0;
     let semaphore = Arc::new(Semaphore::new(CONCURRENCY));
     for hour in first_hour..last_hour {
@@ -231,17 +232,9 @@ pub(super) fn tally(summary: &mut Summary, phone: &Phone, v: &Verdict) {
     summary.failed_syncs += u64::from(s.failed_syncs);
 }
 
-pub(super) fn progress_bar(show: bool, hours: u64) -> indicatif::ProgressBar {
-    if !show {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(hours);
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{spinner} simulated hours {bar:40} {pos}/{len} ({elapsed}, eta {eta})",
-    ) {
-        bar.set_style(style);
-    }
-    bar
+/// The demo's progress in simulated hours; `quiet` with `--json`.
+pub(super) fn progress_bar(quiet: bool, hours: u64) -> Progress {
+    Progress::new("demo", "simulated hours", hours, quiet)
 }
 
 /// Records the sightings of every contact starting before `until`, from `next` on; returns the index

@@ -12,7 +12,8 @@ use warnkit_sim::stats::EncounterTally;
 use warnkit_sim::{Placement, RadioConfig, RunOutput, Scenario, Simulator};
 
 use super::risk::{RiskModel, RiskOutcome};
-use super::{cell, plots, progress};
+use super::{cell, plots};
+use crate::cmd::progress::Progress;
 
 /// Arguments of `warnkit sim ble`.
 #[derive(Debug, Args)]
@@ -296,7 +297,7 @@ pub fn simulate(
     let mut tallies = vec![EncounterTally::default(); n];
     let mut risks = vec![RiskTally::default(); n];
     let mut out = RunOutput::default();
-    let bar = progress(runs, &format!("sim ble {}", scenario.name), json);
+    let bar = Progress::new(&format!("sim ble {}", scenario.name), "runs", runs, json);
     for run in 0..runs {
         sim.run(scenario, placement, rng, &mut out);
         for ((tally, risk), sightings) in tallies.iter_mut().zip(&mut risks).zip(&out.sightings) {
@@ -310,6 +311,8 @@ pub fn simulate(
             bar.inc(256);
         }
     }
+    // The runs after the last full block of 256, so the total is exact.
+    bar.inc(runs % 256);
     bar.finish_and_clear();
     let per_run = |x: f64| if runs == 0 { 0.0 } else { x / runs as f64 };
     Ok(scenario

@@ -16,7 +16,7 @@ use warnkit_sim::scenario::{Obstruction, BUILTIN};
 use warnkit_sim::stats::{attenuation_samples, detection_probability};
 use warnkit_sim::{Placement, RadioConfig, RunOutput, Scenario, Simulator};
 
-use super::progress;
+use crate::cmd::progress::Progress;
 
 /// Arguments of `warnkit sim plots`.
 #[derive(Debug, Args)]
@@ -212,9 +212,10 @@ fn detection_vs_duration(
         .map(|d: f64| d.max(1.0))
         .collect();
     let runs = 2_000;
-    let bar = progress(
+    let bar = Progress::new(
+        "sim plots: detection vs duration",
+        "points",
         (settings.len() * durations.len()) as u64,
-        "detection vs duration",
         json,
     );
     let mut series = Vec::new();

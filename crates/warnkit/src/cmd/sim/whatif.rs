@@ -16,8 +16,8 @@ use warnkit_sim::plot::{render, Chart, Legend, Series};
 use warnkit_sim::population::{generate, PopulationConfig};
 use warnkit_sim::{Placement, RunOutput, Simulator};
 
-use super::progress;
 use super::risk::RiskModel;
+use crate::cmd::progress::Progress;
 
 /// Arguments of `warnkit sim whatif`.
 #[derive(Debug, Args)]
@@ -179,7 +179,7 @@ pub fn run(args: WhatifArgs) -> anyhow::Result<ExitCode> {
     let people = generate(&cfg, &mut rng);
 
     // Simulate each person once; keep their exposure windows and v1 verdict.
-    let bar = progress(people.len() as u64, "sim whatif", args.json);
+    let bar = Progress::new("sim whatif", "people", people.len() as u64, args.json);
     let mut windows: Vec<Vec<v2::ExposureWindow>> = Vec::with_capacity(people.len());
     let mut v1_warned = Vec::with_capacity(people.len());
     let mut out = RunOutput::default();
