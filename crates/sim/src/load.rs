@@ -1,5 +1,7 @@
 //! Download load over a day when every client follows the jittered schedule of the seeds: the next run is
-//! (seconds to the start of the next interval) + uniform random(0, interval).
+//! (seconds to the start of the next interval) + uniform random(0, interval). Counted in download
+//! sessions (one per client per interval, as the seeds count), and turned into HTTP requests with the
+//! requests a real phone makes per session in each interval.
 
 use rand::Rng;
 
@@ -60,6 +62,23 @@ fn spread<R: Rng + ?Sized>(clients: u64, bins: &mut [u64], rng: &mut R) {
     }
 }
 
+/// HTTP requests in each second, from the download sessions in each second (as [`jittered_day`] gives
+/// them) and the mean requests per client in each interval of the day (`per_interval[k]` for interval
+/// `k` of `per_interval.len()`): each second's sessions make their interval's mean, rounded to whole
+/// requests. A session's requests follow each other within milliseconds, so they land in its second.
+pub fn requests_from_sessions(sessions_per_second: &[u64], per_interval: &[f64]) -> Vec<u64> {
+    let n = per_interval.len().max(1) as u64;
+    sessions_per_second
+        .iter()
+        .enumerate()
+        .map(|(s, &sessions)| {
+            let k = ((s as u64 * n / DAY_S) as usize).min(per_interval.len().saturating_sub(1));
+            let mean = per_interval.get(k).copied().unwrap_or(0.0);
+            (sessions as f64 * mean).round() as u64
+        })
+        .collect()
+}
+
 /// Mean and largest value of per-second counts.
 pub fn mean_and_peak(per_second: &[u64]) -> (f64, u64) {
     let total: u64 = per_second.iter().sum();
@@ -95,6 +114,25 @@ mod tests {
         assert!(per_hour.iter().all(|&n| n == clients), "{per_hour:?}");
         let share = f64::from(in_first_quarter) / f64::from(clients * 24);
         assert!((share - 0.25).abs() < 0.01, "{share}");
+    }
+
+    #[test]
+    fn requests_follow_the_sessions_of_each_interval() {
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let sessions = jittered_day(100_000, 24, &mut rng);
+        // Two requests a session all day, five in the first hour (configuration and indexes).
+        let mut per_interval = vec![2.0; 24];
+        per_interval[0] = 5.0;
+        let requests = requests_from_sessions(&sessions, &per_interval);
+        assert_eq!(requests.len(), sessions.len());
+        let first_hour: u64 = requests[..3600].iter().sum();
+        assert_eq!(first_hour, 5 * 100_000);
+        assert_eq!(requests.iter().sum::<u64>(), 100_000 * (5 + 23 * 2));
+        assert_eq!(requests[7200], 2 * sessions[7200]);
+        // Fewer intervals than hours: each covers its share of the day.
+        let halves = requests_from_sessions(&sessions, &[1.0, 3.0]);
+        assert_eq!(halves[43_199], sessions[43_199]);
+        assert_eq!(halves[43_200], 3 * sessions[43_200]);
     }
 
     #[test]

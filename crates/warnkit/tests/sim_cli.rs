@@ -187,19 +187,41 @@ fn plots_are_written_as_png_and_svg() {
 #[test]
 fn capacity_with_the_seeds_inputs_lands_near_their_figures() {
     let v = warnkit(&["capacity", "--json", "--seed", "2"]);
-    assert_eq!(v["requests_per_day"].as_u64(), Some(720_000_000));
-    let rps = f(&v, "requests_per_second");
-    assert!((rps - 8_333.3).abs() < 0.1, "{rps}");
+    // The seeds count download sessions: one per client per file.
+    assert_eq!(v["sessions_per_day"].as_u64(), Some(720_000_000));
+    let sps = f(&v, "sessions_per_second");
+    assert!((sps - 8_333.3).abs() < 0.1, "{sps}");
     assert!(
-        (rps - 8_500.0).abs() / 8_500.0 < 0.05,
+        (sps - 8_500.0).abs() / 8_500.0 < 0.05,
         "seeds: about 8,500/s"
     );
-    let peak = f(&v, "peak_requests_per_second");
+    let peak = f(&v, "peak_sessions_per_second");
     assert!(
-        peak > rps && peak < 1.1 * rps,
+        peak > sps && peak < 1.1 * sps,
         "jitter keeps the peak near the mean: {peak}"
     );
-    assert!(f(&v, "peak_requests_per_second_without_jitter") > 30.0 * rps);
+    assert!(f(&v, "peak_sessions_per_second_without_jitter") > 30.0 * sps);
+    // HTTP requests, from the phones' own counters: a new phone at 08:xx takes the configuration, the
+    // date index, 14 daily files, today's hour index and its 8 hours; after that each hourly run takes
+    // the hour index and the new hour, and once a day the configuration and the dates on top.
+    let m = &v["measured"];
+    assert_eq!(m["first_sync_requests"].as_u64(), Some(25), "{m}");
+    assert_eq!(m["first_sync_files"].as_u64(), Some(22), "{m}");
+    assert_eq!(f(m, "syncs_per_phone_per_day"), 24.0);
+    let per_phone = f(m, "requests_per_phone_per_day");
+    assert!(
+        (2.0 * 24.0..=2.0 * 24.0 + 8.0).contains(&per_phone),
+        "{per_phone}"
+    );
+    let requests = f(&v, "requests_per_day");
+    assert!((requests - 30e6 * per_phone).abs() <= 1.0, "{requests}");
+    let rps = f(&v, "requests_per_second");
+    assert!((rps - requests / 86_400.0).abs() < 0.01, "{rps}");
+    assert!(f(&v, "peak_requests_per_second") > 2.0 * peak);
+    assert!(
+        f(&v, "peak_requests_per_second_without_jitter")
+            > 2.0 * f(&v, "peak_sessions_per_second_without_jitter")
+    );
     // Sizes come from real archives: overhead doubles them, and they sit within a factor of two of the
     // seeds' 1.5 MB per client and 42.8 TB (TiB, in fact) per day.
     let archive = f(&v, "archive_bytes_per_day");

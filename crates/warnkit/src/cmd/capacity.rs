@@ -1,6 +1,9 @@
 //! `warnkit capacity`: the seeds' bandwidth and request estimate, recomputed from real signed export
-//! archives built for the given load, plus the request rate over a day under the jittered download
-//! schedule.
+//! archives built for the given load; the seeds' download sessions per day, and the HTTP requests that
+//! really makes, counted from real phones syncing against really published files ([`requests`]); and
+//! both rates over a day under the jittered download schedule.
+
+mod requests;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,11 +16,17 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use warnkit_protocol::export::{encode_bin, write_archive, Archive, Limits, Signer};
 use warnkit_protocol::proto::{ReportType, TemporaryExposureKey, TemporaryExposureKeyExport};
-use warnkit_sim::load::{jittered_day, mean_and_peak, unjittered_day, DAY_S};
+use warnkit_sim::load::{
+    jittered_day, mean_and_peak, requests_from_sessions, unjittered_day, DAY_S,
+};
 use warnkit_sim::plot::{render, Chart, Legend, Series};
 
 /// Start of the simulated day (2020-06-16 00:00 UTC, the original's launch day); only sizes depend on it.
 const DAY_START_UNIX: u64 = 1_592_265_600;
+/// Phones and whole days whose requests are counted: every hour of the day seen by each phone, at a
+/// random second of it. The cost is the distribution job's hourly runs, not the phones.
+const MEASURED_PHONES: usize = 16;
+const MEASURED_DAYS: u32 = 1;
 /// Transmission risk levels by key age in days (0 = the day of the upload), a profile of the kind the
 /// original app assigned, peaking around symptom onset.
 const TRL_BY_AGE: [i32; 14] = [5, 6, 8, 8, 8, 5, 3, 1, 1, 1, 1, 1, 1, 1];
@@ -78,10 +87,21 @@ struct Report {
     /// `bytes_per_day` in TB (10^12) and TiB (2^40): the seeds' "42.8 TB" is TiB.
     terabytes_per_day: f64,
     tebibytes_per_day: f64,
+    /// Download sessions (index and file in one session, once per client per chunk): the seeds' measure.
+    sessions_per_day: u64,
+    sessions_per_second: f64,
+    peak_sessions_per_second: u64,
+    peak_sessions_per_second_without_jitter: u64,
+    /// HTTP requests: clients × the requests one phone made per day, from its own request counter
+    /// (indexes, files, the configuration once a day), under the app's hourly schedule.
     requests_per_day: u64,
     requests_per_second: f64,
     peak_requests_per_second: u64,
     peak_requests_per_second_without_jitter: u64,
+    /// Requests per download session, on average.
+    requests_per_session: f64,
+    /// What the phones' request counters said.
+    measured: requests::Measured,
     /// The seconds over which unjittered clients start, for the comparison peak.
     unjittered_spread_s: u32,
 }
@@ -121,11 +141,16 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<ExitCode> {
     let archive_bytes_per_day: u64 = sizes.iter().sum();
     let bytes_per_client_per_day = archive_bytes_per_day as f64 * (1.0 + args.overhead);
     let bytes_per_day = bytes_per_client_per_day * args.users as f64;
-    let requests_per_day = args.users * chunks;
+    let sessions_per_day = args.users * chunks;
+    let measured = measure_phones(args.chunks_per_day, args.seed)?;
+    bar.inc(1);
+    let requests_per_day = (args.users as f64 * measured.requests_per_phone_per_day).round() as u64;
 
     let day = jittered_day(args.users, args.chunks_per_day, &mut rng);
     bar.inc(1);
+    let requests_day = requests_from_sessions(&day, &measured.per_interval);
     let (_, peak) = mean_and_peak(&day);
+    let (_, requests_peak) = mean_and_peak(&requests_day);
     let burst = unjittered_day(
         args.users,
         args.chunks_per_day,
@@ -133,6 +158,8 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<ExitCode> {
         &mut rng,
     );
     let (_, burst_peak) = mean_and_peak(&burst);
+    let (_, requests_burst_peak) =
+        mean_and_peak(&requests_from_sessions(&burst, &measured.per_interval));
     bar.finish_and_clear();
 
     let report = Report {
@@ -159,16 +186,26 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<ExitCode> {
         bytes_per_day,
         terabytes_per_day: bytes_per_day / 1e12,
         tebibytes_per_day: bytes_per_day / (1u64 << 40) as f64,
+        sessions_per_day,
+        sessions_per_second: sessions_per_day as f64 / DAY_S as f64,
+        peak_sessions_per_second: peak,
+        peak_sessions_per_second_without_jitter: burst_peak,
         requests_per_day,
         requests_per_second: requests_per_day as f64 / DAY_S as f64,
-        peak_requests_per_second: peak,
-        peak_requests_per_second_without_jitter: burst_peak,
+        peak_requests_per_second: requests_peak,
+        peak_requests_per_second_without_jitter: requests_burst_peak,
+        requests_per_session: if measured.syncs_per_phone_per_day > 0.0 {
+            measured.requests_per_phone_per_day / measured.syncs_per_phone_per_day
+        } else {
+            0.0
+        },
+        measured,
         unjittered_spread_s: args.unjittered_spread,
     };
     if let Some(dir) = &args.plots {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         for f in render(
-            &requests_chart(&day, &report),
+            &requests_chart(&requests_day, &day, &report),
             &dir.join("capacity-requests-per-second"),
         )? {
             if !args.json {
@@ -182,6 +219,24 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<ExitCode> {
         print_report(&report);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Counts the requests of real phones against really published files, in a scratch directory.
+fn measure_phones(chunks_per_day: u32, seed: u64) -> anyhow::Result<requests::Measured> {
+    let dir = tempfile::tempdir().context("creating a scratch directory")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(requests::measure(
+        dir.path(),
+        (DAY_START_UNIX / DAY_S) as i64,
+        MEASURED_PHONES,
+        MEASURED_DAYS,
+        chunks_per_day,
+        // The phones' requests do not depend on how many keys a file holds, only on which files exist.
+        1,
+        seed,
+    ))
 }
 
 /// One chunk's signed archive holding `n` random keys from `n / keys_per_case` uploads, and the size of
@@ -228,19 +283,22 @@ fn build_archive(
     ))
 }
 
-fn requests_chart(day: &[u64], report: &Report) -> Chart {
+fn requests_chart(requests: &[u64], sessions: &[u64], report: &Report) -> Chart {
     // 86 400 points would make a multi-megabyte SVG; per minute, the mean and the busiest second suffice.
-    let minutes: Vec<(f64, f64, f64)> = day
-        .chunks(60)
-        .enumerate()
-        .map(|(m, secs)| {
-            let mean = secs.iter().sum::<u64>() as f64 / secs.len() as f64;
-            let peak = secs.iter().copied().max().unwrap_or(0) as f64;
-            (m as f64 / 60.0, mean, peak)
-        })
-        .collect();
+    let per_minute = |day: &[u64]| -> Vec<(f64, f64, f64)> {
+        day.chunks(60)
+            .enumerate()
+            .map(|(m, secs)| {
+                let mean = secs.iter().sum::<u64>() as f64 / secs.len() as f64;
+                let peak = secs.iter().copied().max().unwrap_or(0) as f64;
+                (m as f64 / 60.0, mean, peak)
+            })
+            .collect()
+    };
+    let minutes = per_minute(requests);
+    let session_minutes = per_minute(sessions);
     let top = minutes.iter().map(|m| m.2).fold(0.0, f64::max).max(8_500.0) * 1.04;
-    let bottom = minutes
+    let bottom = session_minutes
         .iter()
         .map(|m| m.1)
         .fold(f64::INFINITY, f64::min)
@@ -253,28 +311,32 @@ fn requests_chart(day: &[u64], report: &Report) -> Chart {
     };
     Chart {
         title: format!(
-            "Requests per second over a day: {users} clients, {} downloads a day, jittered",
+            "HTTP requests per second over a day: {users} clients, {} downloads a day, jittered",
             report.chunks_per_day
         ),
         x_label: "hour of the day (UTC)".into(),
-        y_label: "requests per second".into(),
+        y_label: "per second".into(),
         x_range: 0.0..24.0,
         y_range: bottom..top,
         series: vec![
             Series::line(
-                "busiest second of each minute",
+                "requests: busiest second of each minute",
                 minutes.iter().map(|m| (m.0, m.2)).collect(),
             ),
             Series::line(
-                "mean of each minute",
+                "requests: mean of each minute",
                 minutes.iter().map(|m| (m.0, m.1)).collect(),
+            ),
+            Series::line(
+                "download sessions: mean of each minute",
+                session_minutes.iter().map(|m| (m.0, m.1)).collect(),
             ),
             Series::reference(
                 "seeds' estimate: 8,500 per second",
                 vec![(0.0, 8_500.0), (24.0, 8_500.0)],
             ),
         ],
-        legend: Legend::LowerRight,
+        legend: Legend::UpperRight,
     }
 }
 
@@ -304,7 +366,21 @@ fn print_report(r: &Report) {
         "bytes per day                {:>14.4e} ({:.1} TB = {:.1} TiB)",
         r.bytes_per_day, r.terabytes_per_day, r.tebibytes_per_day
     );
-    println!("requests per day             {:>14}", r.requests_per_day);
+    println!(
+        "sessions per day             {:>14} (download sessions, the seeds' measure: clients × chunks)",
+        r.sessions_per_day
+    );
+    println!(
+        "sessions per second          {:>14.0} mean, {} peak (jittered), {} without jitter",
+        r.sessions_per_second,
+        r.peak_sessions_per_second,
+        r.peak_sessions_per_second_without_jitter
+    );
+    let m = &r.measured;
+    println!(
+        "requests per day             {:>14} (HTTP: {:.2} per phone per day, {:.2} per session)",
+        r.requests_per_day, m.requests_per_phone_per_day, r.requests_per_session
+    );
     println!(
         "requests per second (mean)   {:>14.0}",
         r.requests_per_second
@@ -316,5 +392,17 @@ fn print_report(r: &Report) {
     println!(
         "peak without jitter          {:>14} (all clients within the first {} s of a chunk)",
         r.peak_requests_per_second_without_jitter, r.unjittered_spread_s
+    );
+    println!(
+        "first sync of a new phone    {:>14} requests for {} files",
+        m.first_sync_requests, m.first_sync_files
+    );
+    println!(
+        "measured                     {:>14} phones × {} day{} against published files ({:.1} syncs, {:.1} files per phone per day)",
+        m.phones,
+        m.days,
+        if m.days == 1 { "" } else { "s" },
+        m.syncs_per_phone_per_day,
+        m.files_per_phone_per_day
     );
 }
