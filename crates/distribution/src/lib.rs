@@ -5,6 +5,7 @@
 //! - [`layout`]: the published URL layout (compatible with the original).
 //! - [`plan`]: what a run publishes, as a pure function of keys and time.
 //! - [`objects`]: the object store (local directory or S3).
+//! - [`openapi`]: the document served at `/openapi.json`: the layout, content types and cache headers.
 //! - [`job`]: one run: lock, read, plan, write archives, then indexes, then clean up.
 //! - [`report`]: what a run did: its summary, the last run's record and the run metrics.
 //! - [`server`]: the static file server with ETags and cache headers.
@@ -14,6 +15,7 @@ pub mod app_config;
 pub mod job;
 pub mod layout;
 pub mod objects;
+pub mod openapi;
 pub mod plan;
 pub mod report;
 pub mod server;

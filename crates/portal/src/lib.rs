@@ -10,7 +10,7 @@
 //! (password sign-in, TOTP, teleTANs) and `sso` (OpenID Connect); both build on `session` (cookies,
 //! sessions, CSRF, the sign-in page) and `page` (HTML responses and error pages), which render with
 //! `pages`; `service` holds the running portal's state, over `accounts`, `config`, [`oidc`], [`jwt`],
-//! `store`, `hashing`, `roles`, [`totp`] and [`text`].
+//! `store`, `hashing`, `roles`, [`totp`] and [`text`]; [`openapi`] describes the routes.
 
 mod accounts;
 mod config;
@@ -18,6 +18,7 @@ mod handlers;
 mod hashing;
 pub mod jwt;
 pub mod oidc;
+pub mod openapi;
 mod page;
 mod pages;
 mod roles;

@@ -219,7 +219,16 @@ pub fn start(
             issue = esc(t.issue_teletan),
         );
     }
-    if officer.roles.contains(Role::Event) {
+    if officer.roles.contains(Role::Event) && authorities.is_empty() {
+        // A required list with nothing to pick would only make the browser say "select an item".
+        let _ = write!(
+            boxes,
+            r#"<section class="card" aria-labelledby="event-box"><h2 id="event-box">{box_t}</h2>
+<p class="note" id="no-authorities">{note}</p></section>"#,
+            box_t = esc(t.event_box),
+            note = esc(t.no_authorities),
+        );
+    } else if officer.roles.contains(Role::Event) {
         let options: String = authorities
             .iter()
             .map(|a| {

@@ -134,6 +134,8 @@ pub struct Text {
     pub event_read_aloud: &'static str,
     /// Shown to roles that can issue neither kind.
     pub no_issue_role: &'static str,
+    /// Shown instead of the event form while no health authority is configured.
+    pub no_authorities: &'static str,
 }
 
 /// English, the default.
@@ -201,4 +203,5 @@ pub static EN: Text = Text {
     event_for: "Issued for",
     event_read_aloud: "Read the event teleTAN to the caller group by group. It is valid for two days and can be used once.",
     no_issue_role: "Your role cannot issue teleTANs. Please ask your administrator if you need the hotline or event role.",
+    no_authorities: "No health authorities are configured, so no event teleTAN can be issued yet. Please ask your administrator to list them under [[portal.health_authorities]] in warnkit.toml.",
 };

@@ -56,6 +56,7 @@ fn router(service: PortalService) -> Router {
     ServiceRouter::new(service.inner.metrics.clone())
         .database(service.db().clone())
         .max_body(service.inner.config.max_body_bytes)
+        .openapi(crate::openapi::document())
         .finish(api)
         .layer(middleware::from_fn(security_headers))
 }

@@ -263,7 +263,12 @@ async fn account_changes_end_sessions() {
         None,
     ));
     let page = start_page(&http, &portal, &session).await.unwrap();
-    assert!(page.contains("issue-event-teletan") && !page.contains(r#"id="issue-teletan""#));
+    // The event box, without health authorities configured here: a note, no form.
+    assert!(page.contains(r#"id="event-box""#) && !page.contains(r#"id="issue-teletan""#));
+    assert!(
+        page.contains("No health authorities are configured"),
+        "{page}"
+    );
     let bad = user_cmd(d, &["role", "--user", "ann", "--role", "boss"], None);
     assert!(!bad.status.success());
 

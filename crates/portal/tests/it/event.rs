@@ -130,3 +130,44 @@ async fn a_bad_authority_list_is_refused_at_start() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_authorities_the_event_role_sees_why_not_an_empty_list() {
+    let app = App::start_with(
+        warnkit_testkit::Engine::Sqlite,
+        warnkit_verification::VerificationConfig::default(),
+        PortalConfig::default(),
+    )
+    .await
+    .expect("SQLite always runs");
+    let a = app.agent();
+    let start = a.signed_in("event").await;
+    assert_eq!(start.status, StatusCode::OK);
+    assert!(
+        start.body.contains(r#"id="no-authorities""#)
+            && start.body.contains("No health authorities are configured"),
+        "{}",
+        start.body
+    );
+    // No form that could only fail: no list, no button, nothing posting to the event route.
+    for absent in [
+        "<select",
+        "issue-event-teletan",
+        r#"action="/teletan/event""#,
+    ] {
+        assert!(!start.body.contains(absent), "{absent}");
+    }
+    // An officer with both roles keeps the TEST button.
+    let b = app.agent();
+    let both = b.signed_in("both").await;
+    assert!(both.body.contains(r#"id="issue-teletan""#) && both.body.contains("no-authorities"));
+    // A hand-made post still gets the clear refusal, and nothing is issued.
+    let r = a
+        .post(
+            "/teletan/event",
+            &[("csrf", &start.csrf()), ("authority", "1.11.0.01.")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(app.teletans().await, 0);
+}

@@ -219,3 +219,60 @@ async fn user_management(app: App) {
     assert_eq!(bad.unwrap_err().code, "invalid_username");
 }
 on_both!(user_management);
+
+/// `/openapi.json` is an OpenAPI 3 document naming every route, and each route it names answers a
+/// signed-in officer's plain request with a status it documents.
+async fn openapi_names_every_route(app: App) {
+    let a = app.agent();
+    let doc: serde_json::Value =
+        serde_json::from_str(&a.get("/openapi.json").await.body).expect("JSON");
+    assert!(
+        doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")),
+        "{doc}"
+    );
+    assert!(doc["info"]["title"].is_string() && doc["info"]["version"].is_string());
+    let paths = doc["paths"].as_object().expect("paths");
+    let mut documented: Vec<&str> = paths.keys().map(String::as_str).collect();
+    documented.sort_unstable();
+    let mut routed = vec![
+        "/",
+        "/health",
+        "/login",
+        "/login/totp",
+        "/logout",
+        "/oidc/callback",
+        "/oidc/login",
+        "/openapi.json",
+        "/ready",
+        "/start",
+        "/static/portal.css",
+        "/static/portal.js",
+        "/teletan",
+        "/teletan/event",
+        "/totp/enrol",
+    ];
+    routed.sort_unstable();
+    assert_eq!(documented, routed);
+    let b = app.agent();
+    let csrf = b.signed_in("both").await.csrf();
+    // Signing out last, so that every other route sees the session.
+    let (last, rest): (Vec<_>, Vec<_>) = paths.iter().partition(|(p, _)| *p == "/logout");
+    for (path, ops) in rest.into_iter().chain(last) {
+        for (method, op) in ops.as_object().expect("operations") {
+            assert!(op["summary"].is_string(), "{method} {path}");
+            let page = match method.as_str() {
+                "get" => b.get(path).await,
+                // The CSRF token but no other field: the answer must still be a documented one.
+                "post" => b.post(path, &[("csrf", &csrf)]).await,
+                other => panic!("{path}: undocumented method {other}"),
+            };
+            let responses = op["responses"].as_object().expect("responses");
+            assert!(
+                responses.contains_key(page.status.as_str()),
+                "{method} {path} answered undocumented {}",
+                page.status
+            );
+        }
+    }
+}
+on_both!(openapi_names_every_route);

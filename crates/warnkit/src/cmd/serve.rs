@@ -289,6 +289,7 @@ async fn start_service(
             let files = StaticFiles::with_metrics(job.objects().clone(), &metrics);
             let router = warnkit_service::ServiceRouter::new(metrics.clone())
                 .database(keys.db().clone())
+                .openapi(warnkit_distribution::openapi::document())
                 .finish(axum::Router::new())
                 // Files bypass the per-request metrics and body-limit layers: GETs carry no body,
                 // and at CDN rates those layers cost more than serving a small file. A path that is
