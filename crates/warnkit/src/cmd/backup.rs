@@ -327,7 +327,12 @@ fn absolute_parent(path: &Path) -> anyhow::Result<PathBuf> {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
         _ => PathBuf::from("."),
     };
-    std::fs::canonicalize(&parent).with_context(|| format!("{} does not exist", parent.display()))
+    std::fs::canonicalize(&parent).with_context(|| {
+        format!(
+            "the directory {0} to hold the backup does not exist: create it first (`mkdir -p {0}`)",
+            parent.display()
+        )
+    })
 }
 
 /// `url` without a password: `pg_dump` and `pg_restore` take it from `PGPASSWORD` or `~/.pgpass`.
