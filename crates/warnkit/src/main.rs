@@ -116,7 +116,38 @@ fn owner_only_umask() {
     }
 }
 
+/// A reader that stops early (`warnkit risk defaults v2 | head`) closes the pipe; `println!` then panics.
+/// Rust ignores SIGPIPE, so instead of dying quietly as other Unix tools do the program would print a
+/// panic. This ends such a process as SIGPIPE would (status 141), and leaves every other panic as it is.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
+/// Whether a command failed only because its reader went away (see [`quiet_on_closed_stdout`]): a
+/// broken pipe as the error itself or under one context, as a command's own writes return it. A broken
+/// connection deep inside an HTTP client's chain of causes is a real failure and keeps its message.
+fn closed_stdout(err: &anyhow::Error) -> bool {
+    err.chain().count() <= 2
+        && err
+            .root_cause()
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
 fn main() -> ExitCode {
+    quiet_on_closed_stdout();
     let cli = Cli::parse();
     if cli.command.creates_private_files() {
         owner_only_umask();
@@ -146,6 +177,7 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        Err(err) if closed_stdout(&err) => ExitCode::from(141),
         Err(err) => {
             // One line: the whole cause chain, joined, so scripts can grep it.
             eprintln!("error: {err:#}");

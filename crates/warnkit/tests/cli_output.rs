@@ -393,3 +393,50 @@ async fn lab_post_takes_the_whole_qr_code_and_posts_under_the_guids_hash() {
         .expect("poll");
     assert_eq!(r.json::<Value>().await.expect("json")["testResult"], 2);
 }
+
+#[test]
+fn a_reader_that_stops_early_ends_the_command_quietly() {
+    use std::io::Read as _;
+    // Far more than a pipe holds, so the command is still writing when the reader goes.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_warnkit"))
+        .args([
+            "en",
+            "derive",
+            "--tek",
+            "75c734c6dd1a782de7a965da5eb93125",
+            "--interval",
+            "2642976",
+            "--count",
+            "200000",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut head = [0u8; 100];
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_exact(&mut head)
+        .expect("the first lines");
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+}
+
+#[test]
+fn a_reader_gone_before_the_first_line_ends_the_command_quietly() {
+    // The reading end is closed before the command starts, so its first `println!` breaks the pipe.
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_warnkit"))
+        .args(["risk", "defaults", "v2"])
+        .stdout(writer)
+        .output()
+        .expect("run warnkit");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+}
