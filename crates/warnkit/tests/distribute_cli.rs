@@ -210,6 +210,28 @@ fn metric(text: &str, name: &str) -> Option<f64> {
         .map(|v| v.parse().expect("a number"))
 }
 
+/// The server's metrics once its counter `name` has reached 1, asked for until then (30 s at most).
+async fn metrics_once(endpoints: &Value, name: &str) -> String {
+    let url = format!("{}/metrics", endpoints["metrics"].as_str().expect("url"));
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = http
+            .get(&url)
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("body");
+        if metric(&text, name).is_some_and(|n| n >= 1.0) {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "{name} never reached 1: {text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_scheduled_run_shows_in_the_metrics_and_keeps_distribute_out() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -227,24 +249,7 @@ async fn a_scheduled_run_shows_in_the_metrics_and_keeps_distribute_out() {
     )
     .await;
     let (server, endpoints) = start(dir, &[]);
-    let url = format!("{}/metrics", endpoints["metrics"].as_str().expect("url"));
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let text = loop {
-        let text = http
-            .get(&url)
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("body");
-        if metric(&text, "distribution_runs_total").is_some_and(|n| n >= 1.0) {
-            break text;
-        }
-        assert!(Instant::now() < deadline, "no distribution run: {text}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let text = metrics_once(&endpoints, "distribution_runs_total").await;
     assert_eq!(metric(&text, "distribution_run_failures_total"), Some(0.0));
     assert_eq!(metric(&text, "distribution_published_keys"), Some(2.0));
     assert_eq!(metric(&text, "distribution_keys_waiting"), Some(1.0));
@@ -285,24 +290,7 @@ async fn a_scheduled_run_on_a_rewound_clock_refuses_and_changes_nothing() {
     warnkit(&[&["distribute", "--now", &ahead, "--allow-future"][..], &cfg].concat());
     let before = published(dir);
     let (_server, endpoints) = start(dir, &[]);
-    let url = format!("{}/metrics", endpoints["metrics"].as_str().expect("url"));
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let text = loop {
-        let text = http
-            .get(&url)
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("body");
-        if metric(&text, "distribution_run_failures_total").is_some_and(|n| n >= 1.0) {
-            break text;
-        }
-        assert!(Instant::now() < deadline, "no failed run: {text}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let text = metrics_once(&endpoints, "distribution_run_failures_total").await;
     assert_eq!(
         metric(&text, "distribution_runs_total"),
         Some(1.0),
