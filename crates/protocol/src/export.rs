@@ -15,6 +15,10 @@ use prost::Message;
 
 use crate::proto::{SignatureInfo, TekSignature, TekSignatureList, TemporaryExposureKeyExport};
 
+pub use json::{export_of, rfc3339, ExportJson, KeyJson, KeyJsonError, SignatureInfoJson};
+
+mod json;
+
 /// The 16-byte header of `export.bin`: `EK Export v1` padded with spaces.
 pub const HEADER: &[u8; 16] = b"EK Export v1    ";
 /// Name of the keys entry in the archive.

@@ -16,6 +16,7 @@
 pub mod crypto;
 pub mod export;
 pub mod interval;
+pub mod limits;
 pub mod matching;
 pub mod proto;
 pub mod risk;

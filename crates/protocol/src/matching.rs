@@ -17,12 +17,16 @@
 //! - the AEM key is derived only for keys that matched;
 //! - with the `parallel` feature, keys are split across threads.
 
-use warnkit_aesx::{Aes128, Probe};
+mod filter;
+mod groups;
+mod workload;
 
-use crate::crypto::{
-    padded_data, rpi_key_bytes_x16, AemKey, CalibrationConfidence, Rpi, Tek, KEY_LEN, METADATA_LEN,
-};
+use crate::crypto::{AemKey, CalibrationConfidence, Rpi, Tek, KEY_LEN, METADATA_LEN};
 use crate::interval::{MATCHING_TOLERANCE, TEK_ROLLING_PERIOD};
+use filter::{prefix_of, Filter, DAY_FILTER_BITS_PER_RPI, FILTER_BITS_PER_RPI};
+#[cfg(feature = "parallel")]
+use groups::CHUNK;
+pub use workload::Workload;
 
 /// One RPI sighting in the scan log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,35 +103,6 @@ struct Slot {
     len: u32,
 }
 
-/// A blocked Bloom filter over RPIs: three bits (a pattern from [`FILTER_MASKS`]) in one word.
-#[derive(Debug, Clone)]
-struct Filter {
-    /// Stored inverted (a set bit is a bit no RPI set), which saves the probe a `not`.
-    absent: Vec<u64>,
-    mask: usize,
-}
-
-impl Filter {
-    /// An empty filter sized for `rpis` distinct RPIs.
-    fn with_capacity(rpis: usize, bits_per_rpi: usize) -> Self {
-        let words = (rpis * bits_per_rpi / 64).next_power_of_two().max(1);
-        Self {
-            absent: vec![!0; words],
-            mask: words - 1,
-        }
-    }
-
-    fn insert(&mut self, rpi: &[u8]) {
-        let prefix = raw_prefix(rpi);
-        self.absent[prefix as usize & self.mask] &= !filter_bits(prefix);
-    }
-
-    /// The filter as the AES kernel probes it, between the rounds of the next blocks.
-    fn probe(&self) -> Probe<'_> {
-        Probe::new(&self.absent, &FILTER_MASKS)
-    }
-}
-
 /// The scan log, indexed for matching. Build once per matching session, then match any number of keys.
 #[derive(Debug, Clone)]
 pub struct ObservationIndex {
@@ -144,65 +119,6 @@ pub struct ObservationIndex {
     day_filters: Vec<(u32, Filter)>,
     /// Distinct observed intervals, sorted: answers "anything seen in this range?" by binary search.
     intervals: Vec<u32>,
-}
-
-/// Size of the global filter in bits per distinct observed RPI (before rounding up to a power of
-/// two). It only serves keys that do not start on a day boundary, so it favours few false
-/// positives (each one a likely cache miss in the big table) over size.
-const FILTER_BITS_PER_RPI: usize = 32;
-
-/// The same for the per-day filters, which serve nearly every key: 16 bits per RPI keeps a day
-/// of a 100k-sighting log in 32 KiB. Measured against 8 and 32 (`docs/benchmarks-matching.md`):
-/// 8 doubles the false positives, 32 falls out of L1; both were 4-7 % slower overall.
-const DAY_FILTER_BITS_PER_RPI: usize = 16;
-
-/// Index bits of [`FILTER_MASKS`], taken from the top of the prefix: the filter word comes from the
-/// low bits and the hash table slot from bits 32 up, so the three stay independent.
-const FILTER_MASK_INDEX_BITS: u32 = 10;
-
-/// Three-bit patterns for the filter, one per value of the prefix's top bits. A lookup costs one
-/// L1 load, where computing three shifted bits costs about eight instructions per probe, and the
-/// filter is probed 144 times per key. (8 KiB: small enough to stay in L1 next to the RPIs.)
-static FILTER_MASKS: [u64; 1 << FILTER_MASK_INDEX_BITS] = filter_masks();
-
-/// Three distinct bit positions per entry, from a fixed splitmix64 stream.
-const fn filter_masks() -> [u64; 1 << FILTER_MASK_INDEX_BITS] {
-    let mut masks = [0u64; 1 << FILTER_MASK_INDEX_BITS];
-    let mut seed = 0x005e_ed0f_f11e_u64;
-    let mut i = 0;
-    while i < masks.len() {
-        let mut mask = 0u64;
-        while mask.count_ones() < 3 {
-            seed = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = seed;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^= z >> 31;
-            mask |= 1 << (z >> 58);
-        }
-        masks[i] = mask;
-        i += 1;
-    }
-    masks
-}
-
-/// The filter bits of a (raw) prefix within its word.
-fn filter_bits(prefix: u64) -> u64 {
-    FILTER_MASKS[(prefix >> (64 - FILTER_MASK_INDEX_BITS)) as usize]
-}
-
-/// An RPI block's first 8 bytes as they are, for the filter.
-fn raw_prefix(rpi: &[u8]) -> u64 {
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&rpi[..8]);
-    u64::from_le_bytes(first)
-}
-
-/// The RPI's first 8 bytes as a table key; 0 marks an empty slot, so a zero prefix is moved to 1.
-fn prefix_of(rpi: &[u8]) -> u64 {
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&rpi[..8]);
-    u64::from_le_bytes(first).max(1)
 }
 
 impl ObservationIndex {
@@ -384,99 +300,6 @@ impl ObservationIndex {
         out
     }
 
-    fn match_chunk(
-        &self,
-        keys: &[DiagnosisKey],
-        offset: usize,
-        options: &MatchOptions,
-    ) -> Vec<Match> {
-        let mut out = Vec::new();
-        let mut scratch = Scratch::default();
-        let mut windows = WindowCache::default();
-        // Keys that have sightings in their window are derived sixteen at a time (see
-        // `rpi_key_bytes_x16`); groups keep the keys' order, so results stay ordered by key.
-        let mut group = [(0usize, &self.filter); 16];
-        let mut len = 0;
-        for (k, key) in keys.iter().enumerate() {
-            let Some(filter) = windows.filter_for(self, key.rolling_start, options.tolerance)
-            else {
-                continue;
-            };
-            group[len] = (k, filter);
-            len += 1;
-            if len == group.len() {
-                self.match_group(keys, &group, offset, options, &mut scratch, &mut out);
-                len = 0;
-            }
-        }
-        if len > 0 {
-            self.match_group(keys, &group[..len], offset, options, &mut scratch, &mut out);
-        }
-        out
-    }
-
-    /// Up to sixteen keys: their RPI keys in one 16-lane HKDF (a short group repeats its last key
-    /// in the unused lanes), then each key's RPIs through its filter, then the table lookups of
-    /// the whole group's candidates.
-    ///
-    /// The lookups go last, all together, because the table is large (16 bytes × 2 slots per
-    /// distinct RPI: megabytes for a two-week scan log) and nearly every candidate misses the
-    /// caches. Loading every candidate's first slot in one branch-free loop lets those misses
-    /// overlap instead of each stalling the key's loop in turn.
-    fn match_group(
-        &self,
-        keys: &[DiagnosisKey],
-        group: &[(usize, &Filter)],
-        offset: usize,
-        options: &MatchOptions,
-        scratch: &mut Scratch,
-        out: &mut Vec<Match>,
-    ) {
-        let teks: [Tek; 16] = std::array::from_fn(|i| keys[group[i.min(group.len() - 1)].0].tek);
-        let raw = rpi_key_bytes_x16(&teks);
-        let candidates = &mut scratch.candidates;
-        candidates.clear();
-        let mut hits = [0u8; TEK_ROLLING_PERIOD as usize];
-        let Scratch {
-            plaintexts, output, ..
-        } = scratch;
-        for (g, (&(k, filter), raw)) in group.iter().zip(&raw).enumerate() {
-            // The reference matcher derives all 144 RPIs whatever the rolling period says; a key
-            // with a short period simply has no sightings for the rest.
-            let input = plaintexts.day(keys[k].rolling_start);
-            let count =
-                Aes128::new(raw).encrypt_and_probe(input, output, &filter.probe(), &mut hits);
-            for &i in &hits[..count] {
-                let i = usize::from(i);
-                candidates.push((g, i, output[i]));
-            }
-        }
-        if candidates.is_empty() {
-            return;
-        }
-        let mut touched = 0u64;
-        for (_, _, block) in candidates.iter() {
-            let prefix = prefix_of(block);
-            touched ^= self.slots[(prefix >> 32) as usize & self.slot_mask].prefix;
-        }
-        std::hint::black_box(touched);
-        let mut aem_keys = [None; 16];
-        for &(g, i, block) in candidates.iter() {
-            if let Some(range) = self.lookup(&block) {
-                let k = group[g].0;
-                self.emit(
-                    &keys[k],
-                    offset + k,
-                    i,
-                    range,
-                    &mut aem_keys[g],
-                    options,
-                    out,
-                );
-            }
-        }
-    }
-
     /// Emits the sightings in `range` that fall within the tolerance of the key's RPI number `i`
     /// and carry plausible metadata.
     #[allow(clippy::too_many_arguments)]
@@ -514,147 +337,6 @@ impl ObservationIndex {
                 calibration_confidence: metadata.calibration_confidence,
                 attenuation: attenuation as u8,
             });
-        }
-    }
-}
-
-/// Buffers reused from one group of keys to the next.
-struct Scratch {
-    plaintexts: DayPlaintexts,
-    /// The RPIs of the key at hand.
-    output: [[u8; KEY_LEN]; TEK_ROLLING_PERIOD as usize],
-    /// (position in the group, RPI number, RPI) of every block that passed its filter.
-    candidates: Vec<(usize, usize, [u8; KEY_LEN])>,
-}
-
-impl Default for Scratch {
-    fn default() -> Self {
-        Self {
-            plaintexts: DayPlaintexts::default(),
-            output: [[0; KEY_LEN]; TEK_ROLLING_PERIOD as usize],
-            candidates: Vec::new(),
-        }
-    }
-}
-
-/// The 144 RPI plaintexts of recent days, direct-mapped by day: consecutive keys of a published batch
-/// belong to different days, and rewriting the interval numbers for each key costs ~10 % of its loop.
-struct DayPlaintexts {
-    days: Vec<(Option<u32>, [[u8; KEY_LEN]; TEK_ROLLING_PERIOD as usize])>,
-}
-
-impl Default for DayPlaintexts {
-    fn default() -> Self {
-        Self {
-            days: vec![(None, [[0; KEY_LEN]; TEK_ROLLING_PERIOD as usize]); 16],
-        }
-    }
-}
-
-impl DayPlaintexts {
-    /// The plaintexts of the 144 intervals from `start`, built on first use.
-    fn day(&mut self, start: u32) -> &[[u8; KEY_LEN]; TEK_ROLLING_PERIOD as usize] {
-        let (cached, blocks) = &mut self.days[(start / TEK_ROLLING_PERIOD) as usize % 16];
-        if *cached != Some(start) {
-            for (i, block) in (0..).zip(blocks.iter_mut()) {
-                *block = padded_data(start.wrapping_add(i));
-            }
-            *cached = Some(start);
-        }
-        blocks
-    }
-}
-
-/// Remembers, for recent rolling starts, whether any sighting falls in a key's window and which
-/// filter to probe: published keys cover a handful of days, so nearly every key repeats an answer,
-/// and the binary searches behind it cost ~10 mispredicted branches each.
-#[derive(Default)]
-struct WindowCache<'a> {
-    entries: [Option<(u32, Option<&'a Filter>)>; 16],
-}
-
-impl<'a> WindowCache<'a> {
-    /// The filter for a key starting at `start`, or `None` when nothing was seen in its window.
-    fn filter_for(
-        &mut self,
-        index: &'a ObservationIndex,
-        start: u32,
-        tolerance: u32,
-    ) -> Option<&'a Filter> {
-        let entry = &mut self.entries[(start / TEK_ROLLING_PERIOD) as usize % 16];
-        match *entry {
-            Some((cached, answer)) if cached == start => answer,
-            _ => {
-                let lo = start.saturating_sub(tolerance);
-                let hi = start.saturating_add(TEK_ROLLING_PERIOD - 1 + tolerance);
-                let answer = index
-                    .any_observed_between(lo, hi)
-                    .then(|| index.filter_for(start, tolerance));
-                *entry = Some((start, answer));
-                answer
-            }
-        }
-    }
-}
-
-/// Keys per parallel work item: large enough to amortise scheduling, small enough to balance.
-#[cfg(feature = "parallel")]
-const CHUNK: usize = 2048;
-
-/// A synthetic matching workload, the one `warnkit bench match` and the matching benches time.
-#[derive(Debug, Clone)]
-pub struct Workload {
-    /// Random diagnosis keys, one day each, spread evenly over 14 days.
-    pub keys: Vec<DiagnosisKey>,
-    /// Random sightings over the same 14 days (so no key can be skipped: the worst case), the first
-    /// [`Workload::planted`] of them real sightings of random keys.
-    pub log: Vec<Observation>,
-    /// How many real sightings were planted: one per thousand sightings, but no more than there are
-    /// keys. The keys they belong to are drawn with replacement, so a key may have several and others
-    /// none.
-    pub planted: usize,
-}
-
-impl Workload {
-    /// First interval of the workload's 14 days (a day in November 2023).
-    pub const FIRST_INTERVAL: u32 = 2_833_200;
-
-    /// Builds `keys` keys and a log of `observed` sightings from `rng`.
-    pub fn synthetic(rng: &mut impl rand_core::RngCore, keys: usize, observed: usize) -> Self {
-        let day0 = Self::FIRST_INTERVAL;
-        let mut below = |n: u32| (rng.next_u64() % u64::from(n)) as u32;
-        let diagnosis: Vec<DiagnosisKey> = (0..keys)
-            .map(|i| DiagnosisKey {
-                tek: Tek(std::array::from_fn(|_| below(256) as u8)),
-                rolling_start: day0 + TEK_ROLLING_PERIOD * (i % 14) as u32,
-                rolling_period: TEK_ROLLING_PERIOD,
-            })
-            .collect();
-        let mut log: Vec<Observation> = (0..observed)
-            .map(|_| Observation {
-                rpi: Rpi(std::array::from_fn(|_| below(256) as u8)),
-                interval: day0 + below(14 * TEK_ROLLING_PERIOD),
-                rssi: -60,
-                aem: std::array::from_fn(|_| below(256) as u8),
-            })
-            .collect();
-        let planted = (observed / 1000).min(keys);
-        for slot in log.iter_mut().take(planted) {
-            let key = &diagnosis[below(keys as u32) as usize];
-            let (rpik, aemk) = key.tek.derive_keys();
-            let interval = key.rolling_start + below(TEK_ROLLING_PERIOD);
-            let rpi = rpik.rpi(interval);
-            *slot = Observation {
-                rpi,
-                interval,
-                rssi: -60,
-                aem: aemk.encrypt(&rpi, &crate::crypto::Metadata::v1_0(0)),
-            };
-        }
-        Self {
-            keys: diagnosis,
-            log,
-            planted,
         }
     }
 }

@@ -20,7 +20,7 @@ struct Row {
 }
 
 fn set_a() -> Vec<Row> {
-    include_str!("data/en-vectors-set-a.tsv")
+    include_str!("../data/en-vectors-set-a.tsv")
         .lines()
         .filter(|l| !l.starts_with('#'))
         .map(|l| {

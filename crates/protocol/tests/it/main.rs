@@ -1,0 +1,11 @@
+//! The protocol core's tests in one binary: the published vectors and conformance suites, the
+//! matching engine against a reference matcher, and the parsers fed real, random and mutated bytes.
+//!
+//! proptest keeps each module's regression seeds in `tests/proptest-regressions/<module>.txt`: its
+//! layout for a test binary with a `main.rs`.
+
+mod en_vectors;
+mod export_files;
+mod matching;
+mod risk_v1;
+mod risk_v2;
