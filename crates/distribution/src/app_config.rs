@@ -83,7 +83,7 @@ impl Default for AppConfigSettings {
             ("dcc-admission-check-scenarios-enabled", 0),
         ];
         Self {
-            supported_countries: warnkit_submission::config::EU_COUNTRIES
+            supported_countries: warnkit_protocol::limits::EU_COUNTRIES
                 .iter()
                 .map(|c| (*c).to_owned())
                 .collect(),

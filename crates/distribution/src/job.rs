@@ -1,18 +1,19 @@
-//! One distribution run: read keys, plan, publish archives, then indexes, then delete what expired.
+//! One distribution run: read keys, plan, publish archives, then indexes, then delete the files that left
+//! the window (stored keys are the key store's retention job's to delete).
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::Context;
 use futures::{StreamExt, TryStreamExt};
 use prost::Message;
 use serde::{Deserialize, Serialize};
+use warnkit_keystore::KeyStore;
 use warnkit_protocol::export::{self, Signer};
 use warnkit_protocol::interval::datetime_string;
-use warnkit_service::Metrics;
-use warnkit_submission::keystore::KeyStore;
+use warnkit_service::{Clock, Metrics};
 
 use crate::app_config::AppConfigSettings;
+pub use crate::error::{DistributionError, RewindRefused};
 use crate::layout::{self, Kind};
 use crate::objects::{Objects, Put, Snapshot, StoreConfig};
 use crate::plan::{self, DistKey, PlanConfig, PlannedFile};
@@ -33,7 +34,8 @@ pub struct DistributionConfig {
     pub min_transmission_risk_level: u8,
     /// Files with fewer real keys are padded with random keys up to this number (0 disables padding).
     pub min_keys_per_file: usize,
-    /// Days of keys and daily files kept.
+    /// Days of daily files published, and of submitted keys read for them. Stored keys are deleted by
+    /// the key store's retention job (`[submission] retention_days`), not by this job.
     pub retention_days: i64,
     /// Days of hourly files kept.
     pub hourly_retention_days: i64,
@@ -87,32 +89,35 @@ impl DistributionConfig {
     }
 
     /// Checks what the job cannot publish: region codes must be path-safe and distinct.
-    pub fn validate(&self) -> anyhow::Result<()> {
+    pub fn validate(&self) -> Result<(), DistributionError> {
+        let refuse = |why: String| Err(DistributionError::Config(why));
         let code = |name: &str, value: &str| {
-            anyhow::ensure!(
-                (2..=8).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric()),
+            if (2..=8).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Ok(());
+            }
+            refuse(format!(
                 "distribution.{name} = {value:?}: a region code is 2 to 8 letters or digits, e.g. \"DE\""
-            );
-            Ok(())
+            ))
         };
         code("region", &self.region)?;
         if let Some(combined) = self.combined_region() {
             code("federation_region", combined)?;
-            anyhow::ensure!(
-                !combined.eq_ignore_ascii_case(&self.region),
-                "distribution.federation_region must differ from distribution.region ({})",
-                self.region
-            );
+            if combined.eq_ignore_ascii_case(&self.region) {
+                return refuse(format!(
+                    "distribution.federation_region must differ from distribution.region ({})",
+                    self.region
+                ));
+            }
         }
-        anyhow::ensure!(
-            (1..=8).contains(&self.min_transmission_risk_level),
-            "distribution.min_transmission_risk_level = {}: a level is 1 to 8",
-            self.min_transmission_risk_level
-        );
+        if !(1..=8).contains(&self.min_transmission_risk_level) {
+            return refuse(format!(
+                "distribution.min_transmission_risk_level = {}: a level is 1 to 8",
+                self.min_transmission_risk_level
+            ));
+        }
         self.app_config
             .validate(self.min_transmission_risk_level)
-            .map_err(|e| anyhow::anyhow!("distribution.app_config.{e}"))?;
-        Ok(())
+            .map_err(|e| DistributionError::Config(format!("distribution.app_config.{e}")))
     }
 
     /// The combined region, unless switched off with an empty name.
@@ -198,12 +203,16 @@ impl Distribution {
         keys: KeyStore,
         config: DistributionConfig,
         data_dir: &std::path::Path,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, DistributionError> {
         config.validate()?;
-        let objects = Objects::open(&config.store_config(data_dir))?;
-        let signing = crate::signing::load_or_create(&data_dir.join("signing"))?;
+        let objects = Objects::open(&config.store_config(data_dir))
+            .map_err(|e| DistributionError::Objects(e.into()))?;
+        let signing = crate::signing::load_or_create(&data_dir.join("signing"))
+            .map_err(|e| DistributionError::Signing(e.into()))?;
         // A broken keyring fails the start, not the first run an hour later.
-        signing.keyring(&config.key_id, &config.key_version)?;
+        signing
+            .keyring(&config.key_id, &config.key_version)
+            .map_err(|e| DistributionError::Signing(e.into()))?;
         if signing.created {
             tracing::info!(
                 path = %data_dir.join("signing").join(crate::signing::PUBLIC_KEY_FILE).display(),
@@ -227,19 +236,16 @@ impl Distribution {
     }
 
     /// Runs once now, then at the start of every interval (a few seconds past the hour by default)
-    /// until `shutdown`. Failures are logged and retried at the next interval.
-    pub async fn schedule(
-        self,
-        now: impl Fn() -> i64 + Send + Sync,
-        shutdown: warnkit_service::server::Shutdown,
-    ) {
+    /// until `shutdown`, each run at `clock`'s time. Failures are logged and retried at the next interval.
+    pub async fn schedule(self, clock: Clock, shutdown: warnkit_service::server::Shutdown) {
         let interval = (self.config.interval_minutes.max(1) * 60) as i64;
         // Seconds until the next interval boundary, plus a margin so the hour has surely ended.
-        let pause =
-            || std::time::Duration::from_secs((interval - now().rem_euclid(interval) + 5) as u64);
+        let pause = || {
+            std::time::Duration::from_secs((interval - clock.now().rem_euclid(interval) + 5) as u64)
+        };
         let run = || async {
-            if let Err(e) = self.run_once(now()).await {
-                tracing::error!(error = %format!("{e:#}"), "distribution run failed");
+            if let Err(e) = self.run_once(clock.now()).await {
+                tracing::error!(error = %e.chain(), "distribution run failed");
             }
         };
         warnkit_service::periodic::repeat(shutdown, pause, run).await;
@@ -254,7 +260,7 @@ impl Distribution {
     ///
     /// A run that takes the lock, ok or failed, is counted in the metrics and recorded in the last-run
     /// file; one that finds the lock held does nothing (the holder records itself).
-    pub async fn run_once(&self, now: i64) -> anyhow::Result<RunReport> {
+    pub async fn run_once(&self, now: i64) -> Result<RunReport, DistributionError> {
         let started_at = warnkit_store::unix_now();
         let started = Instant::now();
         let mut result = self.run_guarded(now).await;
@@ -274,7 +280,6 @@ impl Distribution {
                 unchanged = report.files_unchanged,
                 kept = report.archives_kept,
                 deleted = report.files_deleted,
-                keys_deleted = report.keys_deleted,
                 seconds = report.seconds,
                 "distribution run finished"
             );
@@ -294,11 +299,14 @@ impl Distribution {
     }
 
     /// [`Self::run_once`] under the local lock and the database's advisory lock.
-    async fn run_guarded(&self, now: i64) -> anyhow::Result<RunReport> {
+    async fn run_guarded(&self, now: i64) -> Result<RunReport, DistributionError> {
         // Two processes on one machine (a `warnkit distribute` beside the schedule of `warnkit serve`)
         // share the published directory; copies on other machines share the database.
-        let Some(_local_lock) = warnkit_store::FileLock::try_acquire(&self.lock_file)
-            .with_context(|| format!("locking {}", self.lock_file.display()))?
+        let Some(_local_lock) =
+            warnkit_store::FileLock::try_acquire(&self.lock_file).map_err(|e| {
+                let what = format!("locking {}", self.lock_file.display());
+                DistributionError::Lock(anyhow::Error::new(e).context(what).into())
+            })?
         else {
             tracing::info!("another distribution run holds the lock; skipping");
             return Ok(RunReport::default());
@@ -308,7 +316,7 @@ impl Distribution {
             .db()
             .with_job_lock(ADVISORY_LOCK_ID, self.run_locked(now))
             .await
-            .context("taking the distribution advisory lock")?;
+            .map_err(|e| DistributionError::Lock(e.into()))?;
         let Some(result) = run else {
             tracing::info!("another instance holds the distribution advisory lock; skipping");
             return Ok(RunReport::default());
@@ -316,19 +324,17 @@ impl Distribution {
         result
     }
 
-    async fn run_locked(&self, now: i64) -> anyhow::Result<RunReport> {
+    async fn run_locked(&self, now: i64) -> Result<RunReport, DistributionError> {
+        let objects = |e: anyhow::Error| DistributionError::Objects(e.into());
+        let signing = |e: anyhow::Error| DistributionError::Signing(e.into());
         // One listing tells which files are already published with the same bytes: nothing is
         // downloaded. Taken first, so that a run refused for its clock changes nothing at all.
-        let snapshot = self.objects.snapshot("version").await?;
+        let snapshot = self.objects.snapshot("version").await.map_err(objects)?;
         let rewound = self.check_clock(&snapshot, now)?;
         let config = self.config.plan_config();
         let today = now.div_euclid(86_400);
-        let first_hour = (today - config.retention_days) * 24;
-        let keys_deleted = self
-            .keys
-            .delete_submitted_before(first_hour)
-            .await
-            .context("deleting expired keys")?;
+        // Keys older than the window are not read, and not deleted either: that is the key store's
+        // retention job alone (`warnkit_keystore::KeyRetention`).
         let current_hour = now.div_euclid(3600);
         // Read a day at a time and keep only the compact form: the full rows of a million keys would
         // take several times the memory the plan needs. The countries become region bits here, and keys
@@ -340,7 +346,7 @@ impl Distribution {
                 .keys
                 .keys_submitted_between(day * 24, to)
                 .await
-                .context("reading keys")?;
+                .map_err(|e| DistributionError::Keys(e.into()))?;
             keys.extend(rows.iter().filter_map(|k| DistKey::for_config(k, &config)));
         }
         keys.shrink_to_fit();
@@ -349,15 +355,21 @@ impl Distribution {
         // `now` signs (two during a rotation's overlap).
         let keyring = self
             .signing
-            .keyring(&self.config.key_id, &self.config.key_version)?;
-        let signers = keyring.signers_at(&self.signing.dir, now, &self.config.app_bundle_id)?;
-        let extra = self.config_files(&signers, &keyring, now)?;
+            .keyring(&self.config.key_id, &self.config.key_version)
+            .map_err(signing)?;
+        let signers = keyring
+            .signers_at(&self.signing.dir, now, &self.config.app_bundle_id)
+            .map_err(signing)?;
+        let extra = self
+            .config_files(&signers, &keyring, now)
+            .map_err(signing)?;
         let secret = self.signing.padding_secret();
         let plan = tokio::task::spawn_blocking(move || {
             plan::plan_signed(keys, now, &config, &signers, &secret, extra)
         })
         .await
-        .context("planning thread")??;
+        .map_err(|e| DistributionError::Plan(e.into()))?
+        .map_err(|e| DistributionError::Signing(e.into()))?;
 
         let mut report = RunReport {
             ran: true,
@@ -371,7 +383,6 @@ impl Distribution {
             waiting_until: plan
                 .next_publishable_hour
                 .map(|hour| warnkit_protocol::interval::datetime_string((hour + 1) * 3600)),
-            keys_deleted,
             rewound,
             archive_bytes: plan.archive_bytes,
             archive_keys: plan.archive_keys,
@@ -395,7 +406,8 @@ impl Distribution {
                 })
                 .buffer_unordered(8)
                 .try_collect()
-                .await?;
+                .await
+                .map_err(objects)?;
             let count = |what: Put| puts.iter().filter(|p| **p == what).count();
             report.files_written += count(Put::Written);
             report.files_unchanged += count(Put::Unchanged);
@@ -413,7 +425,7 @@ impl Distribution {
         // wrote is kept, so the listing from its start names every candidate.
         for path in snapshot.url_paths(&layout::country_index()) {
             if !plan.keep.contains(&path) {
-                self.objects.delete(&path).await?;
+                self.objects.delete(&path).await.map_err(objects)?;
                 report.files_deleted += 1;
             }
         }
@@ -423,7 +435,7 @@ impl Distribution {
     /// Refuses a run whose clock is earlier than what is published ([`plan::earliest_run_hour`]): it
     /// would withdraw files that phones and caches keep as immutable. Forced, it warns and returns
     /// `true`.
-    fn check_clock(&self, snapshot: &Snapshot, now: i64) -> anyhow::Result<bool> {
+    fn check_clock(&self, snapshot: &Snapshot, now: i64) -> Result<bool, DistributionError> {
         let paths = snapshot.url_paths(&layout::country_index());
         let Some((earliest, newest)) = plan::earliest_run_hour(paths.iter().map(String::as_str))
         else {
@@ -496,35 +508,6 @@ impl Distribution {
         Ok(files)
     }
 }
-
-/// A run refused because its clock is earlier than the newest published file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RewindRefused {
-    /// The time the run acted as (Unix seconds).
-    pub clock: i64,
-    /// The earliest time a run may act as (Unix seconds): the start of the hour after the newest
-    /// published period.
-    pub earliest: i64,
-    /// The URL path of the newest published file.
-    pub newest: String,
-}
-
-impl std::fmt::Display for RewindRefused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "refusing to publish as of {}: {} is published, so the clock must be at {} or later; \
-             a run acting earlier would withdraw or replace files that phones and caches keep as \
-             immutable. Check the system clock (or --now); to roll the published files back after a \
-             disaster, run `warnkit distribute --force-rewind`",
-            datetime_string(self.clock),
-            self.newest,
-            datetime_string(self.earliest),
-        )
-    }
-}
-
-impl std::error::Error for RewindRefused {}
 
 /// "warnkit d" as a number: the advisory lock id of the distribution job.
 const ADVISORY_LOCK_ID: i64 = 0x7761_726e_6b69_7464;

@@ -7,11 +7,13 @@
 //! - [`objects`]: the object store (local directory or S3).
 //! - [`openapi`]: the document served at `/openapi.json`: the layout, content types and cache headers.
 //! - [`job`]: one run: lock, read, plan, write archives, then indexes, then clean up.
+//! - [`error`]: why the job did not start or a run failed ([`DistributionError`]).
 //! - [`report`]: what a run did: its summary, the last run's record and the run metrics.
 //! - [`server`]: the static file server with ETags and cache headers.
 //! - [`signing`]: the signing key under `DATA_DIR/signing/`.
 
 pub mod app_config;
+pub mod error;
 pub mod job;
 pub mod layout;
 pub mod objects;
@@ -22,7 +24,8 @@ pub mod server;
 pub mod signing;
 
 pub use app_config::AppConfigSettings;
-pub use job::{Distribution, DistributionConfig, RewindRefused};
+pub use error::{DistributionError, RewindRefused};
+pub use job::{Distribution, DistributionConfig};
 pub use layout::Kind;
 pub use objects::{Objects, StoreConfig};
 pub use report::{DayCount, LastRun, RunReport};

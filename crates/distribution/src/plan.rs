@@ -29,10 +29,10 @@ use hmac::{Hmac, Mac};
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use sha2::Sha256;
+use warnkit_keystore::StoredKey;
 use warnkit_protocol::export::{self, ExportError, Signer};
 use warnkit_protocol::proto::{TemporaryExposureKey, TemporaryExposureKeyExport};
 use warnkit_protocol::risk::v2::KeyEncoding;
-use warnkit_submission::keystore::StoredKey;
 
 use crate::layout::{self, Kind};
 

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use warnkit_protocol::interval::datetime_string;
 use warnkit_service::metrics::Metrics;
 
+use crate::error::DistributionError;
+
 pub use crate::plan::DayCount;
 
 /// The name of the last run's record in the data directory.
@@ -46,7 +48,8 @@ pub struct RunReport {
     pub archives_kept: usize,
     /// Expired files removed.
     pub files_deleted: usize,
-    /// Expired keys deleted from the database.
+    /// Stored keys deleted by the key store's retention job run just before this run (`warnkit
+    /// distribute` runs it; the job itself deletes no keys, so a scheduled run reports 0).
     pub keys_deleted: u64,
     /// True when the run acted earlier than the newest published file and went ahead only because
     /// it was forced (`--force-rewind`).
@@ -79,10 +82,10 @@ pub struct LastRun {
 
 impl LastRun {
     /// The record of a run that started at `started_at` (Unix seconds), acted as `clock` and ended now.
-    pub fn new(started_at: i64, clock: i64, result: &anyhow::Result<RunReport>) -> Self {
+    pub fn new(started_at: i64, clock: i64, result: &Result<RunReport, DistributionError>) -> Self {
         let (ok, error, report) = match result {
             Ok(report) => (true, None, report.clone()),
-            Err(err) => (false, Some(format!("{err:#}")), RunReport::default()),
+            Err(err) => (false, Some(err.chain()), RunReport::default()),
         };
         Self {
             started_at: datetime_string(started_at),
@@ -137,7 +140,11 @@ const RUNS_HELP: &str = "Distribution runs that took the lock, finished or faile
 const FAILURES_HELP: &str = "Distribution runs that failed.";
 
 /// Records one run (not one skipped for the lock) that took `seconds`.
-pub(crate) fn observe(metrics: &Metrics, result: &anyhow::Result<RunReport>, seconds: f64) {
+pub(crate) fn observe(
+    metrics: &Metrics,
+    result: &Result<RunReport, DistributionError>,
+    seconds: f64,
+) {
     metrics.add(RUNS_TOTAL, RUNS_HELP, 1);
     metrics.set(
         LAST_RUN_SECONDS,

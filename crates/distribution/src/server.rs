@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::SystemTime;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -32,7 +32,7 @@ use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use warnkit_service::metrics::LabeledCounter;
 use warnkit_service::server::{Acceptor, ListenerLimits, Shutdown};
-use warnkit_service::{AppError, Metrics};
+use warnkit_service::{AppError, Clock, Metrics};
 
 use crate::layout;
 use crate::objects::Objects;
@@ -42,8 +42,8 @@ mod connection;
 /// One file version in the cache, with everything a response needs already built.
 struct Cached {
     kind: layout::Kind,
-    /// When the file was last compared with the disk.
-    checked: Instant,
+    /// When the file was last compared with the disk (milliseconds of the server's clock).
+    checked: i64,
     modified: Option<SystemTime>,
     bytes: Bytes,
     etag: HeaderValue,
@@ -61,6 +61,8 @@ struct Inner {
     downloads: LabeledCounter,
     /// Answers of the file routes, by [`OUTCOMES`].
     responses: LabeledCounter,
+    /// What the revalidation interval is measured on.
+    clock: Clock,
 }
 
 /// The `kind` label values of `distribution_downloads_total`, in the order of [`kind_index`].
@@ -123,7 +125,28 @@ impl StaticFiles {
                 "outcome",
                 OUTCOMES,
             ),
+            clock: Clock::system(),
         }))
+    }
+
+    /// The same server measuring its revalidation interval on `clock` (the system clock by default), so
+    /// that a test can move past the interval instead of waiting for it. The cache starts empty again
+    /// when this server was already cloned.
+    pub fn with_clock(self, clock: Clock) -> Self {
+        let inner = match Arc::try_unwrap(self.0) {
+            Ok(mut inner) => {
+                inner.clock = clock;
+                inner
+            }
+            Err(shared) => Inner {
+                objects: shared.objects.clone(),
+                cache: RwLock::default(),
+                downloads: shared.downloads.clone(),
+                responses: shared.responses.clone(),
+                clock,
+            },
+        };
+        Self(Arc::new(inner))
     }
 
     /// Counts one answer for `file` (None: no such file).
@@ -189,13 +212,15 @@ impl StaticFiles {
         self.0.cache.write().expect("cache lock poisoned").clear();
     }
 
-    /// A cached file checked on disk within the last REVALIDATE: the whole work of a hot request, so a
-    /// busy file costs at most one `stat` per interval (as nginx's `open_file_cache`), not one per request.
+    /// A cached file checked on disk within the last [`REVALIDATE_MILLIS`]: the whole work of a hot
+    /// request, so a busy file costs at most one `stat` per interval (as nginx's `open_file_cache`), not
+    /// one per request. A check "in the future" (the system clock stepped back) is stale, not fresh.
     fn fresh(&self, url_path: &str) -> Option<Arc<Cached>> {
+        let now = self.0.clock.now_millis();
         let cache = self.0.cache.read().expect("cache lock poisoned");
         cache
             .get(url_path)
-            .filter(|hit| hit.checked.elapsed() < REVALIDATE)
+            .filter(|hit| (0..REVALIDATE_MILLIS).contains(&(now - hit.checked)))
             .cloned()
     }
 
@@ -232,7 +257,8 @@ impl StaticFiles {
                 .get(url_path)
                 .await
                 .map_err(AppError::internal)?;
-            return Ok(bytes.map(|b| Arc::new(cached(kind, b, None))));
+            let now = self.0.clock.now_millis();
+            return Ok(bytes.map(|b| Arc::new(cached(kind, b, None, now))));
         };
         let file: PathBuf = dir.join(layout::object_for(url_path));
         let meta = match std::fs::metadata(&file) {
@@ -251,7 +277,7 @@ impl StaticFiles {
         let entry = match unchanged {
             // Only the check time is new: the prepared responses are shared, not rebuilt.
             Some(hit) => Arc::new(Cached {
-                checked: Instant::now(),
+                checked: self.0.clock.now_millis(),
                 bytes: hit.bytes.clone(),
                 etag: hit.etag.clone(),
                 head_ok: Arc::clone(&hit.head_ok),
@@ -264,7 +290,7 @@ impl StaticFiles {
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
                     Err(e) => return Err(AppError::internal(e)),
                 };
-                Arc::new(cached(kind, bytes, modified))
+                Arc::new(cached(kind, bytes, modified, self.0.clock.now_millis()))
             }
         };
         self.0
@@ -276,10 +302,11 @@ impl StaticFiles {
     }
 }
 
-/// How long a cached file is served without looking at the disk again.
-const REVALIDATE: Duration = Duration::from_millis(500);
+/// How long a cached file is served without looking at the disk again, in milliseconds.
+const REVALIDATE_MILLIS: i64 = 500;
 
-fn cached(kind: layout::Kind, bytes: Bytes, modified: Option<SystemTime>) -> Cached {
+/// A cache entry for `bytes`, checked at `checked` (milliseconds of the server's clock).
+fn cached(kind: layout::Kind, bytes: Bytes, modified: Option<SystemTime>, checked: i64) -> Cached {
     let digest = Sha256::digest(&bytes);
     let etag = format!("\"{}\"", hex::encode(&digest[..16]));
     let head_ok = format!(
@@ -294,7 +321,7 @@ fn cached(kind: layout::Kind, bytes: Bytes, modified: Option<SystemTime>) -> Cac
     );
     Cached {
         kind,
-        checked: Instant::now(),
+        checked,
         modified,
         bytes,
         etag: HeaderValue::from_str(&etag).expect("hex in quotes is a valid header value"),

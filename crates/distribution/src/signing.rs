@@ -25,11 +25,15 @@ use p256::ecdsa::SigningKey;
 use sha2::Sha256;
 use warnkit_service::keypair;
 
+pub use evidence::key_dir_evidence;
 pub use keyring::{rotate, KeyEntry, KeyView, Keyring, Rotation, Status};
+pub use view::KeyringView;
 
+mod evidence;
 mod keyring;
 #[cfg(test)]
 mod tests;
+mod view;
 
 /// File name of the first private key (PKCS#8 PEM) in the signing directory.
 pub const PRIVATE_KEY_FILE: &str = keypair::PRIVATE_KEY_FILE;

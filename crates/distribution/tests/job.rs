@@ -7,9 +7,10 @@ use std::time::Duration;
 use warnkit_distribution::layout;
 use warnkit_distribution::signing;
 use warnkit_distribution::{Distribution, DistributionConfig, Objects};
+use warnkit_keystore::{KeyRetention, KeyStore, StoredKey};
 use warnkit_protocol::export::{self, Archive, Limits};
+use warnkit_service::Clock;
 use warnkit_store::PoolConfig;
-use warnkit_submission::keystore::{KeyStore, StoredKey};
 use warnkit_testkit::{on_both, TestDb};
 
 const DAY: i64 = 20_415;
@@ -165,7 +166,11 @@ async fn publishes_verifiable_files_idempotently() {
         let seen = check_published(job.objects(), &public).await;
         assert_eq!(seen, BTreeSet::from([[1; 16], [2; 16], [3; 16]]));
         let expired = job.run_once(NOW + 20 * 86_400).await.expect("run");
-        assert_eq!(expired.keys_deleted, 3);
+        // The job deletes no stored key; the key store's retention job does, by the same clock.
+        assert_eq!(expired.keys_deleted, 0);
+        assert_eq!(keys.count().await.expect("count"), 3);
+        let retention = KeyRetention::new(keys.clone(), 14, Clock::manual(NOW + 20 * 86_400));
+        assert_eq!(retention.run_once().await.expect("retention"), Some(3));
         assert_eq!(keys.count().await.expect("count"), 0);
         assert!(check_published(job.objects(), &public).await.is_empty());
         let old_daily = layout::daily("DE", &layout::date_string(DAY - 1));

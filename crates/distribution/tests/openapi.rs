@@ -7,9 +7,9 @@ use serde_json::Value;
 use warnkit_distribution::{
     layout, signing, Distribution, DistributionConfig, Objects, StaticFiles,
 };
+use warnkit_keystore::{KeyStore, StoredKey};
 use warnkit_service::{Metrics, ServiceRouter};
 use warnkit_store::PoolConfig;
-use warnkit_submission::keystore::{KeyStore, StoredKey};
 use warnkit_testkit::{Engine, TestDb};
 
 const DAY: i64 = 20_415;
@@ -32,7 +32,7 @@ fn key(byte: u8, hour: i64) -> StoredKey {
 }
 
 /// Publishes a day and some hours, and serves them as `warnkit serve` does on the distribution port.
-async fn published_port(db: &TestDb) -> String {
+async fn published_port(db: &TestDb) -> (String, Objects) {
     let keys = KeyStore::open(&db.target("submission"), PoolConfig::default())
         .await
         .expect("key store");
@@ -49,7 +49,7 @@ async fn published_port(db: &TestDb) -> String {
     );
     assert!(job.run_once(NOW).await.expect("run").ran);
     let metrics = Metrics::new("distribution");
-    let files = StaticFiles::with_metrics(objects, &metrics);
+    let files = StaticFiles::with_metrics(objects.clone(), &metrics);
     let router = ServiceRouter::new(metrics)
         .database(keys.db().clone())
         .openapi(warnkit_distribution::openapi::document())
@@ -60,7 +60,7 @@ async fn published_port(db: &TestDb) -> String {
         .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     tokio::spawn(async move { axum::serve(listener, router).await });
-    base
+    (base, objects)
 }
 
 async fn json(client: &reqwest::Client, url: &str) -> Value {
@@ -72,7 +72,7 @@ async fn json(client: &reqwest::Client, url: &str) -> Value {
 #[tokio::test]
 async fn every_documented_file_answers_as_documented() {
     let db = TestDb::new(Engine::Sqlite).expect("SQLite always runs");
-    let base = published_port(&db).await;
+    let (base, _) = published_port(&db).await;
     let client = reqwest::Client::new();
     let doc = json(&client, &format!("{base}/openapi.json")).await;
     assert!(
@@ -184,4 +184,55 @@ async fn every_documented_file_answers_as_documented() {
         client.get(missing).send().await.expect("get").status(),
         StatusCode::NOT_FOUND
     );
+}
+
+/// Whether the URL path `path` is an instance of the document's `template` (`{name}` matches one
+/// segment).
+fn instance_of(template: &str, path: &str) -> bool {
+    let (t, p): (Vec<&str>, Vec<&str>) = (template.split('/').collect(), path.split('/').collect());
+    t.len() == p.len()
+        && t.iter()
+            .zip(&p)
+            .all(|(t, p)| (t.starts_with('{') && t.ends_with('}') && !p.is_empty()) || t == p)
+}
+
+/// The other way round: every file a run publishes (and so the port serves) is an instance of exactly
+/// one documented path, whose documented content type is the one the file is served with.
+#[tokio::test]
+async fn every_published_file_is_documented() {
+    let db = TestDb::new(Engine::Sqlite).expect("SQLite always runs");
+    let (base, objects) = published_port(&db).await;
+    let client = reqwest::Client::new();
+    let doc = json(&client, &format!("{base}/openapi.json")).await;
+    let paths = doc["paths"].as_object().expect("paths");
+    let published = objects.list("").await.expect("list");
+    assert!(published.len() > 10, "{published:?}");
+    let mut templates_used = std::collections::BTreeSet::new();
+    for file in &published {
+        let path = format!("/{}", file.trim_start_matches('/'));
+        let matching: Vec<&String> = paths.keys().filter(|t| instance_of(t, &path)).collect();
+        // `/version/v1/configuration/country/{region}/app_config` and the like are fixed names, and a
+        // fixed template beats a parameter one (as the layout itself decides).
+        let fixed: Vec<&&String> = matching.iter().filter(|t| !t.contains('{')).collect();
+        let template = match (fixed.as_slice(), matching.as_slice()) {
+            ([one], _) => *one,
+            ([], [one]) => one,
+            _ => panic!("{path}: documented by {matching:?}"),
+        };
+        templates_used.insert(template.to_string());
+        let kind = layout::kind_of(&path).expect("a published file is in the layout");
+        let content: Vec<&String> = doc["paths"][template.as_str()]["get"]["responses"]["200"]
+            ["content"]
+            .as_object()
+            .expect("content")
+            .keys()
+            .collect();
+        assert_eq!(content, [kind.content_type()], "{path} as {template}");
+    }
+    // The run published every kind of file the document names.
+    let documented_files = paths
+        .keys()
+        .filter(|p| !["/health", "/ready", "/openapi.json"].contains(&p.as_str()))
+        .count();
+    assert_eq!(templates_used.len(), documented_files, "{templates_used:?}");
 }

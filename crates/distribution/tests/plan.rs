@@ -6,8 +6,8 @@ use p256::ecdsa::SigningKey;
 use rand::SeedableRng;
 use warnkit_distribution::layout::{self, Kind};
 use warnkit_distribution::plan::{self, publishable_hour, DistKey, Plan, PlanConfig};
+use warnkit_keystore::StoredKey;
 use warnkit_protocol::export::{Archive, Limits, Signer};
-use warnkit_submission::keystore::StoredKey;
 
 const DAY: i64 = 20_415; // 2025-11-23
 const NOW: i64 = (DAY + 1) * 86_400 + 5 * 3600 + 600; // 2025-11-24 05:10 UTC

@@ -8,11 +8,11 @@ use std::path::Path;
 use warnkit_distribution::layout;
 use warnkit_distribution::signing;
 use warnkit_distribution::{
-    Distribution, DistributionConfig, LastRun, Objects, RewindRefused, RunReport,
+    Distribution, DistributionConfig, DistributionError, LastRun, Objects, RunReport,
 };
+use warnkit_keystore::{KeyStore, StoredKey};
 use warnkit_protocol::export::{Archive, Limits};
 use warnkit_store::PoolConfig;
-use warnkit_submission::keystore::{KeyStore, StoredKey};
 use warnkit_testkit::{on_both, TestDb};
 
 const DAY: i64 = 20_415;
@@ -111,9 +111,9 @@ async fn a_rewound_clock_refuses_and_changes_nothing() {
         // An hour back (hour 4 would be withdrawn), a day back, a month back: each refused.
         for clock in [NOW - HOUR, NOW - 86_400, NOW - 30 * 86_400] {
             let err = job.run_once(clock).await.expect_err("a rewound clock");
-            let refused = err
-                .downcast_ref::<RewindRefused>()
-                .unwrap_or_else(|| panic!("not a rewind refusal: {err:#}"));
+            let DistributionError::Rewind(refused) = &err else {
+                panic!("not a rewind refusal: {}", err.chain());
+            };
             assert_eq!(refused.earliest, (DAY + 1) * 86_400 + 5 * HOUR);
             assert!(refused.newest.ends_with("/hour/4"), "{}", refused.newest);
             assert!(err.to_string().contains("--force-rewind"), "{err}");

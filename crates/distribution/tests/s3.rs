@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 use warnkit_distribution::{
     layout, signing, Distribution, DistributionConfig, Objects, StoreConfig,
 };
+use warnkit_keystore::{KeyStore, StoredKey};
 use warnkit_protocol::export::{self, Archive, Limits};
 use warnkit_store::PoolConfig;
-use warnkit_submission::keystore::{KeyStore, StoredKey};
 
 struct Moto(Child);
 

@@ -19,9 +19,9 @@ use p256::ecdsa::signature::{Signer as _, Verifier as _};
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use p256::pkcs8::EncodePublicKey;
 use sha2::{Digest, Sha256};
+use warnkit_keystore::StoredKey;
 use warnkit_protocol::interval::TEK_ROLLING_PERIOD;
-use warnkit_submission::keystore::StoredKey;
-use warnkit_submission::validation::{KEY_LENGTH, MAX_DSOS, MAX_TRL, MIN_DSOS};
+use warnkit_protocol::limits::{KEY_LENGTH, MAX_DSOS, MAX_TRL, MIN_DSOS, ROLLING_PERIODS};
 
 use crate::proto::{DiagnosisKey, DiagnosisKeyBatch};
 
@@ -175,7 +175,7 @@ fn validate_key(key: &DiagnosisKey, (first, last): (u32, u32)) -> Result<(), Bat
     if start < first || start > last {
         return Err(BatchError::RollingStartOutOfWindow);
     }
-    if !(1..=TEK_ROLLING_PERIOD).contains(&key.rolling_period) {
+    if !ROLLING_PERIODS.contains(&key.rolling_period) {
         return Err(BatchError::RollingPeriod);
     }
     if !(0..=MAX_TRL).contains(&key.transmission_risk_level) {

@@ -27,16 +27,17 @@ use std::time::Duration;
 use anyhow::Context;
 use prost::Message;
 use serde::Serialize;
+use warnkit_keystore::{KeyStore, StoredKey};
 use warnkit_service::periodic;
 use warnkit_service::server::Shutdown;
+use warnkit_service::Clock;
 use warnkit_store::{on_pool, Db, DbTarget, PoolConfig};
-use warnkit_submission::keystore::{KeyStore, StoredKey};
-use warnkit_submission::Clock;
 
 use crate::batch::{self, BatchError};
 use crate::client::{Downloaded, GatewayClient, UploadOutcome};
 use crate::config::Settings;
 use crate::date::{day_string, download_tag, parse_download_tag};
+pub use crate::error::FederationError;
 use crate::proto::DiagnosisKeyBatch;
 
 /// The federation state's embedded migrations.
@@ -144,8 +145,14 @@ struct Inner {
 
 impl Federation {
     /// The jobs over the country's key store and an opened, migrated federation database.
-    pub fn new(keys: KeyStore, db: Db, settings: Settings, clock: Clock) -> anyhow::Result<Self> {
-        let client = GatewayClient::new(&settings.gateway_url, &settings.token)?;
+    pub fn new(
+        keys: KeyStore,
+        db: Db,
+        settings: Settings,
+        clock: Clock,
+    ) -> Result<Self, FederationError> {
+        let client = GatewayClient::new(&settings.gateway_url, &settings.token)
+            .map_err(|e| FederationError::Client(e.into()))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 keys,
@@ -164,10 +171,10 @@ impl Federation {
         pool: PoolConfig,
         settings: Settings,
         clock: Clock,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, FederationError> {
         let db = Db::open(target, pool, &MIGRATOR)
             .await
-            .context("federation database")?;
+            .map_err(|e| FederationError::Database(e.into()))?;
         Self::new(keys, db, settings, clock)
     }
 
@@ -182,9 +189,9 @@ impl Federation {
     }
 
     /// Runs the upload job, then the download job, once.
-    pub async fn run_once(&self) -> anyhow::Result<(UploadReport, DownloadReport)> {
-        let up = self.upload_once().await.context("federation upload")?;
-        let down = self.download_once().await.context("federation download")?;
+    pub async fn run_once(&self) -> Result<(UploadReport, DownloadReport), FederationError> {
+        let up = self.upload_once().await?;
+        let down = self.download_once().await?;
         Ok((up, down))
     }
 
@@ -203,7 +210,7 @@ impl Federation {
                 refused = up.refused,
                 "federation upload finished"
             ),
-            Err(e) => tracing::error!(error = %format!("{e:#}"), "federation upload failed"),
+            Err(e) => tracing::error!(error = %e.chain(), "federation upload failed"),
         }
         match self.download_once().await {
             Ok(down) => tracing::info!(
@@ -213,18 +220,19 @@ impl Federation {
                 untrusted = down.untrusted,
                 "federation download finished"
             ),
-            Err(e) => tracing::error!(error = %format!("{e:#}"), "federation download failed"),
+            Err(e) => tracing::error!(error = %e.chain(), "federation download failed"),
         }
     }
 
     /// Uploads the consented keys of this country from the hours not uploaded yet.
-    pub async fn upload_once(&self) -> anyhow::Result<UploadReport> {
+    pub async fn upload_once(&self) -> Result<UploadReport, FederationError> {
         let run = self
             .inner
             .db
             .with_job_lock(UPLOAD_LOCK, self.upload_locked());
-        match run.await? {
-            Some(report) => report,
+        let failed = |e: anyhow::Error| FederationError::Upload(e.into());
+        match run.await.map_err(|e| failed(e.into()))? {
+            Some(report) => report.map_err(failed),
             None => Ok(UploadReport::default()),
         }
     }
@@ -321,13 +329,14 @@ impl Federation {
     }
 
     /// Downloads the batches of every day of the retention window that were not handled yet.
-    pub async fn download_once(&self) -> anyhow::Result<DownloadReport> {
+    pub async fn download_once(&self) -> Result<DownloadReport, FederationError> {
         let run = self
             .inner
             .db
             .with_job_lock(DOWNLOAD_LOCK, self.download_locked());
-        match run.await? {
-            Some(report) => report,
+        let failed = |e: anyhow::Error| FederationError::Download(e.into());
+        match run.await.map_err(|e| failed(e.into()))? {
+            Some(report) => report.map_err(failed),
             None => Ok(DownloadReport::default()),
         }
     }

@@ -13,11 +13,13 @@ pub mod batch;
 pub mod client;
 pub mod config;
 pub mod date;
+pub mod error;
 pub mod gateway;
 pub mod jobs;
 pub mod proto;
 
 pub use client::GatewayClient;
 pub use config::{CountryEntry, FederationConfig, GatewayConfig, Settings};
+pub use error::FederationError;
 pub use gateway::Gateway;
 pub use jobs::{DownloadReport, Federation, UploadReport};

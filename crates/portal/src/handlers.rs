@@ -1,5 +1,5 @@
 //! The portal's pages and form posts: sign-in (password, then TOTP or its enrolment), the start page,
-//! issuing a teleTAN, sign-out.
+//! sign-out (issuing a teleTAN is [`crate::issuing`]'s).
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -8,14 +8,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use warnkit_service::auth::sha256_hex;
 use warnkit_service::AppError;
-use warnkit_verification::wire::{
-    self, TeletanCreated, TeletanType, TELETAN_PATH, TELETAN_TYPE_HEADER,
-};
 
-use crate::config::HealthAuthority;
 use crate::page::{form, html, see_other, PageError};
 use crate::pages::{self, Officer};
-use crate::roles::Role;
 use crate::service::PortalService;
 use crate::session::{
     actor_of, busy, check_csrf, cookie, current_session, is_tls, login_page, random_token,
@@ -25,14 +20,15 @@ use crate::store::{self, SessionRow};
 use crate::text::text;
 use crate::totp;
 
-type PageResult = Result<Response, PageError>;
+/// What a page handler answers: a page, a redirect, or a refusal shown as a page.
+pub(crate) type PageResult = Result<Response, PageError>;
 
 /// A session that still needs its second factor lives this long.
 const PENDING_SESSION_SECS: i64 = 600;
 /// Issuer name shown in authenticator apps.
 const TOTP_ISSUER: &str = "warnkit portal";
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct LoginForm {
     #[serde(default)]
     csrf: String,
@@ -42,7 +38,7 @@ pub(crate) struct LoginForm {
     password: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct CodeForm {
     #[serde(default)]
     csrf: String,
@@ -50,21 +46,13 @@ pub(crate) struct CodeForm {
     code: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct CsrfForm {
     #[serde(default)]
-    csrf: String,
+    pub(crate) csrf: String,
 }
 
-#[derive(Debug, Deserialize)]
-pub(crate) struct EventForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    authority: String,
-}
-
-fn officer(s: &SessionRow) -> Officer<'_> {
+pub(crate) fn officer(s: &SessionRow) -> Officer<'_> {
     Officer {
         username: &s.username,
         roles: s.roles,
@@ -83,12 +71,17 @@ fn home_of(stage: &str) -> &'static str {
 }
 
 /// `GET /`: to the start page or the sign-in form.
+#[utoipa::path(get, path = "/", summary = "To the start page when signed in, else to the sign-in form.",
+    responses((status = 303, description = "To `/start` or `/login`.", headers(("Location" = String)))))]
 pub(crate) async fn root(State(s): State<PortalService>, headers: HeaderMap) -> PageResult {
     let session = current_session(&s, &headers).await?;
     Ok(see_other(session.map_or("/login", |x| home_of(&x.stage))))
 }
 
 /// `GET /login`: the sign-in form with a fresh double-submit CSRF token.
+#[utoipa::path(get, path = "/login", summary = "The sign-in form (sets the double-submit CSRF cookie).",
+    responses((status = 200, description = "The form.", content_type = "text/html", body = String),
+        (status = 303, description = "Signed in: to the start page.", headers(("Location" = String)))))]
 pub(crate) async fn login_form(State(s): State<PortalService>, headers: HeaderMap) -> PageResult {
     if let Some(session) = current_session(&s, &headers).await? {
         return Ok(see_other(home_of(&session.stage)));
@@ -121,6 +114,14 @@ async fn attempt(
 }
 
 /// `POST /login`: checks the password, then starts a session at the right stage.
+#[utoipa::path(post, path = "/login", summary = "Checks user name and password, then starts a session.",
+    request_body(content = LoginForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 303, description = "Signed in: to the TOTP step, the enrolment or the start page.", headers(("Location" = String))),
+        (status = 400, description = "The form could not be read.", content_type = "text/html", body = String),
+        (status = 401, description = "Wrong user name or password (the same answer for both).", content_type = "text/html", body = String),
+        (status = 403, description = "CSRF token missing or wrong.", content_type = "text/html", body = String),
+        (status = 429, description = "Too many failed sign-ins.", content_type = "text/html", body = String),
+        (status = 503, description = "Too many sign-ins in progress; try again shortly.", content_type = "text/html", body = String)))]
 pub(crate) async fn login(
     State(s): State<PortalService>,
     headers: HeaderMap,
@@ -225,7 +226,7 @@ pub(crate) async fn login(
 }
 
 /// The session if it is at `stage`, else where to send the browser instead.
-async fn at_stage(
+pub(crate) async fn at_stage(
     s: &PortalService,
     headers: &HeaderMap,
     stage: &str,
@@ -238,6 +239,10 @@ async fn at_stage(
 }
 
 /// `GET /login/totp`: asks for the one-time code.
+#[utoipa::path(get, path = "/login/totp", summary = "Asks for the one-time code.",
+    security(("session" = [])),
+    responses((status = 200, description = "The form.", content_type = "text/html", body = String),
+        (status = 303, description = "Not at this stage.", headers(("Location" = String)))))]
 pub(crate) async fn totp_form(State(s): State<PortalService>, headers: HeaderMap) -> PageResult {
     let session = match at_stage(&s, &headers, "totp").await? {
         Ok(session) => session,
@@ -287,6 +292,13 @@ async fn second_factor(
 }
 
 /// `POST /login/totp`.
+#[utoipa::path(post, path = "/login/totp", summary = "Checks the one-time code.",
+    security(("session" = [])),
+    request_body(content = CodeForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 303, description = "To the start page.", headers(("Location" = String))),
+        (status = 401, description = "Wrong code.", content_type = "text/html", body = String),
+        (status = 403, description = "CSRF token missing or wrong.", content_type = "text/html", body = String),
+        (status = 429, description = "Too many wrong codes.", content_type = "text/html", body = String)))]
 pub(crate) async fn totp(
     State(s): State<PortalService>,
     headers: HeaderMap,
@@ -341,6 +353,10 @@ async fn enrol_page(
 }
 
 /// `GET /totp/enrol`: the QR code to scan after the first sign-in.
+#[utoipa::path(get, path = "/totp/enrol", summary = "The QR code of the TOTP secret, after the first sign-in.",
+    security(("session" = [])),
+    responses((status = 200, description = "The QR code and form.", content_type = "text/html", body = String),
+        (status = 303, description = "Not at this stage.", headers(("Location" = String)))))]
 pub(crate) async fn enrol_form(State(s): State<PortalService>, headers: HeaderMap) -> PageResult {
     match at_stage(&s, &headers, "enrol").await? {
         Ok(session) => enrol_page(&s, &session, StatusCode::OK, None).await,
@@ -349,6 +365,13 @@ pub(crate) async fn enrol_form(State(s): State<PortalService>, headers: HeaderMa
 }
 
 /// `POST /totp/enrol`: confirms enrolment with a first valid code.
+#[utoipa::path(post, path = "/totp/enrol", summary = "Confirms the enrolment with a first valid code.",
+    security(("session" = [])),
+    request_body(content = CodeForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 303, description = "To the start page.", headers(("Location" = String))),
+        (status = 401, description = "Wrong code.", content_type = "text/html", body = String),
+        (status = 403, description = "CSRF token missing or wrong.", content_type = "text/html", body = String),
+        (status = 429, description = "Too many wrong codes.", content_type = "text/html", body = String)))]
 pub(crate) async fn enrol(
     State(s): State<PortalService>,
     headers: HeaderMap,
@@ -380,6 +403,10 @@ pub(crate) async fn enrol(
 }
 
 /// `GET /start`: the officer's start page.
+#[utoipa::path(get, path = "/start", summary = "The officer's start page: the forms the officer's roles may use.",
+    security(("session" = [])),
+    responses((status = 200, description = "The start page.", content_type = "text/html", body = String),
+        (status = 303, description = "Signed out: to `/login`.", headers(("Location" = String)))))]
 pub(crate) async fn start(State(s): State<PortalService>, headers: HeaderMap) -> PageResult {
     let session = match at_stage(&s, &headers, "active").await? {
         Ok(session) => session,
@@ -388,7 +415,7 @@ pub(crate) async fn start(State(s): State<PortalService>, headers: HeaderMap) ->
     Ok(start_page(&s, &session, StatusCode::OK, None))
 }
 
-fn start_page(
+pub(crate) fn start_page(
     s: &PortalService,
     session: &SessionRow,
     status: StatusCode,
@@ -402,172 +429,10 @@ fn start_page(
     )
 }
 
-/// `POST /teletan`: the hotline role gets a TEST teleTAN from the verification service, at most one per
-/// officer per interval. The teleTAN goes to the page only: never to the log or the database.
-pub(crate) async fn teletan(
-    State(s): State<PortalService>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> PageResult {
-    let session = match at_stage(&s, &headers, "active").await? {
-        Ok(session) => session,
-        Err(redirect) => return Ok(redirect),
-    };
-    let f: CsrfForm = form(&body)?;
-    checked(&session, &f.csrf, Role::Hotline)?;
-    issue(&s, &session, None).await
-}
-
-/// `POST /teletan/event`: the event role gets an EVENT ("PIW") teleTAN for a health authority from the
-/// configured list; the same interval, limits and display as a TEST teleTAN.
-pub(crate) async fn event_teletan(
-    State(s): State<PortalService>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> PageResult {
-    let session = match at_stage(&s, &headers, "active").await? {
-        Ok(session) => session,
-        Err(redirect) => return Ok(redirect),
-    };
-    let f: EventForm = form(&body)?;
-    checked(&session, &f.csrf, Role::Event)?;
-    let list = &s.inner.config.health_authorities;
-    let Some(authority) = list.iter().find(|a| a.nr == f.authority) else {
-        tracing::info!(target: "audit", user = %session.username, "event teleTAN refused: unknown health authority");
-        return Ok(start_page(
-            &s,
-            &session,
-            StatusCode::BAD_REQUEST,
-            Some(text().authority_unknown),
-        ));
-    };
-    issue(&s, &session, Some(authority)).await
-}
-
-/// Refuses a form without the session's CSRF token, or an officer without `role`.
-fn checked(session: &SessionRow, csrf: &str, role: Role) -> Result<(), PageError> {
-    if let Err(e) = check_csrf(csrf, &session.csrf) {
-        tracing::warn!(target: "audit", user = %session.username, "teleTAN request without a valid CSRF token");
-        return Err(PageError::with_session(e, session));
-    }
-    if !session.roles.contains(role) {
-        tracing::warn!(target: "audit", user = %session.username, role = %session.roles, needed = role.as_str(), "teleTAN refused: role");
-        return Err(PageError::with_session(
-            AppError::forbidden("role", text().forbidden),
-            session,
-        ));
-    }
-    Ok(())
-}
-
-/// Claims the officer's interval, asks the verification service, shows the teleTAN: TEST, or EVENT for
-/// `event`'s authority.
-async fn issue(
-    s: &PortalService,
-    session: &SessionRow,
-    event: Option<&HealthAuthority>,
-) -> PageResult {
-    let config = &s.inner.config;
-    let now = s.inner.clock.now();
-    let interval = config.teletan_interval_secs as i64;
-    let previous = match store::claim_teletan_slot(s.db(), &session.username, now, interval).await?
-    {
-        Ok(previous) => previous,
-        Err(_) => {
-            tracing::info!(target: "audit", user = %session.username, "teleTAN refused: officer interval");
-            let message = text()
-                .officer_limit
-                .replace("{seconds}", &interval.to_string());
-            return Ok(start_page(
-                s,
-                session,
-                StatusCode::TOO_MANY_REQUESTS,
-                Some(&message),
-            ));
-        }
-    };
-    let teletan_type = if event.is_some() {
-        TeletanType::Event
-    } else {
-        TeletanType::Test
-    };
-    let kind = teletan_type.as_str();
-    match fetch_teletan(s, teletan_type).await {
-        Ok(tan) => {
-            s.inner.metrics.add(
-                "portal_teletans_issued_total",
-                "teleTANs issued through the portal.",
-                1,
-            );
-            match event {
-                Some(a) => {
-                    tracing::info!(target: "audit", user = %session.username, at = now, kind, authority = %a.nr, authority_name = %a.name, "teleTAN issued")
-                }
-                None => {
-                    tracing::info!(target: "audit", user = %session.username, at = now, kind, "teleTAN issued")
-                }
-            }
-            // The type and the authority, never the value. Shown only once this row is written: a
-            // teleTAN that the trail cannot account for is not handed out.
-            let subject = match event {
-                Some(a) => format!("{kind} for {}", a.nr),
-                None => kind.to_owned(),
-            };
-            s.audit(&session.username, "teletan.issue", &subject)
-                .await?;
-            let page = pages::teletan(
-                text(),
-                officer(session),
-                &tan,
-                config.teletan_display_secs,
-                event,
-            );
-            Ok(html(StatusCode::OK, page))
-        }
-        Err(e) => {
-            store::release_teletan_slot(s.db(), &session.username, now, previous).await?;
-            let (status, message) = if e.status == StatusCode::TOO_MANY_REQUESTS {
-                tracing::warn!(target: "audit", user = %session.username, "teleTAN refused: hourly limit");
-                (StatusCode::TOO_MANY_REQUESTS, text().global_limit)
-            } else {
-                (StatusCode::BAD_GATEWAY, text().upstream_failed)
-            };
-            Ok(start_page(s, session, status, Some(message)))
-        }
-    }
-}
-
-/// Asks the verification service's internal API for a teleTAN of `kind`.
-async fn fetch_teletan(s: &PortalService, kind: TeletanType) -> Result<String, AppError> {
-    let url = wire::url(&s.inner.config.verification_url, TELETAN_PATH);
-    let response = s
-        .inner
-        .http
-        .post(url)
-        .bearer_auth(&s.inner.service_token)
-        .header(TELETAN_TYPE_HEADER, kind.as_str())
-        .send()
-        .await
-        .map_err(|e| {
-            AppError::upstream(format_args!("verification service: {}", e.without_url()))
-        })?;
-    match response.status() {
-        StatusCode::CREATED => {
-            let created: TeletanCreated = response.json().await.map_err(|_| {
-                AppError::upstream("verification service: unreadable teleTAN response")
-            })?;
-            Ok(created.value)
-        }
-        StatusCode::TOO_MANY_REQUESTS => {
-            Err(AppError::too_many_requests("teleTAN hourly limit reached"))
-        }
-        other => Err(AppError::upstream(format_args!(
-            "verification service answered {other}"
-        ))),
-    }
-}
-
 /// `POST /logout`: ends the session (its row is deleted) and clears the cookie.
+#[utoipa::path(post, path = "/logout", summary = "Ends the session.",
+    request_body(content = CsrfForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 303, description = "To `/login`.", headers(("Location" = String)))))]
 pub(crate) async fn logout(
     State(s): State<PortalService>,
     headers: HeaderMap,

@@ -6,16 +6,19 @@
 //! Server-rendered HTML with a little progressive JavaScript; the portal keeps accounts, sessions and
 //! failed sign-ins in its own database and never stores or logs a teleTAN.
 //!
-//! Modules, top down (each uses only those below it): `web` assembles the routes of `handlers`
-//! (password sign-in, TOTP, teleTANs) and `sso` (OpenID Connect); both build on `session` (cookies,
+//! Modules, top down (each uses only those below it): `web` assembles the routes of `issuing`
+//! (teleTANs), `handlers` (password sign-in, TOTP, the start page) and `sso` (OpenID Connect); they build
+//! on `session` (cookies,
 //! sessions, CSRF, the sign-in page) and `page` (HTML responses and error pages), which render with
 //! `pages`; `service` holds the running portal's state, over `accounts`, `config`, [`oidc`], [`jwt`],
 //! `store`, `hashing`, `roles`, [`totp`] and [`text`]; [`openapi`] describes the routes.
 
 mod accounts;
+pub mod admin;
 mod config;
 mod handlers;
 mod hashing;
+mod issuing;
 pub mod jwt;
 pub mod oidc;
 pub mod openapi;
@@ -37,7 +40,7 @@ pub use accounts::{
 pub use config::{HealthAuthority, PortalConfig};
 pub use oidc::OidcConfig;
 pub use roles::{Role, Roles};
-pub use service::{Clock, PortalService, NAME};
+pub use service::{PortalService, NAME};
 pub use store::UserSummary;
 
 /// The embedded schema migrations of the portal.
@@ -72,9 +75,9 @@ mod tests {
         assert_eq!(Roles::parse(&both.to_string()), Some(both));
         assert_eq!(Roles::parse(""), None);
         assert_eq!(Roles::parse("hotline,boss"), None);
-        let c = Clock::manual(100);
+        let c = warnkit_service::Clock::manual(100);
         c.advance(5);
         assert_eq!(c.now(), 105);
-        assert!(Clock::system().now() > 1_700_000_000);
+        assert!(warnkit_service::Clock::system().now() > 1_700_000_000);
     }
 }

@@ -1,11 +1,11 @@
-//! A running portal: [`PortalService`], the state every route reads, and its [`Clock`]. Its routes
-//! (`PortalService::router`) are assembled in `web`, above the handlers.
+//! A running portal: [`PortalService`], the state every route reads. Its routes
+//! (`PortalService::router`) are assembled in `web`, above the handlers. Time comes from the shared
+//! [`Clock`], so that session expiry and rate limits can be tested without waiting.
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use warnkit_service::{AppError, AppResult, Metrics};
+use warnkit_service::{AppError, AppResult, Clock, Metrics};
 use warnkit_store::{Db, StoreResult};
 
 use crate::accounts;
@@ -16,38 +16,6 @@ use crate::roles::Roles;
 
 /// The service's name: metrics label, SQLite file stem and PostgreSQL schema.
 pub const NAME: &str = "portal";
-
-/// The portal's clock (epoch seconds): the system clock in production, a settable one in tests, so that
-/// session expiry and rate limits can be tested without waiting.
-#[derive(Debug, Clone)]
-pub struct Clock(Option<Arc<AtomicI64>>);
-
-impl Clock {
-    /// The system clock.
-    pub fn system() -> Self {
-        Clock(None)
-    }
-
-    /// A clock that stands still at `start` until moved with [`Clock::advance`].
-    pub fn manual(start: i64) -> Self {
-        Clock(Some(Arc::new(AtomicI64::new(start))))
-    }
-
-    /// Now, in seconds since the epoch.
-    pub fn now(&self) -> i64 {
-        match &self.0 {
-            None => warnkit_store::unix_now(),
-            Some(t) => t.load(Ordering::SeqCst),
-        }
-    }
-
-    /// Moves a manual clock forward (no effect on the system clock).
-    pub fn advance(&self, secs: i64) {
-        if let Some(t) = &self.0 {
-            t.fetch_add(secs, Ordering::SeqCst);
-        }
-    }
-}
 
 /// A running portal. Cheap to clone.
 #[derive(Debug, Clone)]

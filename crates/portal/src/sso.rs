@@ -42,6 +42,9 @@ fn state_cookie(value: &str, max_age: i64, secure: bool) -> header::HeaderValue 
 }
 
 /// `GET /oidc/login`: sends the browser to the provider with a fresh state, nonce and PKCE challenge.
+#[utoipa::path(get, path = "/oidc/login", summary = "Sign-in at the OpenID Connect provider (404 unless one is configured).",
+    responses((status = 303, description = "To the provider.", headers(("Location" = String))),
+        (status = 404, description = "No provider configured.")))]
 pub(crate) async fn login(
     State(s): State<PortalService>,
     headers: HeaderMap,
@@ -83,7 +86,8 @@ pub(crate) async fn login(
 }
 
 /// The query of the provider's redirect back.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct Callback {
     #[serde(default)]
     code: String,
@@ -98,6 +102,11 @@ pub(crate) struct Callback {
 
 /// `GET /oidc/callback`: checks the state against the cookie, exchanges the code (with the PKCE
 /// verifier), verifies the ID token, maps the roles and starts a session.
+#[utoipa::path(get, path = "/oidc/callback", summary = "The provider's answer (404 unless one is configured).",
+    params(Callback),
+    responses((status = 200, description = "Signed in, or why not.", content_type = "text/html", body = String),
+        (status = 400, description = "Stale or refused sign-in.", content_type = "text/html", body = String),
+        (status = 404, description = "No provider configured.")))]
 pub(crate) async fn callback(
     State(s): State<PortalService>,
     headers: HeaderMap,

@@ -5,12 +5,12 @@ use axum::extract::Request;
 use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::Router;
+use utoipa_axum::{router::OpenApiRouter, routes};
 use warnkit_service::ServiceRouter;
 
 use crate::service::PortalService;
-use crate::{handlers, sso};
+use crate::{handlers, issuing, sso};
 
 /// Scripts and styles from this origin only, no inline code, no framing, forms post only here.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
@@ -27,38 +27,39 @@ impl PortalService {
 }
 
 fn router(service: PortalService) -> Router {
-    let api = Router::new()
-        .route("/", get(handlers::root))
-        .route("/login", get(handlers::login_form).post(handlers::login))
-        .route("/login/totp", get(handlers::totp_form).post(handlers::totp))
-        .route(
-            "/totp/enrol",
-            get(handlers::enrol_form).post(handlers::enrol),
-        )
-        .route("/start", get(handlers::start))
-        .route("/teletan", axum::routing::post(handlers::teletan))
-        .route(
-            "/teletan/event",
-            axum::routing::post(handlers::event_teletan),
-        )
-        .route("/oidc/login", get(sso::login))
-        .route("/oidc/callback", get(sso::callback))
-        .route("/logout", axum::routing::post(handlers::logout))
-        .route(
-            "/static/portal.css",
-            get(|| async { asset("text/css; charset=utf-8", CSS) }),
-        )
-        .route(
-            "/static/portal.js",
-            get(|| async { asset("text/javascript; charset=utf-8", JS) }),
-        )
-        .with_state(service.clone());
+    let (api, doc) = OpenApiRouter::new()
+        .routes(routes!(handlers::root))
+        .routes(routes!(handlers::login_form, handlers::login))
+        .routes(routes!(handlers::totp_form, handlers::totp))
+        .routes(routes!(handlers::enrol_form, handlers::enrol))
+        .routes(routes!(handlers::start))
+        .routes(routes!(issuing::teletan))
+        .routes(routes!(issuing::event_teletan))
+        .routes(routes!(sso::login))
+        .routes(routes!(sso::callback))
+        .routes(routes!(handlers::logout))
+        .routes(routes!(css))
+        .routes(routes!(js))
+        .with_state(service.clone())
+        .split_for_parts();
     ServiceRouter::new(service.inner.metrics.clone())
         .database(service.db().clone())
         .max_body(service.inner.config.max_body_bytes)
-        .openapi(crate::openapi::document())
+        .openapi(crate::openapi::document(doc))
         .finish(api)
         .layer(middleware::from_fn(security_headers))
+}
+
+#[utoipa::path(get, path = "/static/portal.css", summary = "The style sheet.",
+    responses((status = 200, description = "CSS.", content_type = "text/css", body = String)))]
+async fn css() -> Response {
+    asset("text/css; charset=utf-8", CSS)
+}
+
+#[utoipa::path(get, path = "/static/portal.js", summary = "The progressive script (copy button, countdown).",
+    responses((status = 200, description = "JavaScript.", content_type = "text/javascript", body = String)))]
+async fn js() -> Response {
+    asset("text/javascript; charset=utf-8", JS)
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {

@@ -118,8 +118,9 @@ impl std::fmt::Display for AppError {
 
 impl std::error::Error for AppError {}
 
-/// The wire form of every error.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+/// The JSON envelope of every error, named `Error` in the OpenAPI documents.
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[schema(as = Error)]
 pub struct ErrorBody {
     /// Stable code.
     pub error: String,

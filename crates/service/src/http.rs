@@ -36,7 +36,7 @@ pub struct ServiceRouter {
 }
 
 #[derive(Clone)]
-struct ProbeState {
+pub(crate) struct ProbeState {
     db: Option<Db>,
     openapi: Arc<serde_json::Value>,
 }
@@ -122,11 +122,17 @@ fn json_fallbacks(router: Router) -> Router {
         })
 }
 
-async fn health() -> &'static str {
+#[utoipa::path(get, path = "/health", tag = "probes", summary = "Liveness.",
+    responses((status = 200, description = "Alive.", content_type = "text/plain", body = String)))]
+pub(crate) async fn health() -> &'static str {
     "ok"
 }
 
-async fn ready(State(state): State<ProbeState>) -> Response {
+#[utoipa::path(get, path = "/ready", tag = "probes", summary = "Readiness (database reachable).",
+    responses(
+        (status = 200, description = "Ready.", content_type = "text/plain", body = String),
+        (status = 503, description = "Database unreachable.", content_type = "text/plain", body = String)))]
+pub(crate) async fn ready(State(state): State<ProbeState>) -> Response {
     match &state.db {
         Some(db) => match db.ping().await {
             Ok(()) => "ready".into_response(),
@@ -147,7 +153,9 @@ async fn metrics(State(registries): State<Arc<[Metrics]>>) -> Response {
         .into_response()
 }
 
-async fn openapi(State(state): State<ProbeState>) -> Response {
+#[utoipa::path(get, path = "/openapi.json", tag = "probes", summary = "This document.",
+    responses((status = 200, description = "OpenAPI.", content_type = "application/json")))]
+pub(crate) async fn openapi(State(state): State<ProbeState>) -> Response {
     Json(state.openapi.as_ref().clone()).into_response()
 }
 

@@ -102,3 +102,68 @@ pub async fn list(db: &Db, filter: &Filter) -> StoreResult<Vec<AuditEntry>> {
         })
         .collect())
 }
+
+/// A row of one service's trail in a merged trail of several services.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceEntry {
+    /// The service whose database holds the row.
+    pub service: &'static str,
+    /// The row.
+    pub entry: AuditEntry,
+}
+
+/// Merges the rows that [`list`] returned from several services' trails, oldest first; `limit` (as in
+/// [`Filter::limit`]) keeps the newest of all of them. Rows of one microsecond keep the order they were
+/// given in, so a fixed order of services gives the same merge every time.
+pub fn merge(rows: Vec<ServiceEntry>, limit: Option<i64>) -> Vec<ServiceEntry> {
+    let mut rows = rows;
+    rows.sort_by_key(|r| r.entry.at_micros);
+    if let Some(limit) = limit {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let excess = rows.len().saturating_sub(limit);
+        rows.drain(..excess);
+    }
+    rows
+}
+
+#[cfg(test)]
+mod merge_tests {
+    use super::*;
+
+    fn row(service: &'static str, at_micros: i64, action: &str) -> ServiceEntry {
+        ServiceEntry {
+            service,
+            entry: AuditEntry {
+                at_micros,
+                actor: "ann".to_owned(),
+                action: action.to_owned(),
+                subject: String::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn merged_trails_run_oldest_first_and_a_limit_keeps_the_newest() {
+        let rows = vec![
+            row("portal", 10, "portal.sign-in"),
+            row("portal", 30, "teletan.issue"),
+            row("testresult", 20, "lab-key.add"),
+            row("testresult", 30, "lab-key.revoke"),
+        ];
+        let all = merge(rows.clone(), None);
+        let order: Vec<(&str, i64)> = all.iter().map(|r| (r.service, r.entry.at_micros)).collect();
+        assert_eq!(
+            order,
+            [
+                ("portal", 10),
+                ("testresult", 20),
+                ("portal", 30),
+                ("testresult", 30)
+            ]
+        );
+        let newest = merge(rows.clone(), Some(2));
+        let actions: Vec<&str> = newest.iter().map(|r| r.entry.action.as_str()).collect();
+        assert_eq!(actions, ["teletan.issue", "lab-key.revoke"]);
+        assert_eq!(merge(rows, Some(0)), Vec::new());
+    }
+}

@@ -11,7 +11,7 @@ const MIGRATIONS: [&str; 4] = [
     include_str!("../../portal/migrations/0004_audit_log.sql"),
     include_str!("../../testresult/migrations/0002_audit_log.sql"),
     include_str!("../../verification/migrations/0004_audit_log.sql"),
-    include_str!("../../submission/migrations/0002_audit_log.sql"),
+    include_str!("../../keystore/migrations/0002_audit_log.sql"),
 ];
 
 async fn open(test: &TestDb) -> Db {

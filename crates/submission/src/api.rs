@@ -7,11 +7,12 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use axum::Router;
 use futures_util::StreamExt;
 use prost::Message;
+use utoipa_axum::{router::OpenApiRouter, routes};
 use warnkit_protocol::proto::SubmissionPayload;
+use warnkit_service::error::ErrorBody;
 use warnkit_service::fake::{fake_mode, pad_error_bodies, ERROR_RESPONSE_BYTES};
 use warnkit_service::{AppError, AppResult, ServiceRouter};
 
@@ -37,12 +38,13 @@ pub const ERROR_BYTES: usize = ERROR_RESPONSE_BYTES;
 
 pub(crate) fn router(service: SubmissionService) -> Router {
     let limit = service.inner.config.max_body_bytes;
-    let api = Router::new()
-        .route(SUBMISSION_PATH, post(submit))
-        .with_state(service.clone());
+    let (api, doc) = OpenApiRouter::new()
+        .routes(routes!(submit))
+        .with_state(service.clone())
+        .split_for_parts();
     ServiceRouter::new(service.inner.metrics.clone())
         .database(service.store().db().clone())
-        .openapi(crate::openapi::document())
+        .openapi(crate::openapi::document(doc))
         .max_body(limit)
         .finish(api)
         .layer(middleware::from_fn(move |req: Request, next: Next| {
@@ -97,6 +99,22 @@ fn refusal_index(error: &AppError) -> usize {
     }
 }
 
+#[utoipa::path(post, path = SUBMISSION_PATH,
+    summary = "Upload diagnosis keys (protobuf SubmissionPayload) with a TAN",
+    description = "Keys whose rolling start is not positive, in the future, or older than the retention window are dropped silently (still 200). A key with only a transmission risk level or only days since onset gets the other derived. Fake uploads (cwa-fake: 1) are not read beyond the size limit and get exactly the answer of a real success.",
+    params(
+        ("cwa-fake" = String, Header, description = "0 for a real upload, 1 for a fake one (no TAN needed, body not read, nothing stored)"),
+        ("cwa-authorization" = Option<String>, Header, description = "The TAN (UUID) from the verification service; required unless cwa-fake is 1, where the app sends it empty"),
+        ("cwa-header-padding" = Option<String>, Header, description = "Padding (may be empty); ignored and dropped at the edge")),
+    request_body(content = String, content_type = "application/x-protobuf", description = "A SubmissionPayload."),
+    responses(
+        (status = 200, description = "Keys stored (or dropped), or a fake upload answered; empty body",
+            headers(("cwa-filtered-checkins" = String, description = "Check-ins: warnkit stores none, so always 0 (the original sets the header too)"),
+                ("cwa-saved-checkins" = String, description = "Check-ins: warnkit stores none, so always 0 (the original sets the header too)"))),
+        (status = 400, description = "cwa-fake missing or not 0/1, cwa-authorization missing or empty, body over the size limit (payload_too_large, 102400 bytes by default), malformed protobuf or a 32-bit field that does not fit (malformed_payload), or an invalid payload", body = ErrorBody),
+        (status = 403, description = "TAN malformed, unknown or used (invalid_tan), or from an event teleTAN (wrong_tan_type, the TAN stays valid)", body = ErrorBody),
+        (status = 415, description = "A real upload that is not application/x-protobuf", body = ErrorBody),
+        (status = 503, description = "TAN could not be checked; nothing stored, retry", body = ErrorBody)))]
 async fn submit(State(service): State<SubmissionService>, request: Request) -> AppResult<Response> {
     let start = Instant::now();
     let inner = &service.inner;

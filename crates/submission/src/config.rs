@@ -1,15 +1,8 @@
-//! Configuration of the submission service (`[submission]` in the config file) and its injectable clock.
-
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
+//! Configuration of the submission service (`[submission]` in the config file).
 
 use serde::{Deserialize, Serialize};
-
-/// The EU member states: the visited countries accepted by default (the original's federation partners).
-pub const EU_COUNTRIES: [&str; 27] = [
-    "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT",
-    "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK",
-];
+use warnkit_protocol::limits::DEFAULT_MAX_KEYS_PER_UPLOAD;
+use warnkit_protocol::limits::EU_COUNTRIES;
 
 /// Configuration of the submission service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,10 +30,11 @@ pub struct SubmissionConfig {
     pub fake_delay_samples: usize,
     /// Delay of fake requests before any real request was seen, in milliseconds (the original: 10).
     pub initial_fake_delay_ms: u64,
-    /// Days keys are kept, counted from their submission hour; uploaded keys whose rolling start is older
-    /// than this many days before today's midnight (UTC) are dropped on arrival.
+    /// Days keys are kept in the key store, counted from their submission hour (the one retention
+    /// setting of stored keys: the key store's retention job runs with this service); uploaded keys whose
+    /// rolling start is older than this many days before today's midnight (UTC) are dropped on arrival.
     pub retention_days: u32,
-    /// Seconds between two runs of the retention job.
+    /// Seconds between two runs of the key store's retention job.
     pub retention_interval_secs: u64,
 }
 
@@ -49,7 +43,7 @@ impl Default for SubmissionConfig {
         Self {
             origin: "DE".to_owned(),
             supported_countries: EU_COUNTRIES.iter().map(|c| (*c).to_owned()).collect(),
-            max_keys: 14,
+            max_keys: DEFAULT_MAX_KEYS_PER_UPLOAD,
             max_body_bytes: 102_400,
             max_request_padding_bytes: 10_000,
             verification_url: "http://127.0.0.1:8012".to_owned(),
@@ -64,62 +58,9 @@ impl Default for SubmissionConfig {
     }
 }
 
-/// Where the service reads the time: the system clock in production, a settable one in tests and demos.
-///
-/// Clones share the time, so a test can hold one and move the clock of a running service.
-#[derive(Debug, Clone, Default)]
-pub struct Clock(Option<Arc<AtomicI64>>);
-
-impl Clock {
-    /// The system clock.
-    pub fn system() -> Self {
-        Self(None)
-    }
-
-    /// A clock standing at `unix_secs` until [`Clock::set`] moves it.
-    pub fn manual(unix_secs: i64) -> Self {
-        Self(Some(Arc::new(AtomicI64::new(unix_secs))))
-    }
-
-    /// Moves a manual clock to `unix_secs`; returns `false` (and changes nothing) on the system clock.
-    pub fn set(&self, unix_secs: i64) -> bool {
-        match &self.0 {
-            Some(t) => {
-                t.store(unix_secs, Ordering::Relaxed);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Seconds since the Unix epoch.
-    pub fn now(&self) -> i64 {
-        match &self.0 {
-            Some(t) => t.load(Ordering::Relaxed),
-            None => warnkit_store::unix_now(),
-        }
-    }
-
-    /// Hours since the Unix epoch: the only time a stored key keeps of its submission.
-    pub fn hour(&self) -> i64 {
-        self.now().div_euclid(3600)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn manual_clock_is_shared_by_clones() {
-        let c = Clock::manual(7_200);
-        let d = c.clone();
-        assert!(d.set(3 * 3600 + 59));
-        assert_eq!(c.now(), 3 * 3600 + 59);
-        assert_eq!(c.hour(), 3);
-        assert!(!Clock::system().set(1));
-        assert!(Clock::system().now() > 1_600_000_000);
-    }
 
     #[test]
     fn config_round_trips_and_fills_defaults() {

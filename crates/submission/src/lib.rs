@@ -6,12 +6,12 @@
 //! read: a fake request waits and answers ([`warnkit_service::fake`]) → body read and its 32-bit fields checked on the wire
 //! ([`wire`]) → decoded → payload validated, keys outside the window dropped, missing risk fields derived
 //! ([`validation`], [`derivation`]) → TAN checked ([`tan`]) → keys inserted in one transaction
-//! ([`keystore`]).
+//! ([`warnkit_keystore`]). The key store's retention job runs with this service, driven by
+//! `[submission] retention_days`: the one setting of how long stored keys are kept.
 
 mod api;
 pub mod config;
 pub mod derivation;
-pub mod keystore;
 pub mod openapi;
 pub mod privacy;
 pub mod tan;
@@ -21,13 +21,14 @@ pub mod wire;
 use std::sync::Arc;
 use std::time::Duration;
 
+use warnkit_keystore::{KeyRetention, KeyStore};
 use warnkit_service::fake::Latencies;
 use warnkit_service::server::Shutdown;
-use warnkit_service::{periodic, AppResult, Metrics};
+use warnkit_service::Clock;
+use warnkit_service::{AppResult, Metrics};
 
 pub use api::{ERROR_BYTES, SUBMISSION_PATH, SUCCESS_HEADERS};
-pub use config::{Clock, SubmissionConfig};
-pub use keystore::{KeyStore, StoredKey, MIGRATOR};
+pub use config::SubmissionConfig;
 
 /// The service's name: metrics label, SQLite file stem and PostgreSQL schema.
 pub const NAME: &str = "submission";
@@ -102,23 +103,24 @@ impl SubmissionService {
         &self.inner.metrics
     }
 
-    /// Deletes keys submitted more than `retention_days` ago; returns how many.
-    pub async fn run_retention(&self) -> AppResult<u64> {
-        let days = i64::from(self.inner.config.retention_days);
-        let before = self.inner.clock.hour() - days * 24;
-        let deleted = self.inner.store.delete_submitted_before(before).await?;
-        if deleted > 0 {
-            tracing::info!(deleted, "submission retention");
-        }
-        Ok(deleted)
+    /// The key store's retention job, keeping `retention_days` of keys by this service's clock.
+    pub fn key_retention(&self) -> KeyRetention {
+        KeyRetention::new(
+            self.inner.store.clone(),
+            self.inner.config.retention_days,
+            self.inner.clock.clone(),
+        )
     }
 
-    /// Runs the retention job every `retention_interval_secs` until `shutdown`.
+    /// One run of the key store's retention job: deletes keys submitted more than `retention_days`
+    /// ago; returns how many (0 when another copy of the service runs it right now).
+    pub async fn run_retention(&self) -> AppResult<u64> {
+        Ok(self.key_retention().run_once().await?.unwrap_or(0))
+    }
+
+    /// Runs the key store's retention job every `retention_interval_secs` until `shutdown`.
     pub async fn retention_loop(self, shutdown: Shutdown) {
-        let period = Duration::from_secs(self.inner.config.retention_interval_secs.max(1));
-        periodic::every("submission retention", period, shutdown, || {
-            self.run_retention()
-        })
-        .await;
+        let period = Duration::from_secs(self.inner.config.retention_interval_secs);
+        self.key_retention().run_every(period, shutdown).await;
     }
 }

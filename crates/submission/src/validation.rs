@@ -14,7 +14,10 @@
 //! - A missing rolling start is the protocol's default, 0, and so dropped like an explicit 0.
 //! - The original applies its range rules to keys it drops afterwards; here a dropped key is not checked.
 
+use warnkit_keystore::StoredKey;
 use warnkit_protocol::interval::TEK_ROLLING_PERIOD;
+use warnkit_protocol::limits::ROLLING_PERIODS;
+use warnkit_protocol::limits::{KEY_LENGTH, MAX_DSOS, MAX_TRL, MIN_DSOS, MIN_TRL};
 use warnkit_protocol::proto::{
     ReportType, SubmissionPayload, SubmissionType, TemporaryExposureKey,
 };
@@ -22,18 +25,6 @@ use warnkit_service::AppError;
 
 use crate::config::SubmissionConfig;
 use crate::derivation::{dsos_from_trl, trl_from_dsos};
-use crate::keystore::StoredKey;
-
-/// Lowest accepted transmission risk level.
-pub const MIN_TRL: i32 = 1;
-/// Highest accepted transmission risk level.
-pub const MAX_TRL: i32 = 8;
-/// Lowest accepted days since onset of symptoms (the original's `MIN_DAYS_SINCE_ONSET_OF_SYMPTOMS`).
-pub const MIN_DSOS: i32 = -15;
-/// Highest accepted days since onset of symptoms.
-pub const MAX_DSOS: i32 = 4000;
-/// Bytes of a key.
-pub const KEY_LENGTH: usize = 16;
 
 /// Why a payload is refused; each answers 400 with its own code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,7 +205,7 @@ fn validate_key(key: &TemporaryExposureKey, rolling_start: u32) -> Result<Stored
     let rolling_period = key.rolling_period.unwrap_or(TEK_ROLLING_PERIOD as i32);
     let rolling_period = u32::try_from(rolling_period)
         .ok()
-        .filter(|p| (1..=TEK_ROLLING_PERIOD).contains(p))
+        .filter(|p| ROLLING_PERIODS.contains(p))
         .ok_or(PayloadError::RollingPeriod)?;
     let trl = match key.transmission_risk_level {
         None => None,

@@ -5,10 +5,11 @@ use std::ops::RangeInclusive;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::{router::OpenApiRouter, routes};
 use warnkit_service::auth::{bearer, require_token, sha256_hex};
+use warnkit_service::error::ErrorBody;
 use warnkit_service::{AppError, AppJson, AppResult, ServiceRouter};
 
 use crate::store::{self, Upload};
@@ -24,21 +25,24 @@ pub const LAB_PATH: &str = "/api/v1/lab/results";
 pub const QUICKTEST_PATH: &str = "/api/v1/quicktest/results";
 
 /// Body of `POST /api/v1/lab/results` and of `POST /api/v1/quicktest/results`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LabResultsRequest {
     /// The lab's id; optional, but when given it must be the id the API key belongs to.
     #[serde(default)]
+    #[schema(max_length = 64)]
     pub lab_id: Option<String>,
     /// The results, at least one.
+    #[schema(min_items = 1, max_items = 1000)]
     pub test_results: Vec<LabResult>,
 }
 
 /// One result of a lab upload.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LabResult {
     /// 64 hex digits (the first may be `x`). PCR: the hashed GUID (or a date-of-birth hash), stored as
     /// it is. Rapid test: the hash in the test's QR code, stored as its SHA-256 (what the phone registers).
+    #[schema(pattern = "^[XxA-Fa-f0-9][A-Fa-f0-9]{63}$")]
     pub id: String,
     /// PCR: 1 negative, 2 positive, 3 invalid. Rapid test: 5 pending, 6 negative, 7 positive,
     /// 8 invalid, 9 redeemed.
@@ -49,17 +53,19 @@ pub struct LabResult {
 }
 
 /// Body of `POST /api/v1/app/result`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AppResultRequest {
     /// Hashed GUID (or date-of-birth hash).
+    #[schema(pattern = "^[XxA-Fa-f0-9][A-Fa-f0-9]{63}$")]
     pub id: String,
 }
 
 /// Answer of `POST /api/v1/app/result`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AppResultResponse {
-    /// Result code: 0-4 (PCR), 5-9 (rapid test), as stored.
+    /// Result code: 0-4 (PCR), 5-9 (rapid test), as stored; unknown ids are pending (0).
+    #[schema(minimum = 0, maximum = 9)]
     pub test_result: i64,
     /// Sample collection time, epoch seconds.
     pub sc: i64,
@@ -69,14 +75,15 @@ pub struct AppResultResponse {
 }
 
 pub(crate) fn router(service: TestResultService) -> Router {
-    let api = Router::new()
-        .route(LAB_PATH, post(lab_results))
-        .route(QUICKTEST_PATH, post(quicktest_results))
-        .route("/api/v1/app/result", post(app_result))
-        .with_state(service.clone());
+    let (api, doc) = OpenApiRouter::new()
+        .routes(routes!(lab_results))
+        .routes(routes!(quicktest_results))
+        .routes(routes!(app_result))
+        .with_state(service.clone())
+        .split_for_parts();
     ServiceRouter::new(service.metrics().clone())
         .database(service.db().clone())
-        .openapi(crate::openapi::document())
+        .openapi(crate::openapi::document(doc))
         .max_body(service.inner.config.max_body_bytes)
         .finish(api)
 }
@@ -125,6 +132,17 @@ impl TestKind {
     }
 }
 
+#[utoipa::path(post, path = LAB_PATH, summary = "Upload test results (labs).",
+    description = "result: 1 negative, 2 positive, 3 invalid; sc: sample collection, epoch seconds.",
+    security(("labKey" = [])),
+    request_body = LabResultsRequest,
+    responses(
+        (status = 204, description = "Stored."),
+        (status = 400, description = "Malformed JSON, bad id, result or sc.", body = ErrorBody),
+        (status = 401, description = "Missing or unknown lab API key.", body = ErrorBody),
+        (status = 403, description = "labId is not the API key's lab.", body = ErrorBody),
+        (status = 413, description = "Body over the limit.", body = ErrorBody),
+        (status = 415, description = "Not application/json.", body = ErrorBody)))]
 async fn lab_results(
     State(service): State<TestResultService>,
     headers: HeaderMap,
@@ -133,6 +151,18 @@ async fn lab_results(
     post_results(&service, &headers, &body, TestKind::Pcr).await
 }
 
+#[utoipa::path(post, path = QUICKTEST_PATH,
+    summary = "Upload rapid-test results (test centres); each id is stored as its SHA-256.",
+    description = "As the original: the id is the hash from the rapid test's QR code, and the result is stored under sha256-hex of that id exactly as sent, which is what the phone registers. result: 5 pending, 6 negative, 7 positive, 8 invalid, 9 redeemed.",
+    security(("labKey" = [])),
+    request_body = LabResultsRequest,
+    responses(
+        (status = 204, description = "Stored."),
+        (status = 400, description = "Malformed JSON, bad id, result or sc.", body = ErrorBody),
+        (status = 401, description = "Missing or unknown lab API key.", body = ErrorBody),
+        (status = 403, description = "labId is not the API key's lab.", body = ErrorBody),
+        (status = 413, description = "Body over the limit.", body = ErrorBody),
+        (status = 415, description = "Not application/json.", body = ErrorBody)))]
 async fn quicktest_results(
     State(service): State<TestResultService>,
     headers: HeaderMap,
@@ -168,7 +198,7 @@ async fn post_results(
             "testResults must hold 1 to 1000 entries",
         ));
     }
-    let now = warnkit_store::unix_now();
+    let now = service.clock().now();
     let mut uploads = Vec::with_capacity(body.test_results.len());
     for entry in &body.test_results {
         let id = kind.stored_id(&entry.id).ok_or_else(|| {
@@ -190,7 +220,7 @@ async fn post_results(
             sc,
         });
     }
-    store::upsert(service.db(), &lab_id, &uploads).await?;
+    store::upsert(service.db(), &lab_id, &uploads, now).await?;
     let (name, help) = match kind {
         TestKind::Pcr => (
             "testresult_results_uploaded_total",
@@ -205,6 +235,16 @@ async fn post_results(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/api/v1/app/result",
+    summary = "Look up one result (verification service only).",
+    security(("serviceToken" = [])),
+    request_body = AppResultRequest,
+    responses(
+        (status = 200, description = "The result; unknown ids are pending (0).", body = AppResultResponse),
+        (status = 400, description = "Malformed JSON or bad id.", body = ErrorBody),
+        (status = 401, description = "Missing or wrong service token.", body = ErrorBody),
+        (status = 413, description = "Body over the limit.", body = ErrorBody),
+        (status = 415, description = "Not application/json.", body = ErrorBody)))]
 async fn app_result(
     State(service): State<TestResultService>,
     headers: HeaderMap,
@@ -214,7 +254,7 @@ async fn app_result(
     let id = normalize_id(&body.id).ok_or_else(|| {
         AppError::bad_request("invalid_id", "id must be 64 hex digits (first may be x)")
     })?;
-    let stored = store::lookup(service.db(), &id).await?;
+    let stored = store::lookup(service.db(), &id, service.clock().now()).await?;
     let lab_id = (!stored.lab_id.is_empty()).then_some(stored.lab_id);
     Ok(Json(AppResultResponse {
         test_result: stored.result,

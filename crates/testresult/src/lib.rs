@@ -9,6 +9,7 @@
 
 mod api;
 pub mod openapi;
+pub mod posting;
 mod store;
 
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use warnkit_service::server::Shutdown;
-use warnkit_service::{periodic, AppResult, Metrics};
+use warnkit_service::{periodic, AppResult, Clock, Metrics};
 use warnkit_store::{audit, Db};
 
 pub use api::{AppResultRequest, AppResultResponse, LabResult, LabResultsRequest, QUICKTEST_PATH};
@@ -86,12 +87,14 @@ pub struct TestResultService {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Inner {
     db: Db,
     config: TestResultConfig,
     service_token: String,
     metrics: Metrics,
+    /// Every time the service reads: upload, revocation and default sample times, retention.
+    clock: Clock,
 }
 
 impl TestResultService {
@@ -104,8 +107,21 @@ impl TestResultService {
                 config,
                 service_token,
                 metrics,
+                clock: Clock::system(),
             }),
         }
+    }
+
+    /// The same service reading the time from `clock` (the system clock by default), so that tests can
+    /// move a manual clock past retention periods instead of waiting.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        Arc::make_mut(&mut self.inner).clock = clock;
+        self
+    }
+
+    /// The clock the service reads.
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
     }
 
     /// The HTTP API with probes, metrics and `/openapi.json`.
@@ -125,13 +141,13 @@ impl TestResultService {
 
     /// Creates an API key for `lab_id` and returns it; only its hash is stored, so it is shown once.
     pub async fn create_lab_key(&self, lab_id: &str) -> AppResult<String> {
-        store::create_lab_key(&self.inner.db, lab_id).await
+        store::create_lab_key(&self.inner.db, lab_id, self.inner.clock.now()).await
     }
 
     /// [`create_lab_key`](Self::create_lab_key) for an operator: the new key's id goes to the audit trail as
     /// done by `actor`, the key itself nowhere.
     pub async fn create_lab_key_as(&self, actor: &str, lab_id: &str) -> AppResult<String> {
-        let key = store::create_lab_key(&self.inner.db, lab_id).await?;
+        let key = store::create_lab_key(&self.inner.db, lab_id, self.inner.clock.now()).await?;
         let id = &warnkit_service::auth::sha256_hex(&key)[..KEY_ID_CHARS];
         let subject = format!("{lab_id} key {id}");
         audit::record(&self.inner.db, actor, "lab-key.create", &subject).await?;
@@ -152,7 +168,7 @@ impl TestResultService {
         lab_id: &str,
         key_id: Option<&str>,
     ) -> AppResult<Vec<String>> {
-        let now = warnkit_store::unix_now();
+        let now = self.inner.clock.now();
         let revoked = store::revoke_lab_keys(&self.inner.db, lab_id, key_id, now).await?;
         for id in &revoked {
             let subject = format!("{lab_id} key {id}");
@@ -162,13 +178,8 @@ impl TestResultService {
         Ok(revoked)
     }
 
-    /// Test helper: moves a result's upload time, to exercise retention without waiting weeks.
-    #[doc(hidden)]
-    pub async fn backdate(&self, id: &str, created_at: i64) -> AppResult<()> {
-        store::backdate(&self.inner.db, id, created_at).await
-    }
-
-    /// One run of the retention job at time `now` (epoch seconds): returns (redeemed, deleted) row counts.
+    /// One run of the retention job as of `now` (epoch seconds; the loop passes the service's clock):
+    /// returns (redeemed, deleted) row counts.
     pub async fn run_retention(&self, now: i64) -> AppResult<(u64, u64)> {
         let day = 86_400;
         let redeem_before = now - i64::from(self.inner.config.redeem_after_days) * day;
@@ -189,7 +200,7 @@ impl TestResultService {
         let period = Duration::from_secs(self.inner.config.retention_interval_secs.max(1));
         periodic::every("test-result retention", period, shutdown, || async {
             // One copy of a scaled-out deployment runs the job; the others skip this round.
-            let job = self.run_retention(warnkit_store::unix_now());
+            let job = self.run_retention(self.inner.clock.now());
             let run = self.inner.db.with_job_lock(RETENTION_LOCK, job).await?;
             run.transpose()
         })

@@ -2,7 +2,7 @@
 
 use warnkit_service::auth::{random_secret, sha256_hex};
 use warnkit_service::{AppError, AppResult};
-use warnkit_store::{on_pool, unix_now, Db};
+use warnkit_store::{on_pool, Db};
 
 use crate::code;
 
@@ -22,7 +22,7 @@ pub(crate) struct Upload {
     pub sc: i64,
 }
 
-pub(crate) async fn create_lab_key(db: &Db, lab_id: &str) -> AppResult<String> {
+pub(crate) async fn create_lab_key(db: &Db, lab_id: &str, now: i64) -> AppResult<String> {
     if !valid_lab_id(lab_id) {
         return Err(AppError::bad_request(
             "invalid_lab_id",
@@ -35,7 +35,7 @@ pub(crate) async fn create_lab_key(db: &Db, lab_id: &str) -> AppResult<String> {
         sqlx::query("INSERT INTO lab_key (key_hash, lab_id, created_at) VALUES ($1, $2, $3)")
             .bind(&hash)
             .bind(lab_id)
-            .bind(unix_now())
+            .bind(now)
             .execute(pool)
             .await
             .map(drop)
@@ -154,8 +154,7 @@ pub(crate) fn valid_lab_id(lab_id: &str) -> bool {
 /// Upserts a lab's results in one transaction. A stored result is kept when it is redeemed (retention has
 /// masked it: 4, or 9 for a rapid test) or when it belongs to another lab: a lab key can only ever change
 /// its own lab's results.
-pub(crate) async fn upsert(db: &Db, lab_id: &str, uploads: &[Upload]) -> AppResult<()> {
-    let now = unix_now();
+pub(crate) async fn upsert(db: &Db, lab_id: &str, uploads: &[Upload], now: i64) -> AppResult<()> {
     let sql = "INSERT INTO test_result (result_id, result, sc, lab_id, created_at, updated_at) \
                VALUES ($1, $2, $3, $4, $5, $5) \
                ON CONFLICT (result_id) DO UPDATE SET result = excluded.result, sc = excluded.sc, \
@@ -178,8 +177,8 @@ pub(crate) async fn upsert(db: &Db, lab_id: &str, uploads: &[Upload]) -> AppResu
     Ok(())
 }
 
-/// The stored result for `id`; unknown ids are pending (and nothing is written).
-pub(crate) async fn lookup(db: &Db, id: &str) -> AppResult<StoredResult> {
+/// The stored result for `id`; unknown ids are pending as of `now` (and nothing is written).
+pub(crate) async fn lookup(db: &Db, id: &str, now: i64) -> AppResult<StoredResult> {
     let row: Option<(i64, i64, String)> = on_pool!(db, |pool| {
         sqlx::query_as("SELECT result, sc, lab_id FROM test_result WHERE result_id = $1")
             .bind(id)
@@ -190,7 +189,7 @@ pub(crate) async fn lookup(db: &Db, id: &str) -> AppResult<StoredResult> {
         Some((result, sc, lab_id)) => StoredResult { result, sc, lab_id },
         None => StoredResult {
             result: code::PENDING,
-            sc: unix_now(),
+            sc: now,
             lab_id: String::new(),
         },
     })
@@ -221,18 +220,6 @@ pub(crate) async fn retention(
         Ok::<_, sqlx::Error>((redeemed, deleted))
     })?;
     Ok((redeemed, deleted))
-}
-
-pub(crate) async fn backdate(db: &Db, id: &str, created_at: i64) -> AppResult<()> {
-    on_pool!(db, |pool| {
-        sqlx::query("UPDATE test_result SET created_at = $1 WHERE result_id = $2")
-            .bind(created_at)
-            .bind(id)
-            .execute(pool)
-            .await
-            .map(drop)
-    })?;
-    Ok(())
 }
 
 #[cfg(test)]

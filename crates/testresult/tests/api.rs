@@ -5,14 +5,20 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use warnkit_service::auth::sha256_hex;
 use warnkit_service::server::{serve, shutdown_channel, ShutdownTrigger};
-use warnkit_store::{unix_now, Db, PoolConfig};
+use warnkit_service::Clock;
+use warnkit_store::{Db, PoolConfig};
 use warnkit_testkit::{Engine, TestDb};
 use warnkit_testresult::{TestResultConfig, TestResultService};
+
+/// Where the service's manual clock starts: after every `sc` the tests send.
+const T0: i64 = 1_750_000_000;
 
 struct App {
     http: reqwest::Client,
     url: String,
     service: TestResultService,
+    /// The service's clock, moved by the tests instead of waiting (or backdating rows).
+    clock: Clock,
     _stop: ShutdownTrigger,
     _db: TestDb,
 }
@@ -27,7 +33,9 @@ impl App {
         )
         .await
         .unwrap();
-        let service = TestResultService::new(pool, TestResultConfig::default(), "svc".into());
+        let clock = Clock::manual(T0);
+        let service = TestResultService::new(pool, TestResultConfig::default(), "svc".into())
+            .with_clock(clock.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, shutdown) = shutdown_channel();
@@ -36,6 +44,7 @@ impl App {
             http: reqwest::Client::new(),
             url,
             service,
+            clock,
             _stop: stop,
             _db: db,
         })
@@ -74,7 +83,7 @@ impl App {
     /// Rows stored: a retention run far in the future deletes (and so counts) them all.
     async fn rows(&self) -> u64 {
         self.service
-            .run_retention(unix_now() + 1000 * 86_400)
+            .run_retention(self.clock.now() + 1000 * 86_400)
             .await
             .unwrap()
             .1
@@ -109,20 +118,31 @@ async fn suite(app: App) {
     let claimed = json!({"labId": "lab-b", "testResults": [{"id": id, "result": 1}]});
     assert_eq!(app.upload(&key_a, claimed).await, StatusCode::FORBIDDEN);
 
-    // Retention: redeemed after 21 days (and then never overwritten), deleted after 60.
-    app.service
-        .backdate(&id, unix_now() - 22 * 86_400)
-        .await
-        .unwrap();
-    assert_eq!(app.service.run_retention(unix_now()).await.unwrap(), (1, 0));
+    // Retention: redeemed after 21 days (and then never overwritten), deleted after 60, counted from the
+    // first upload.
+    app.clock.advance(21 * 86_400);
+    assert_eq!(
+        app.service.run_retention(app.clock.now()).await.unwrap(),
+        (0, 0)
+    );
+    app.clock.advance(86_400);
+    assert_eq!(
+        app.service.run_retention(app.clock.now()).await.unwrap(),
+        (1, 0)
+    );
     assert_eq!(app.lookup(&id).await["testResult"], 4);
     assert_eq!(app.upload(&key_a, one(2)).await, StatusCode::NO_CONTENT);
     assert_eq!(app.lookup(&id).await["testResult"], 4);
-    app.service
-        .backdate(&id, unix_now() - 61 * 86_400)
-        .await
-        .unwrap();
-    assert_eq!(app.service.run_retention(unix_now()).await.unwrap(), (0, 1));
+    app.clock.advance(38 * 86_400);
+    assert_eq!(
+        app.service.run_retention(app.clock.now()).await.unwrap(),
+        (0, 0)
+    );
+    app.clock.advance(86_400);
+    assert_eq!(
+        app.service.run_retention(app.clock.now()).await.unwrap(),
+        (0, 1)
+    );
     assert_eq!(app.lookup(&id).await["testResult"], 0);
 
     // A batch, with a DOB id and a default sc.
@@ -130,7 +150,11 @@ async fn suite(app: App) {
     let batch = json!({"labId": "lab-b", "testResults": [{"id": "d".repeat(64), "result": 3}, {"id": dob, "result": 2}]});
     assert_eq!(app.upload(&key_b, batch).await, StatusCode::NO_CONTENT);
     assert_eq!(app.lookup(&dob).await["testResult"], 2);
-    assert!((app.lookup(&"d".repeat(64)).await["sc"].as_i64().unwrap() - unix_now()).abs() < 60);
+    assert_eq!(
+        app.lookup(&"d".repeat(64)).await["sc"].as_i64(),
+        Some(app.clock.now()),
+        "a missing sc is the upload's time"
+    );
     assert_eq!(app.rows().await, 2);
 
     // Lab keys are stored hashed: the database never holds the key itself.
@@ -204,13 +228,17 @@ async fn rapid_tests(app: App) {
     let pcr = "0c".repeat(32);
     let pcr_result = json!({"testResults": [{"id": pcr, "result": 2}]});
     assert_eq!(app.upload(&key_a, pcr_result).await, StatusCode::NO_CONTENT);
-    let old = unix_now() - 22 * 86_400;
-    app.service.backdate(&registered, old).await.unwrap();
-    app.service.backdate(&pcr, old).await.unwrap();
-    assert_eq!(app.service.run_retention(unix_now()).await.unwrap(), (2, 0));
+    app.clock.advance(22 * 86_400);
+    assert_eq!(
+        app.service.run_retention(app.clock.now()).await.unwrap(),
+        (2, 0)
+    );
     assert_eq!(app.lookup(&registered).await["testResult"], 9);
     assert_eq!(app.lookup(&pcr).await["testResult"], 4);
-    assert_eq!(app.service.run_retention(unix_now()).await.unwrap(), (0, 0));
+    assert_eq!(
+        app.service.run_retention(app.clock.now()).await.unwrap(),
+        (0, 0)
+    );
     assert_eq!(
         app.upload_to(QUICK, &key_a, one(7)).await,
         StatusCode::NO_CONTENT

@@ -11,9 +11,15 @@ use serde_json::{json, Value};
 use warnkit_service::auth::sha256_hex;
 use warnkit_service::server::shutdown_channel;
 use warnkit_store::PoolConfig;
-use warnkit_testkit::{start_tan_path, Engine, TestDb};
+use warnkit_testkit::{Engine, TestDb};
 use warnkit_testresult::TestResultConfig;
 use warnkit_verification::VerificationConfig;
+
+// The TAN path of the crate's own tests (the node builder depends on this crate).
+#[allow(dead_code)]
+#[path = "../tests/it/tan_path.rs"]
+mod tan_path;
+use tan_path::start_tan_path;
 
 /// Runs `total` jobs on `concurrency` workers; returns jobs per second. Every job must succeed.
 async fn run<F, Fut>(total: usize, concurrency: usize, job: F) -> f64

@@ -6,15 +6,15 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use axum::Router;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use utoipa_axum::{router::OpenApiRouter, routes};
 use warnkit_service::auth::{is_hex, sha256_hex};
+use warnkit_service::error::ErrorBody;
 use warnkit_service::fake::{fake_mode, pad_error_bodies, padded_body, ERROR_RESPONSE_BYTES};
 use warnkit_service::{AppError, AppJson, AppResult, ServiceRouter};
-use warnkit_store::unix_now;
 
 use crate::budget::Guess;
 use crate::store::{self, NewSession, NewTan, Registered, SOURCE_GUID};
@@ -36,7 +36,7 @@ const TAN: usize = 2;
 /// Test results that entitle to a TAN: PCR positive and rapid-test positive.
 const POSITIVE_RESULTS: [i64; 2] = [2, 7];
 
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
 enum KeyType {
     #[serde(rename = "GUID")]
     Guid,
@@ -44,30 +44,37 @@ enum KeyType {
     Teletan,
 }
 
-#[derive(Debug, Deserialize)]
+/// The body of `registrationToken`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct RegistrationTokenRequest {
     key_type: KeyType,
+    /// GUID: lowercase SHA-256 hex of the test GUID. TELETAN: 10 characters of
+    /// 23456789ABCDEFGHJKMNPQRSTUVWXYZ.
     key: String,
     #[serde(default)]
+    #[schema(pattern = "^[XxA-Fa-f0-9][A-Fa-f0-9]{63}$")]
     key_dob: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// The body of `testresult` and `tan`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct TokenRequest {
+    #[schema(pattern = "^[a-f0-9]{8}-[a-f0-9]{4}-4[a-f0-9]{3}-[89aAbB][a-f0-9]{3}-[a-f0-9]{12}$")]
     registration_token: String,
 }
 
 pub(crate) fn router(service: VerificationService) -> Router {
-    let api = Router::new()
-        .route("/version/v1/registrationToken", post(registration_token))
-        .route("/version/v1/testresult", post(testresult))
-        .route("/version/v1/tan", post(tan))
-        .with_state(service.clone());
+    let (api, doc) = OpenApiRouter::new()
+        .routes(routes!(registration_token))
+        .routes(routes!(testresult))
+        .routes(routes!(tan))
+        .with_state(service.clone())
+        .split_for_parts();
     ServiceRouter::new(service.inner.external_metrics.clone())
         .database(service.db().clone())
-        .openapi(crate::openapi::external())
+        .openapi(crate::openapi::external(doc))
         .max_body(service.inner.config.max_body_bytes)
         .finish(api)
         .layer(middleware::from_fn(|req, next| {
@@ -140,6 +147,17 @@ async fn fake_answer(
     service.inner.latency[endpoint].fake(start, answer).await
 }
 
+#[utoipa::path(post, path = "/version/v1/registrationToken",
+    summary = "Register a hashed GUID or a teleTAN; get a registration token.",
+    params(("cwa-fake" = String, Header, description = crate::openapi::FAKE_HEADER),
+        ("cwa-header-padding" = Option<String>, Header, description = crate::openapi::PADDING_HEADER)),
+    request_body = RegistrationTokenRequest,
+    responses(
+        (status = 201, description = "Registered.", body = crate::openapi::RegistrationTokenResponse),
+        (status = 400, description = "Malformed input, key already used, teleTAN unknown/expired/used, or cwa-fake missing or not 0/1.", body = ErrorBody),
+        (status = 413, description = "Body over the limit (10,000 bytes by default).", body = ErrorBody),
+        (status = 415, description = "Not application/json.", body = ErrorBody),
+        (status = 429, description = "teleTAN registrations failed too often in this window (teletan_budget_exhausted): every teleTAN registration is refused unchecked until the window ends; the teleTAN stays valid.", body = ErrorBody)))]
 async fn registration_token(
     State(service): State<VerificationService>,
     request: Request,
@@ -182,7 +200,7 @@ async fn registration_token(
     }
     let token = uuid::Uuid::new_v4().to_string();
     let token_hash = sha256_hex(&token);
-    let now = unix_now();
+    let now = service.inner.clock.now();
     let outcome = match &guid {
         Some(guid) => {
             let session = NewSession {
@@ -249,6 +267,18 @@ fn unknown_token() -> AppError {
     AppError::bad_request("unknown_token", "registration token unknown or expired")
 }
 
+#[utoipa::path(post, path = "/version/v1/testresult",
+    summary = "Poll the test result of a registration.",
+    params(("cwa-fake" = String, Header, description = crate::openapi::FAKE_HEADER),
+        ("cwa-header-padding" = Option<String>, Header, description = crate::openapi::PADDING_HEADER)),
+    request_body = TokenRequest,
+    responses(
+        (status = 200, description = "The result.", body = crate::openapi::TestResultResponse),
+        (status = 400, description = "Malformed input, unknown registration token, or cwa-fake missing or not 0/1.", body = ErrorBody),
+        (status = 403, description = "The date-of-birth hash disagrees with the test.", body = ErrorBody),
+        (status = 413, description = "Body over the limit (10,000 bytes by default).", body = ErrorBody),
+        (status = 415, description = "Not application/json.", body = ErrorBody),
+        (status = 502, description = "The test-result service is unavailable.", body = ErrorBody)))]
 async fn testresult(
     State(service): State<VerificationService>,
     request: Request,
@@ -259,7 +289,7 @@ async fn testresult(
     if fake {
         let answer = || {
             let body = padded_body(
-                fields(json!({"testResult": 2, "sc": unix_now()})),
+                fields(json!({"testResult": 2, "sc": service.inner.clock.now()})),
                 TESTRESULT_RESPONSE_BYTES,
             );
             json_response(StatusCode::OK, body)
@@ -317,6 +347,17 @@ pub(crate) fn register_metrics(metrics: &warnkit_service::Metrics) {
 /// used up, or its test result is not positive.
 const TAN_REFUSALS: &[&str] = &["tan_limit", "not_positive"];
 
+#[utoipa::path(post, path = "/version/v1/tan",
+    summary = "Get a single-use TAN while the result is positive, PCR (2) or rapid (7), or for a teleTAN registration (two per registration by default).",
+    params(("cwa-fake" = String, Header, description = crate::openapi::FAKE_HEADER),
+        ("cwa-header-padding" = Option<String>, Header, description = crate::openapi::PADDING_HEADER)),
+    request_body = TokenRequest,
+    responses(
+        (status = 201, description = "A TAN.", body = crate::openapi::TanResponse),
+        (status = 400, description = "Malformed input, unknown token, result not positive, no TANs left, or cwa-fake missing or not 0/1.", body = ErrorBody),
+        (status = 413, description = "Body over the limit (10,000 bytes by default).", body = ErrorBody),
+        (status = 415, description = "Not application/json.", body = ErrorBody),
+        (status = 502, description = "The test-result service is unavailable.", body = ErrorBody)))]
 async fn tan(State(service): State<VerificationService>, request: Request) -> AppResult<Response> {
     let start = Instant::now();
     let (fake, req) = fake_and_body::<TokenRequest>(request).await?;
@@ -366,7 +407,7 @@ async fn tan(State(service): State<VerificationService>, request: Request) -> Ap
     }
     let tan = uuid::Uuid::new_v4().to_string();
     let tan_hash = sha256_hex(&tan);
-    let now = unix_now();
+    let now = service.inner.clock.now();
     let new = NewTan {
         token_hash: &token_hash,
         tan_hash: &tan_hash,

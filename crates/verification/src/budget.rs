@@ -20,12 +20,11 @@
 //!   get handed out within a window), so an attack past the budget costs no database work at all.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use axum::http::StatusCode;
 use warnkit_service::{AppError, AppResult, Metrics};
-use warnkit_store::{on_pool, unix_now, Db};
+use warnkit_store::{on_pool, Db};
 
 use crate::{VerificationConfig, VerificationService};
 
@@ -112,8 +111,6 @@ pub(crate) struct Budgets {
     tan: Budget,
     /// Window length in seconds; windows start at multiples of it, so every copy agrees on them.
     window: i64,
-    /// The budgets' clock in epoch seconds; 0 reads the system clock (tests set it).
-    clock: AtomicI64,
 }
 
 #[derive(Debug)]
@@ -182,7 +179,6 @@ impl Budgets {
             )?,
             tan: budget(config.tan_failures_per_window, "tan_failures_per_window")?,
             window,
-            clock: AtomicI64::new(0),
         })
     }
 
@@ -193,17 +189,15 @@ impl Budgets {
         }
     }
 
-    fn now(&self) -> i64 {
-        match self.clock.load(Ordering::Relaxed) {
-            0 => unix_now(),
-            t => t,
-        }
-    }
-
-    /// A unit for one check of `guess`, or 429 when the window's budget is spent.
-    async fn take(&self, guess: Guess, db: &Db, metrics: &Metrics) -> AppResult<Unit<'_>> {
+    /// A unit for one check of `guess` at `now` (epoch seconds), or 429 when the window's budget is spent.
+    async fn take(
+        &self,
+        guess: Guess,
+        now: i64,
+        db: &Db,
+        metrics: &Metrics,
+    ) -> AppResult<Unit<'_>> {
         let budget = self.budget(guess);
-        let now = self.now();
         let (window_start, spent_out) = {
             let mut held = budget.held();
             let current = now - now.rem_euclid(self.window);
@@ -316,7 +310,12 @@ impl VerificationService {
         failed: impl FnOnce(&T) -> bool,
     ) -> AppResult<T> {
         let metrics = &self.inner.internal_metrics;
-        let mut unit = self.inner.budgets.take(guess, self.db(), metrics).await?;
+        let now = self.inner.clock.now();
+        let mut unit = self
+            .inner
+            .budgets
+            .take(guess, now, self.db(), metrics)
+            .await?;
         let outcome = attempt.await?;
         if failed(&outcome) {
             unit.spent = true;
@@ -324,13 +323,6 @@ impl VerificationService {
             metrics.add(failures.0, failures.1, 1);
         }
         Ok(outcome)
-    }
-
-    /// Test helper: the guessing budgets read `now` (epoch seconds) as the time; 0 returns to the system
-    /// clock.
-    #[doc(hidden)]
-    pub fn set_budget_clock(&self, now: i64) {
-        self.inner.budgets.clock.store(now, Ordering::Relaxed);
     }
 }
 

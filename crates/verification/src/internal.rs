@@ -20,11 +20,11 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use axum::{Json, Router};
+use utoipa_axum::{router::OpenApiRouter, routes};
 use warnkit_service::auth::{require_token, sha256_hex};
+use warnkit_service::error::ErrorBody;
 use warnkit_service::{AppError, AppJson, AppResult, ServiceRouter};
-use warnkit_store::unix_now;
 
 use crate::api::is_uuid_v4;
 use crate::budget::Guess;
@@ -54,17 +54,31 @@ pub(crate) fn register_metrics(metrics: &warnkit_service::Metrics) {
 }
 
 pub(crate) fn router(service: VerificationService) -> Router {
-    let api = Router::new()
-        .route(TAN_VERIFY_PATH, post(verify))
-        .route(TELETAN_PATH, post(teletan))
-        .with_state(service.clone());
+    let (api, doc) = OpenApiRouter::new()
+        .routes(routes!(verify))
+        .routes(routes!(teletan))
+        .with_state(service.clone())
+        .split_for_parts();
     ServiceRouter::new(service.inner.internal_metrics.clone())
         .database(service.db().clone())
-        .openapi(crate::openapi::internal())
+        .openapi(crate::openapi::internal(doc))
         .max_body(service.inner.config.max_body_bytes)
         .finish(api)
 }
 
+#[utoipa::path(post, path = TAN_VERIFY_PATH, summary = "Verify and consume a TAN.",
+    security(("serviceToken" = [])),
+    request_body = TanVerifyRequest,
+    responses(
+        (status = 200, description = "Valid; the TAN is consumed (or was, by a check of the same payloadHash within the repeat window). X-CWA-TELETAN-TYPE is set for teleTAN-based TANs.",
+            headers(("X-CWA-TELETAN-TYPE" = TeletanType, description = "The teleTAN type of a TAN that came from a teleTAN."))),
+        (status = 400, description = "Malformed input, unknown teleTanType or malformed payloadHash.", body = ErrorBody),
+        (status = 401, description = "Missing or wrong service token.", body = ErrorBody),
+        (status = 403, description = "Valid, but of another teleTAN type than teleTanType; not consumed (wrong_tan_type).", body = ErrorBody),
+        (status = 404, description = "TAN unknown, already used or expired.", body = ErrorBody),
+        (status = 413, description = "Body over the limit (10,000 bytes by default).", body = ErrorBody),
+        (status = 415, description = "Not application/json.", body = ErrorBody),
+        (status = 429, description = "TAN checks failed too often in this window (tan_budget_exhausted): every TAN check is refused unchecked until the window ends; nothing is consumed.", body = ErrorBody)))]
 async fn verify(
     State(service): State<VerificationService>,
     headers: HeaderMap,
@@ -98,10 +112,12 @@ async fn verify(
     let payload_hash = req
         .payload_hash
         .filter(|_| service.inner.config.tan_repeat_secs > 0);
-    let check = service
-        .inner
-        .tans
-        .consume(sha256_hex(&req.tan), payload_hash, unix_now(), accept);
+    let check = service.inner.tans.consume(
+        sha256_hex(&req.tan),
+        payload_hash,
+        service.inner.clock.now(),
+        accept,
+    );
     let failed = |c: &Consumed| *c == Consumed::Unknown;
     let consumed = service.within_budget(Guess::Tan, check, failed).await?;
     let teletan_type = match consumed {
@@ -140,6 +156,14 @@ async fn verify(
     Ok(response)
 }
 
+#[utoipa::path(post, path = TELETAN_PATH, summary = "Issue a teleTAN (valid one hour; EVENT two days).",
+    security(("serviceToken" = [])),
+    params(("X-CWA-TELETAN-TYPE" = Option<TeletanType>, Header, description = "The type to issue; absent: TEST.")),
+    responses(
+        (status = 201, description = "The teleTAN.", body = TeletanCreated),
+        (status = 400, description = "Bad teleTAN type.", body = ErrorBody),
+        (status = 401, description = "Missing or wrong service token.", body = ErrorBody),
+        (status = 429, description = "Global hourly teleTAN limit reached.", body = ErrorBody)))]
 async fn teletan(
     State(service): State<VerificationService>,
     headers: HeaderMap,

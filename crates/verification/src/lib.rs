@@ -21,8 +21,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use warnkit_service::fake::Latencies;
 use warnkit_service::server::Shutdown;
-use warnkit_service::{periodic, AppError, AppResult, Metrics};
-use warnkit_store::{unix_now, Db};
+use warnkit_service::{periodic, AppError, AppResult, Clock, Metrics};
+use warnkit_store::Db;
 
 use crate::client::TestResultClient;
 
@@ -102,7 +102,8 @@ impl Default for VerificationConfig {
 }
 
 /// The kind of a teleTAN (and of the TANs that come from it), sent to the submission service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "UPPERCASE")]
 pub enum TeletanType {
     /// A positive test confirmed by phone.
     Test,
@@ -148,6 +149,8 @@ struct Inner {
     budgets: budget::Budgets,
     /// Real latencies of registration, test-result and TAN requests, for fake delays.
     latency: [Latencies; 3],
+    /// Every time the service reads: expiry, guessing windows, TAN use, retention.
+    clock: Clock,
 }
 
 /// Counter: teleTANs issued to officers.
@@ -157,6 +160,43 @@ impl VerificationService {
     /// A service on an opened and migrated `db`. `service_token` is both what internal callers must present
     /// and what this service presents to the test-result service.
     pub fn new(db: Db, config: VerificationConfig, service_token: String) -> AppResult<Self> {
+        Self::build(db, config, service_token, Clock::system())
+    }
+
+    /// The same service reading the time from `clock` (the system clock by default), so that tests can
+    /// move a manual clock past expiries, windows and retention instead of waiting. Set it before the
+    /// routers are taken: a service already cloned is built afresh on the same database and settings
+    /// (with its own metrics and budgets' counts), and the clones keep the old clock.
+    pub fn with_clock(self, clock: Clock) -> Self {
+        match Arc::try_unwrap(self.inner) {
+            Ok(mut inner) => {
+                inner.clock = clock;
+                Self {
+                    inner: Arc::new(inner),
+                }
+            }
+            Err(shared) => Self::build(
+                shared.db.clone(),
+                shared.config.clone(),
+                shared.service_token.clone(),
+                clock,
+            )
+            // `build` refuses only a configuration that `new` already accepted for `shared`.
+            .expect("the configuration was accepted when this service was built"),
+        }
+    }
+
+    /// The clock the service reads.
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    fn build(
+        db: Db,
+        config: VerificationConfig,
+        service_token: String,
+        clock: Clock,
+    ) -> AppResult<Self> {
         let timeout = Duration::from_millis(config.testresult_timeout_ms);
         let testresult =
             TestResultClient::new(&config.testresult_url, service_token.clone(), timeout)?;
@@ -170,6 +210,7 @@ impl VerificationService {
             external_metrics: Metrics::new(NAME),
             internal_metrics: Metrics::new("verification_internal"),
             latency: Default::default(),
+            clock,
         };
         internal::register_metrics(&inner.internal_metrics);
         api::register_metrics(&inner.external_metrics);
@@ -206,7 +247,7 @@ impl VerificationService {
     /// Issues a teleTAN unless the hourly limit is reached (429); returns the teleTAN in clear, once.
     pub async fn create_teletan(&self, kind: TeletanType) -> AppResult<String> {
         let config = &self.inner.config;
-        let now = unix_now();
+        let now = self.inner.clock.now();
         let valid = match kind {
             TeletanType::Test => config.teletan_valid_secs,
             TeletanType::Event => config.teletan_event_valid_secs,
@@ -244,7 +285,8 @@ impl VerificationService {
         Err(AppError::internal("could not store a unique teleTAN"))
     }
 
-    /// One run of the retention job at `now` (epoch seconds); returns the number of rows deleted.
+    /// One run of the retention job as of `now` (epoch seconds; the loop passes the service's clock);
+    /// returns the number of rows deleted.
     pub async fn run_retention(&self, now: i64) -> AppResult<u64> {
         let before = now - i64::from(self.inner.config.retention_days) * 86_400;
         let repeat = i64::try_from(self.inner.config.tan_repeat_secs).unwrap_or(i64::MAX);
@@ -261,7 +303,7 @@ impl VerificationService {
         let period = Duration::from_secs(self.inner.config.retention_interval_secs.max(1));
         periodic::every("verification retention", period, shutdown, || async {
             // One copy of a scaled-out deployment runs the job; the others skip this round.
-            let job = self.run_retention(unix_now());
+            let job = self.run_retention(self.inner.clock.now());
             let run = self.inner.db.with_job_lock(RETENTION_LOCK, job).await?;
             run.transpose()
         })
@@ -272,11 +314,5 @@ impl VerificationService {
     #[doc(hidden)]
     pub async fn row_counts(&self) -> AppResult<[i64; 4]> {
         store::counts(&self.inner.db).await
-    }
-
-    /// Test helper: sets every teleTAN's expiry to `valid_until`.
-    #[doc(hidden)]
-    pub async fn expire_teletans(&self, valid_until: i64) -> AppResult<()> {
-        store::expire_teletans(&self.inner.db, valid_until).await
     }
 }

@@ -304,15 +304,3 @@ pub(crate) async fn counts(db: &Db) -> AppResult<[i64; 4]> {
     }
     Ok(out)
 }
-
-/// Test helper: moves every teleTAN's expiry, to test expired teleTANs without waiting an hour.
-pub(crate) async fn expire_teletans(db: &Db, valid_until: i64) -> AppResult<()> {
-    on_pool!(db, |pool| sqlx::query(
-        "UPDATE teletan SET valid_until = $1"
-    )
-    .bind(valid_until)
-    .execute(pool)
-    .await
-    .map(drop))?;
-    Ok(())
-}

@@ -33,17 +33,20 @@ pub fn url(base_url: &str, path: &str) -> String {
 ///
 /// The fields are checked by the service, not here: a `teleTanType` other than `TEST` or `EVENT` and a
 /// malformed `payloadHash` get their own 400 answers. Its `Debug` form leaves the TAN out.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TanVerifyRequest {
     /// The TAN to check and consume (a UUID v4).
+    #[schema(pattern = "^[a-f0-9]{8}-[a-f0-9]{4}-4[a-f0-9]{3}-[89aAbB][a-f0-9]{3}-[a-f0-9]{12}$")]
     pub tan: String,
     /// The teleTAN type the caller accepts ([`TeletanType::as_str`]); absent accepts any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<TeletanType>)]
     pub tele_tan_type: Option<String>,
     /// The caller's keyed hash of the payload this TAN authorises (64 lowercase hex digits); absent for
     /// callers that never retry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub payload_hash: Option<String>,
 }
 
@@ -58,7 +61,7 @@ impl fmt::Debug for TanVerifyRequest {
 }
 
 /// The 201 answer of `POST` [`TELETAN_PATH`]: `{"value"}`, the new teleTAN in clear (shown once).
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TeletanCreated {
     /// The teleTAN.
     pub value: String,

@@ -241,7 +241,7 @@ fn archives_planned_during_the_overlap_verify_with_either_key() {
 async fn a_running_job_signs_with_the_rotated_keyring_from_its_next_run() {
     use crate::{Distribution, DistributionConfig, Objects};
     let db = warnkit_testkit::TestDb::new(warnkit_testkit::Engine::Sqlite).expect("sqlite");
-    let keys = warnkit_submission::KeyStore::open(
+    let keys = warnkit_keystore::KeyStore::open(
         &db.target("submission"),
         warnkit_store::PoolConfig::default(),
     )

@@ -5,11 +5,12 @@ use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use prost::Message;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use warnkit_service::error::ErrorBody;
 use warnkit_service::{AppError, AppResult, ServiceRouter};
 
 use super::store::{self, BatchRow, Inserted, NewBatch};
@@ -31,14 +32,15 @@ pub const BATCH_COUNTRY: &str = "batchcountry";
 const MAX_TAG_LEN: usize = 100;
 
 pub(super) fn router(gateway: Gateway) -> Router {
-    let api = Router::new()
-        .route(UPLOAD_PATH, post(upload))
-        .route("/diagnosiskeys/download/{date}", get(download))
-        .route("/diagnosiskeys/audit/download/{date}/{tag}", get(audit))
-        .with_state(gateway.clone());
+    let (api, doc) = OpenApiRouter::new()
+        .routes(routes!(upload))
+        .routes(routes!(download))
+        .routes(routes!(audit))
+        .with_state(gateway.clone())
+        .split_for_parts();
     ServiceRouter::new(gateway.inner.metrics.clone())
         .database(gateway.inner.db.clone())
-        .openapi(openapi())
+        .openapi(super::openapi::document(doc))
         .max_body(gateway.inner.config.max_body_bytes)
         .finish(api)
 }
@@ -50,7 +52,7 @@ impl From<BatchError> for AppError {
 }
 
 /// The answer to an upload.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct Uploaded {
     /// The gateway's download tag of the batch.
@@ -59,6 +61,20 @@ struct Uploaded {
     keys: usize,
 }
 
+#[utoipa::path(post, path = UPLOAD_PATH,
+    summary = "Upload a signed DiagnosisKeyBatch (protobuf) of the country's keys",
+    security(("countryToken" = [])),
+    params(("batchTag" = String, Header, description = "The uploader's tag of the batch."),
+        ("batchSignature" = String, Header, description = "base64 DER ECDSA P-256/SHA-256 over the canonical batch bytes")),
+    request_body(content = String, content_type = "application/protobuf", description = "A DiagnosisKeyBatch."),
+    responses(
+        (status = 201, description = "Stored.", body = Uploaded),
+        (status = 200, description = "The same batch was already stored under this tag.", body = Uploaded),
+        (status = 400, description = "Malformed batch, bad header, a key out of range, origin mismatch, bad signature", body = ErrorBody),
+        (status = 401, description = "Missing or unknown credential", body = ErrorBody),
+        (status = 409, description = "A different batch was already stored under this tag", body = ErrorBody),
+        (status = 413, description = "Body over the size limit", body = ErrorBody),
+        (status = 415, description = "Not a protobuf body", body = ErrorBody)))]
 async fn upload(State(gateway): State<Gateway>, request: Request) -> AppResult<Response> {
     let (parts, body) = request.into_parts();
     let headers = &parts.headers;
@@ -161,6 +177,20 @@ async fn upload(State(gateway): State<Gateway>, request: Request) -> AppResult<R
     Ok((status, Json(body)).into_response())
 }
 
+#[utoipa::path(get, path = "/diagnosiskeys/download/{date}",
+    summary = "The day's first batch, or the one named by the batchTag request header",
+    security(("countryToken" = [])),
+    params(("date" = String, Path, format = Date, description = "The day, YYYY-MM-DD."),
+        ("batchTag" = Option<String>, Header, description = "The gateway's tag of the batch to read; absent: the day's first.")),
+    responses(
+        (status = 200, description = "The batch.", content_type = "application/protobuf", body = String,
+            headers(("batchTag" = String, description = "The gateway's tag of this batch."),
+                ("nextBatchTag" = String, description = "The tag of the day's next batch (not on the last)."),
+                ("batchCountry" = String, description = "The uploading country."),
+                ("batchSignature" = String, description = "The uploader's signature of the batch."))),
+        (status = 400, description = "Bad date or batch tag", body = ErrorBody),
+        (status = 401, description = "Missing or unknown credential", body = ErrorBody),
+        (status = 404, description = "No batch on this date, or no such tag", body = ErrorBody)))]
 async fn download(
     State(gateway): State<Gateway>,
     Path(date): Path<String>,
@@ -199,7 +229,7 @@ async fn download(
 }
 
 /// What the audit tells about one batch.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct Audit {
     batch_tag: String,
@@ -211,6 +241,16 @@ struct Audit {
     signing_key_sha256: String,
 }
 
+#[utoipa::path(get, path = "/diagnosiskeys/audit/download/{date}/{batchTag}",
+    summary = "Who uploaded a batch, when, how many keys, its signature and the signing key's SHA-256",
+    security(("countryToken" = [])),
+    params(("date" = String, Path, format = Date, description = "The day, YYYY-MM-DD."),
+        ("batchTag" = String, Path, description = "The gateway's tag of the batch.")),
+    responses(
+        (status = 200, description = "The batch's record.", body = Audit),
+        (status = 400, description = "Bad date or batch tag", body = ErrorBody),
+        (status = 401, description = "Missing or unknown credential", body = ErrorBody),
+        (status = 404, description = "No such batch", body = ErrorBody)))]
 async fn audit(
     State(gateway): State<Gateway>,
     Path((date, tag)): Path<(String, String)>,
@@ -280,65 +320,6 @@ fn is_protobuf(value: Option<&HeaderValue>) -> bool {
     let mime = value.split(';').next().unwrap_or_default().trim();
     mime.eq_ignore_ascii_case("application/protobuf")
         || mime.eq_ignore_ascii_case("application/x-protobuf")
-}
-
-fn openapi() -> serde_json::Value {
-    use serde_json::json;
-    let error = json!({"$ref": "#/components/schemas/Error"});
-    let answer = |text: &str| json!({"description": text, "content": {"application/json": {"schema": error}}});
-    let auth = json!({"name": "Authorization", "in": "header", "required": true,
-        "description": "Bearer token of a member country", "schema": {"type": "string"}});
-    json!({
-        "openapi": "3.1.0",
-        "info": {"title": "warnkit federation gateway", "version": env!("CARGO_PKG_VERSION")},
-        "paths": {
-            "/diagnosiskeys/upload": {"post": {
-                "summary": "Upload a signed DiagnosisKeyBatch (protobuf) of the country's keys",
-                "parameters": [auth,
-                    {"name": "batchTag", "in": "header", "required": true, "schema": {"type": "string"}},
-                    {"name": "batchSignature", "in": "header", "required": true,
-                     "description": "base64 DER ECDSA P-256/SHA-256 over the canonical batch bytes",
-                     "schema": {"type": "string"}}],
-                "requestBody": {"required": true, "content": {"application/protobuf": {
-                    "schema": {"type": "string", "format": "binary"}}}},
-                "responses": {
-                    "201": {"description": "Stored: {batchTag, keys}"},
-                    "200": {"description": "The same batch was already stored under this tag: {batchTag, keys}"},
-                    "400": answer("Malformed batch, bad header, a key out of range, origin mismatch, bad signature"),
-                    "401": answer("Missing or unknown credential"),
-                    "409": answer("A different batch was already stored under this tag"),
-                    "413": answer("Body over the size limit"),
-                    "415": answer("Not a protobuf body")
-                }
-            }},
-            "/diagnosiskeys/download/{date}": {"get": {
-                "summary": "The day's first batch, or the one named by the batchTag request header",
-                "parameters": [auth,
-                    {"name": "date", "in": "path", "required": true, "schema": {"type": "string", "format": "date"}},
-                    {"name": "batchTag", "in": "header", "required": false, "schema": {"type": "string"}}],
-                "responses": {
-                    "200": {"description": "The batch; headers batchTag, nextBatchTag (not on the last), batchCountry, batchSignature"},
-                    "400": answer("Bad date or batch tag"),
-                    "401": answer("Missing or unknown credential"),
-                    "404": answer("No batch on this date, or no such tag")
-                }
-            }},
-            "/diagnosiskeys/audit/download/{date}/{batchTag}": {"get": {
-                "summary": "Who uploaded a batch, when, how many keys, its signature and the signing key's SHA-256",
-                "parameters": [auth,
-                    {"name": "date", "in": "path", "required": true, "schema": {"type": "string", "format": "date"}},
-                    {"name": "batchTag", "in": "path", "required": true, "schema": {"type": "string"}}],
-                "responses": {
-                    "200": {"description": "JSON: batchTag, country, uploadTag, uploadedAt, keys, batchSignature, signingKeySha256"},
-                    "400": answer("Bad date or batch tag"),
-                    "401": answer("Missing or unknown credential"),
-                    "404": answer("No such batch")
-                }
-            }}
-        },
-        "components": {"schemas": {"Error": {"type": "object", "required": ["error", "message"],
-            "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}}}
-    })
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! signature (the audit trail) for the retention window, then deleted.
 
 mod api;
+mod openapi;
 mod store;
 
 pub use api::{BATCH_COUNTRY, BATCH_SIGNATURE, BATCH_TAG, NEXT_BATCH_TAG};
@@ -14,9 +15,9 @@ use axum::http::HeaderMap;
 use sha2::{Digest, Sha256};
 use warnkit_service::auth::{bearer, constant_time_eq};
 use warnkit_service::server::Shutdown;
+use warnkit_service::Clock;
 use warnkit_service::{periodic, AppError, AppResult, Metrics};
 use warnkit_store::Db;
-use warnkit_submission::Clock;
 
 use crate::config::{Country, GatewayConfig};
 

@@ -8,11 +8,11 @@ use p256::ecdsa::SigningKey;
 use warnkit_distribution::{layout, Distribution, DistributionConfig, Objects};
 use warnkit_federation::config::{Country, Settings};
 use warnkit_federation::{Federation, Gateway, GatewayConfig};
+use warnkit_keystore::{KeyStore, StoredKey};
 use warnkit_protocol::export::{Archive, Limits};
 use warnkit_service::server::{serve, shutdown_channel, ShutdownTrigger};
+use warnkit_service::Clock;
 use warnkit_store::{Db, PoolConfig};
-use warnkit_submission::keystore::{KeyStore, StoredKey};
-use warnkit_submission::Clock;
 use warnkit_testkit::{bind, Engine, TestDb};
 
 /// 2026-11-23 as a UTC day number.

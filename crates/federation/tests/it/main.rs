@@ -5,5 +5,6 @@ mod bad_input;
 mod chain;
 mod exchange;
 mod harness;
+mod openapi;
 mod tampering;
 mod upload_retry;

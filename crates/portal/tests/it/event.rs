@@ -121,7 +121,7 @@ async fn a_bad_authority_list_is_refused_at_start() {
             health_authorities: list,
             ..PortalConfig::default()
         };
-        let err = PortalService::new(db.clone(), pc, "t".into(), warnkit_portal::Clock::system())
+        let err = PortalService::new(db.clone(), pc, "t".into(), warnkit_service::Clock::system())
             .unwrap_err();
         assert!(
             err.message.contains("portal.health_authorities"),

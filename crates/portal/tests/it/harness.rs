@@ -7,11 +7,12 @@ use std::sync::Mutex;
 use reqwest::header::{HeaderMap, SET_COOKIE};
 use reqwest::{redirect, Client, StatusCode};
 use serde_json::{json, Value};
-use warnkit_portal::{Clock, HealthAuthority, PortalConfig, PortalService, Role, Roles};
+use warnkit_node::{Listen, Node, RunningNode, Service};
+use warnkit_portal::{HealthAuthority, PortalConfig, PortalService, Role, Roles};
 use warnkit_service::server::{serve, shutdown_channel, ShutdownTrigger};
+use warnkit_service::Clock;
 use warnkit_store::{Db, PoolConfig};
-use warnkit_testkit::{bind, start_tan_path, Engine, TestDb};
-use warnkit_testresult::TestResultConfig;
+use warnkit_testkit::{bind, Engine, TestDb};
 use warnkit_verification::{VerificationConfig, VerificationService};
 
 /// Every test account's password.
@@ -51,6 +52,10 @@ pub struct App {
     pub vs: VerificationService,
     pub clock: Clock,
     _stop: ShutdownTrigger,
+    /// The test-result and verification services, as `warnkit serve` starts them.
+    _tan: RunningNode,
+    /// The node's service token (verification's internal API).
+    token: String,
     _db: TestDb,
 }
 
@@ -82,25 +87,30 @@ impl App {
         clock: Clock,
     ) -> Option<App> {
         let db = TestDb::new(engine)?;
-        let token = "test-service-token".to_owned();
         let pool = PoolConfig::default();
         let (stop, shutdown) = shutdown_channel();
-        let tan = start_tan_path(
-            &db,
-            pool,
-            TestResultConfig::default(),
-            vc,
-            &token,
-            shutdown.clone(),
-        )
-        .await;
+        let config = warnkit_node::Config {
+            verification: vc,
+            ..warnkit_node::Config::at(db.dir(), db.postgres_url())
+        };
+        let tan = Node::builder(config)
+            .only(&[Service::TestResult, Service::Verification])
+            .listen(Listen::FreePorts)
+            .pool(pool)
+            .start()
+            .await
+            .unwrap();
+        let token = tan.service_token().to_owned();
+        let internal = tan.url("verification_internal").unwrap().to_owned();
+        let external = tan.url("verification").unwrap().to_owned();
+        let vs = tan.verification().unwrap().clone();
         let portal_db = Db::open(&db.target("portal"), pool, &warnkit_portal::MIGRATIONS)
             .await
             .unwrap();
         if pc.verification_url == PortalConfig::default().verification_url {
-            pc.verification_url = tan.internal_url.clone();
+            pc.verification_url = internal.clone();
         }
-        let service = PortalService::new(portal_db, pc, token, clock.clone()).unwrap();
+        let service = PortalService::new(portal_db, pc, token.clone(), clock.clone()).unwrap();
         let both = Roles::from(Role::Hotline).with(Role::Event);
         for (name, role, totp) in [
             ("hotline", Role::Hotline.into(), false),
@@ -116,12 +126,14 @@ impl App {
         tokio::spawn(serve(portal_l, service.router(), shutdown));
         Some(App {
             portal,
-            external: tan.external_url,
-            internal: tan.internal_url,
+            external,
+            internal,
             service,
-            vs: tan.verification,
+            vs,
             clock,
             _stop: stop,
+            _tan: tan,
+            token,
             _db: db,
         })
     }
@@ -139,15 +151,18 @@ impl App {
     /// Asks the verification service's internal API to verify (and consume) `tan`; its teleTAN type.
     pub async fn verify_tan(&self, tan: &str) -> Option<String> {
         let r = Client::new()
-            .post(format!("{}/version/v1/tan/verify", self.internal))
-            .bearer_auth("test-service-token")
+            .post(warnkit_verification::wire::url(
+                &self.internal,
+                warnkit_verification::wire::TAN_VERIFY_PATH,
+            ))
+            .bearer_auth(&self.token)
             .json(&json!({ "tan": tan }))
             .send()
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::OK, "verifying the TAN");
         r.headers()
-            .get("x-cwa-teletan-type")
+            .get(warnkit_verification::wire::TELETAN_TYPE_HEADER)
             .map(|v| v.to_str().unwrap().to_owned())
     }
 

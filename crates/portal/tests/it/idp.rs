@@ -9,7 +9,8 @@ use std::sync::Mutex;
 
 use reqwest::header::{LOCATION, SET_COOKIE};
 use reqwest::{redirect, Client, StatusCode, Url};
-use warnkit_portal::{Clock, OidcConfig, PortalConfig};
+use warnkit_portal::{OidcConfig, PortalConfig};
+use warnkit_service::Clock;
 use warnkit_testkit::{bind, Engine};
 use warnkit_verification::VerificationConfig;
 

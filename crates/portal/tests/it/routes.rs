@@ -276,3 +276,18 @@ async fn openapi_names_every_route(app: App) {
     }
 }
 on_both!(openapi_names_every_route);
+
+/// The router and the document it serves name the same operations, asked in process: the document is
+/// generated from the routes, so this fails only if a route escapes the generation.
+async fn router_and_document_agree(app: App) {
+    let router = app.service.router();
+    let doc = warnkit_service::openapi::served(&router).await;
+    let ops = warnkit_service::openapi::operations(&doc);
+    assert!(
+        ops.contains(&("POST".to_owned(), "/teletan/event".to_owned())),
+        "{ops:?}"
+    );
+    let wrong = warnkit_service::openapi::mismatches(&router, &doc).await;
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+on_both!(router_and_document_agree);

@@ -3,15 +3,16 @@
 use prost::Message;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
+use warnkit_keystore::KeyStore;
+use warnkit_node::{Config, Listen, Node, RunningNode, Service};
 use warnkit_protocol::proto::{SubmissionPayload, TemporaryExposureKey};
 use warnkit_service::auth::sha256_hex;
 use warnkit_service::server::{serve, shutdown_channel, ShutdownTrigger};
+use warnkit_service::Clock;
 use warnkit_store::{unix_now, PoolConfig};
-use warnkit_submission::{Clock, KeyStore, SubmissionConfig, SubmissionService, SUBMISSION_PATH};
+use warnkit_submission::{SubmissionConfig, SubmissionService, SUBMISSION_PATH};
 pub use warnkit_testkit::bind;
-use warnkit_testkit::{start_tan_path, Engine, TestDb};
-use warnkit_testresult::TestResultConfig;
-use warnkit_verification::VerificationConfig;
+use warnkit_testkit::{Engine, TestDb};
 
 /// Expands one `async fn suite(app: App)` into a test per engine.
 #[macro_export]
@@ -32,6 +33,8 @@ pub struct App {
     pub token: String,
     lab_key: String,
     _stop: ShutdownTrigger,
+    /// The test-result and verification services, as `warnkit serve` starts them.
+    _tan: RunningNode,
     pub db: TestDb,
 }
 
@@ -43,23 +46,33 @@ impl App {
     /// All three services; `config.verification_url` is replaced by the real one unless it was changed.
     pub async fn start_with(engine: Engine, mut config: SubmissionConfig) -> Option<App> {
         let db = TestDb::new(engine)?;
-        let token = "test-service-token".to_owned();
         let pool = PoolConfig::default();
         let (stop, shutdown) = shutdown_channel();
-        let tan = start_tan_path(
-            &db,
-            pool,
-            TestResultConfig::default(),
-            VerificationConfig::default(),
-            &token,
-            shutdown.clone(),
-        )
-        .await;
+        let tan = Node::builder(Config::at(db.dir(), db.postgres_url()))
+            .only(&[Service::TestResult, Service::Verification])
+            .listen(Listen::FreePorts)
+            .pool(pool)
+            .start()
+            .await
+            .unwrap();
+        let token = tan.service_token().to_owned();
+        let url_of = |name: &str| tan.url(name).unwrap().to_owned();
+        let (internal, external, testresult) = (
+            url_of("verification_internal"),
+            url_of("verification"),
+            url_of("testresult"),
+        );
+        let lab_key = tan
+            .testresult()
+            .unwrap()
+            .create_lab_key("lab-1")
+            .await
+            .unwrap();
         let store = KeyStore::open(&db.target("submission"), pool)
             .await
             .unwrap();
         if config.verification_url == SubmissionConfig::default().verification_url {
-            config.verification_url = tan.internal_url.clone();
+            config.verification_url = internal.clone();
         }
         let clock = Clock::manual(unix_now());
         let submission = SubmissionService::new(store, config, token.clone(), clock).unwrap();
@@ -69,12 +82,13 @@ impl App {
             http: Client::new(),
             submission,
             url,
-            verification: tan.external_url,
-            internal: tan.internal_url,
-            testresult: tan.testresult_url,
+            verification: external,
+            internal,
+            testresult,
             token,
-            lab_key: tan.lab_key,
+            lab_key,
             _stop: stop,
+            _tan: tan,
             db,
         })
     }
@@ -144,9 +158,12 @@ impl App {
     pub async fn teletan_tan(&self, kind: &str) -> String {
         let r = self
             .http
-            .post(format!("{}/version/v1/tan/teletan", self.internal))
+            .post(warnkit_verification::wire::url(
+                &self.internal,
+                warnkit_verification::wire::TELETAN_PATH,
+            ))
             .bearer_auth(&self.token)
-            .header("x-cwa-teletan-type", kind)
+            .header(warnkit_verification::wire::TELETAN_TYPE_HEADER, kind)
             .send()
             .await
             .unwrap();
@@ -161,12 +178,16 @@ impl App {
 
     /// The verification service's own check of `tan`, for the type `accept` (consumes it when valid).
     pub async fn verify(&self, tan: &str, accept: Option<&str>) -> Response {
-        let mut body = json!({ "tan": tan });
-        if let Some(accept) = accept {
-            body["teleTanType"] = accept.into();
-        }
+        let body = warnkit_verification::wire::TanVerifyRequest {
+            tan: tan.to_owned(),
+            tele_tan_type: accept.map(str::to_owned),
+            payload_hash: None,
+        };
         self.http
-            .post(format!("{}/version/v1/tan/verify", self.internal))
+            .post(warnkit_verification::wire::url(
+                &self.internal,
+                warnkit_verification::wire::TAN_VERIFY_PATH,
+            ))
             .bearer_auth(&self.token)
             .json(&body)
             .send()

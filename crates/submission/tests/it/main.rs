@@ -3,7 +3,6 @@
 
 mod harness;
 
-mod keystore;
 mod payloads;
 mod privacy;
 mod retry;

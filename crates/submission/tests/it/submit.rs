@@ -5,8 +5,9 @@ use std::time::{Duration, Instant};
 
 use prost::Message;
 use reqwest::StatusCode;
+use warnkit_keystore::KeyStore;
 use warnkit_store::PoolConfig;
-use warnkit_submission::{KeyStore, SubmissionConfig, ERROR_BYTES};
+use warnkit_submission::{SubmissionConfig, ERROR_BYTES};
 use warnkit_testkit::Engine;
 
 use crate::harness::{bind, body_json, payload, today, App};
@@ -244,7 +245,13 @@ async fn fakes_store_nothing_and_look_real(app: App) {
 on_both!(fakes_store_nothing_and_look_real);
 
 async fn fakes_wait_like_real_uploads(app: App) {
-    // Before any real upload, fakes wait the initial 10 ms, as the original.
+    // Before any real upload, fakes wait the initial delay (10 ms), as the original. The wait is real
+    // time on purpose: a fake must take as long on the wire as a real upload, so the service's clock,
+    // which only stamps hours and bounds rolling starts, is not what it waits on. Only a lower bound is
+    // asserted: the service answers no earlier than its deadline (measured from after this `start`), so
+    // the assertion holds however slow the machine is; nothing here bounds it from above.
+    let initial = Duration::from_millis(SubmissionConfig::default().initial_fake_delay_ms);
+    assert_eq!(initial, Duration::from_millis(10));
     let start = Instant::now();
     let r = app
         .upload(
@@ -253,7 +260,7 @@ async fn fakes_wait_like_real_uploads(app: App) {
         )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert!(start.elapsed() >= Duration::from_millis(10));
+    assert!(start.elapsed() >= initial);
 }
 on_both!(fakes_wait_like_real_uploads);
 
@@ -400,7 +407,10 @@ async fn verification_down(engine: Engine) {
     // The TAN survived: the verification service still accepts it once.
     let r = app
         .http
-        .post(format!("{}/version/v1/tan/verify", app.internal))
+        .post(warnkit_verification::wire::url(
+            &app.internal,
+            warnkit_verification::wire::TAN_VERIFY_PATH,
+        ))
         .bearer_auth(&app.token)
         .json(&serde_json::json!({ "tan": tan }))
         .send()
@@ -480,6 +490,24 @@ async fn openapi_documents_the_answers(app: App) {
     assert_eq!(fake["required"], true);
 }
 on_both!(openapi_documents_the_answers);
+
+/// The router and the document it serves name the same operations (the document is generated from
+/// the routes, so this fails only if a route escapes the generation).
+async fn router_and_document_agree(app: App) {
+    let router = app.submission.router();
+    let doc = warnkit_service::openapi::served(&router).await;
+    let ops = warnkit_service::openapi::operations(&doc);
+    assert!(
+        ops.contains(&(
+            "POST".to_owned(),
+            warnkit_submission::SUBMISSION_PATH.to_owned()
+        )),
+        "{ops:?}"
+    );
+    let wrong = warnkit_service::openapi::mismatches(&router, &doc).await;
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+on_both!(router_and_document_agree);
 
 /// Sends the head of a real upload declaring `len` body bytes, and none of them; returns the status and the
 /// whole answer (a server waiting for the body would never answer: the timeout turns that into a failure).

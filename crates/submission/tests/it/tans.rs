@@ -22,7 +22,10 @@ async fn an_event_tan_is_refused_and_kept(app: App) {
     // Still good for what it was issued for: a check that asks for EVENT takes it, once.
     let r = app.verify(&event, Some("EVENT")).await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(r.headers()["x-cwa-teletan-type"], "EVENT");
+    assert_eq!(
+        r.headers()[warnkit_verification::wire::TELETAN_TYPE_HEADER],
+        "EVENT"
+    );
     assert_eq!(app.verify(&event, Some("EVENT")).await.status(), 404);
     // Now it is spent, and an upload says so.
     assert_eq!(

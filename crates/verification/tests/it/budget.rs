@@ -7,11 +7,13 @@ use std::sync::Arc;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 use warnkit_service::server::{serve, shutdown_channel};
+use warnkit_service::Clock;
 use warnkit_store::{Db, PoolConfig};
-use warnkit_testkit::{bind, start_tan_path, Engine, TestDb};
+use warnkit_testkit::{bind, Engine, TestDb};
 use warnkit_verification::{teletan, TeletanType, VerificationConfig, VerificationService};
 
 use crate::harness::{new_guid, App, REAL};
+use crate::tan_path::{start_tan_path_with_clocks, TanClocks};
 
 /// An instant at the start of a budget window (a multiple of 60 s): no window ends in the middle of a test.
 const T0: i64 = 1_800_000_000;
@@ -26,13 +28,13 @@ fn config() -> VerificationConfig {
     }
 }
 
-/// The services with small budgets, their budget clock at `T0`.
+/// The services with small budgets, the verification service's clock at `T0`.
 pub struct Tight(App);
 
 impl Tight {
     pub async fn start(engine: Engine) -> Option<Tight> {
         let app = App::start_with(engine, config()).await?;
-        app.vs.set_budget_clock(T0);
+        app.clock.set(T0);
         Some(Tight(app))
     }
 }
@@ -133,12 +135,12 @@ async fn teletan_guesses_stop_at_the_budget(Tight(app): Tight) {
     assert_eq!(metric(&m, "verification_teletan_budget_refused_total"), 91);
     assert_eq!(metric(&m, "verification_teletan_budget_exhausted_total"), 1);
 
-    app.vs.set_budget_clock(T0 + 59);
+    app.clock.set(T0 + 59);
     assert_eq!(
         app.register("TELETAN", &valid).await.0,
         StatusCode::TOO_MANY_REQUESTS
     );
-    app.vs.set_budget_clock(T0 + 60);
+    app.clock.set(T0 + 60);
     let (status, token) = app.register("TELETAN", &valid).await;
     assert_eq!(status, StatusCode::CREATED, "the next window");
     assert!(token.is_some());
@@ -225,7 +227,7 @@ async fn tan_guesses_stop_at_the_budget(Tight(app): Tight) {
         app.register("TELETAN", &unknown_teletan()).await.0,
         StatusCode::BAD_REQUEST
     );
-    app.vs.set_budget_clock(T0 + 60);
+    app.clock.set(T0 + 60);
     assert_eq!(app.verify(&valid).await.status(), StatusCode::OK);
     let again = app.verify(&valid).await.status();
     assert_eq!(again, StatusCode::NOT_FOUND, "consumed once");
@@ -241,13 +243,19 @@ async fn copies_share_the_budget(engine: Engine) {
     let (_stop, shutdown) = shutdown_channel();
     let token = "test-service-token";
     let pool = PoolConfig::default();
-    let a = start_tan_path(
+    // Both copies on one clock at `T0`, as copies on synchronised machines.
+    let clock = Clock::manual(T0);
+    let clocks = TanClocks {
+        testresult: Clock::system(),
+        verification: clock.clone(),
+    };
+    let a = start_tan_path_with_clocks(
         &db,
         pool,
-        Default::default(),
-        config(),
+        (Default::default(), config()),
         token,
         shutdown.clone(),
+        clocks,
     )
     .await;
     let b_db = Db::open(
@@ -257,11 +265,11 @@ async fn copies_share_the_budget(engine: Engine) {
     )
     .await
     .unwrap();
-    let b = VerificationService::new(b_db, config(), token.to_owned()).unwrap();
+    let b = VerificationService::new(b_db, config(), token.to_owned())
+        .unwrap()
+        .with_clock(clock);
     let (listener, b_url) = bind().await;
     tokio::spawn(serve(listener, b.external_router(), shutdown));
-    a.verification.set_budget_clock(T0);
-    b.set_budget_clock(T0);
 
     let http = Client::new();
     let urls = [a.external_url.clone(), b_url];

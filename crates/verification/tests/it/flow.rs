@@ -2,6 +2,7 @@
 
 use reqwest::StatusCode;
 use warnkit_service::auth::sha256_hex;
+use warnkit_verification::VerificationConfig;
 
 use crate::harness::{new_guid, App, REAL};
 use crate::on_both;
@@ -123,14 +124,8 @@ async fn only_positive_yields_tan(app: App) {
     let guid = new_guid();
     app.lab_posts(&guid, 2).await;
     let token = app.register_guid(&guid).await.1.unwrap();
-    app.trs
-        .backdate(&sha256_hex(&guid), warnkit_store::unix_now() - 30 * 86_400)
-        .await
-        .unwrap();
-    app.trs
-        .run_retention(warnkit_store::unix_now())
-        .await
-        .unwrap();
+    app.trs_clock.advance(30 * 86_400);
+    app.trs.run_retention(app.trs_clock.now()).await.unwrap();
     assert_eq!(app.poll(&token).await.1["testResult"], 4);
     assert_eq!(app.get_tan(&token).await.0, StatusCode::BAD_REQUEST);
     // A result corrected from positive to negative stops TANs at once.
@@ -178,17 +173,8 @@ async fn rapid_tests(app: App) {
     assert_eq!(app.poll(&token).await.1["testResult"], 0);
     // Retention: a rapid result becomes rapid-test redeemed (9), no TAN.
     let token = app.register("GUID", &sha256_hex(&qr_hash)).await.1.unwrap();
-    app.trs
-        .backdate(
-            &sha256_hex(&qr_hash),
-            warnkit_store::unix_now() - 22 * 86_400,
-        )
-        .await
-        .unwrap();
-    app.trs
-        .run_retention(warnkit_store::unix_now())
-        .await
-        .unwrap();
+    app.trs_clock.advance(22 * 86_400);
+    app.trs.run_retention(app.trs_clock.now()).await.unwrap();
     assert_eq!(app.poll(&token).await.1["testResult"], 9);
     assert_eq!(app.get_tan(&token).await.0, StatusCode::BAD_REQUEST);
 }
@@ -247,10 +233,9 @@ on_both!(verify_for_a_type);
 
 async fn expired_teletan_refused(app: App) {
     let teletan = app.teletan(None).await.1.unwrap();
-    app.vs
-        .expire_teletans(warnkit_store::unix_now() - 1)
-        .await
-        .unwrap();
+    // Valid for `teletan_valid_secs` from its issue: one second past that it is refused.
+    let valid = VerificationConfig::default().teletan_valid_secs;
+    app.clock.advance(i64::try_from(valid).unwrap() + 1);
     let before = app.counts().await;
     assert_eq!(
         app.register("TELETAN", &teletan).await.0,
@@ -328,14 +313,8 @@ async fn retention_deletes_old_rows(app: App) {
     app.lab_posts(&guid, 2).await;
     let token = app.register_guid(&guid).await.1.unwrap();
     app.get_tan(&token).await.1.unwrap();
-    assert_eq!(
-        app.vs
-            .run_retention(warnkit_store::unix_now())
-            .await
-            .unwrap(),
-        0
-    );
-    let later = warnkit_store::unix_now() + 22 * 86_400;
+    assert_eq!(app.vs.run_retention(app.clock.now()).await.unwrap(), 0);
+    let later = app.clock.now() + 22 * 86_400;
     assert!(app.vs.run_retention(later).await.unwrap() >= 3);
     assert_eq!(app.counts().await, [0, 0, 0, 0]);
 }

@@ -4,10 +4,13 @@ use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
 use warnkit_service::auth::sha256_hex;
 use warnkit_service::server::{shutdown_channel, ShutdownTrigger};
-use warnkit_store::PoolConfig;
-use warnkit_testkit::{start_tan_path, Engine, TestDb};
+use warnkit_service::Clock;
+use warnkit_store::{unix_now, PoolConfig};
+use warnkit_testkit::{Engine, TestDb};
 use warnkit_testresult::{TestResultConfig, TestResultService};
 use warnkit_verification::{VerificationConfig, VerificationService};
+
+use crate::tan_path::{start_tan_path_with_clocks, TanClocks};
 
 /// Expands one `async fn suite(app: App)` into a test per engine.
 #[macro_export]
@@ -32,6 +35,11 @@ pub struct App {
     pub testresult: String,
     pub token: String,
     pub lab_key: String,
+    /// The verification service's clock (manual, starting at the real time): tests move it past
+    /// expiries, guessing windows and retention.
+    pub clock: Clock,
+    /// The test-result service's clock, moved on its own (past its retention, say).
+    pub trs_clock: Clock,
     _stop: ShutdownTrigger,
     _db: TestDb,
 }
@@ -45,13 +53,17 @@ impl App {
         let db = TestDb::new(engine)?;
         let token = "test-service-token".to_owned();
         let (stop, shutdown) = shutdown_channel();
-        let tan = start_tan_path(
+        let clocks = TanClocks {
+            testresult: Clock::manual(unix_now()),
+            verification: Clock::manual(unix_now()),
+        };
+        let tan = start_tan_path_with_clocks(
             &db,
             PoolConfig::default(),
-            TestResultConfig::default(),
-            config,
+            (TestResultConfig::default(), config),
             &token,
             shutdown,
+            clocks.clone(),
         )
         .await;
         let http = Client::builder()
@@ -67,6 +79,8 @@ impl App {
             testresult: tan.testresult_url,
             token,
             lab_key: tan.lab_key,
+            clock: clocks.verification,
+            trs_clock: clocks.testresult,
             _stop: stop,
             _db: db,
         })

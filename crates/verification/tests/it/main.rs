@@ -2,6 +2,7 @@
 //! on SQLite and on PostgreSQL (one suite, two engines).
 
 mod harness;
+mod tan_path;
 
 mod bad_input;
 mod budget;

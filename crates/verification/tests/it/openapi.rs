@@ -95,3 +95,20 @@ async fn openapi_matches_routes(app: App) {
     }
 }
 on_both!(openapi_matches_routes);
+
+/// Each listener's router and the document it serves name the same operations, asked in process: the
+/// documents are generated from the routes, so this fails only if a route escapes the generation.
+async fn routers_and_documents_agree(app: App) {
+    for (name, router) in [
+        ("external", app.vs.external_router()),
+        ("internal", app.vs.internal_router()),
+        ("testresult", app.trs.router()),
+    ] {
+        let doc = warnkit_service::openapi::served(&router).await;
+        let ops = warnkit_service::openapi::operations(&doc);
+        assert!(ops.len() > 3, "{name}: {ops:?}");
+        let wrong = warnkit_service::openapi::mismatches(&router, &doc).await;
+        assert!(wrong.is_empty(), "{name}: {wrong:#?}");
+    }
+}
+on_both!(routers_and_documents_agree);

@@ -1,7 +1,8 @@
-//! The key store's insert, read and delete, one suite on SQLite and on PostgreSQL.
+//! The key store's insert, read, delete and retention, one suite on SQLite and on PostgreSQL.
 
+use warnkit_keystore::{KeyRetention, KeyStore, StoredKey};
+use warnkit_service::Clock;
 use warnkit_store::PoolConfig;
-use warnkit_submission::{KeyStore, StoredKey};
 use warnkit_testkit::{on_both, TestDb};
 
 fn key(n: u8, hour: i64) -> StoredKey {
@@ -120,4 +121,32 @@ async fn concurrent_suite(db: TestDb) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_inserts_on_both_engines() {
     on_both(concurrent_suite).await;
+}
+
+/// The retention job deletes what its clock says is older than its days, and nothing else; a second run
+/// deletes nothing more.
+async fn retention_suite(db: TestDb) {
+    let store = KeyStore::open(&db.target("submission"), PoolConfig::default())
+        .await
+        .unwrap();
+    let hour = 480_000;
+    let keys: Vec<_> = (0..6).map(|n| key(n, hour + i64::from(n))).collect();
+    assert_eq!(store.insert(&keys).await.unwrap(), 6);
+    let clock = Clock::manual(hour * 3600);
+    let retention = KeyRetention::new(store.clone(), 14, clock.clone());
+    assert_eq!(retention.first_kept_hour(), hour - 14 * 24);
+    assert_eq!(retention.run_once().await.unwrap(), Some(0));
+    // 14 days and 3 hours later the keys of the first three hours are out.
+    clock.advance(14 * 86_400 + 3 * 3600);
+    assert_eq!(retention.run_once().await.unwrap(), Some(3));
+    assert_eq!(retention.run_once().await.unwrap(), Some(0));
+    let mut left = store.keys_submitted_between(0, i64::MAX).await.unwrap();
+    left.sort_by_key(|k| k.key_data);
+    assert_eq!(left, keys[3..]);
+    store.db().close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn retention_on_both_engines() {
+    on_both(retention_suite).await;
 }

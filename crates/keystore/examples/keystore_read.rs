@@ -1,10 +1,10 @@
-//! Measures the key store's bulk read: `cargo run --release -p warnkit-submission --example keystore_read --
+//! Measures the key store's bulk read: `cargo run --release -p warnkit-keystore --example keystore_read --
 //! [sqlite|postgres] [N]` (PostgreSQL from `WARNKIT_TEST_PG_URL`, else the test harness's server).
 
 use std::time::Instant;
 
+use warnkit_keystore::{KeyStore, StoredKey};
 use warnkit_store::PoolConfig;
-use warnkit_submission::{KeyStore, StoredKey};
 use warnkit_testkit::{Engine, TestDb};
 
 #[tokio::main]

@@ -1,4 +1,5 @@
-//! The key store: diagnosis keys, one row per key, on SQLite or PostgreSQL, read in bulk by the distribution job.
+//! The key store proper: diagnosis keys, one row per key, on SQLite or PostgreSQL, read in bulk by the
+//! distribution job.
 //!
 //! A row holds the key, its validity, a packed integer of the small attributes, the submission hour and the
 //! countries. Nothing else about the upload is kept, and nothing groups the keys of one upload.
@@ -10,8 +11,7 @@ use std::sync::Arc;
 
 use warnkit_store::{on_pool, Db, DbTarget, PoolConfig};
 
-/// The embedded migrations of the keys table.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+use crate::MIGRATOR;
 
 /// One stored diagnosis key.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,13 +1,13 @@
 //! Measures concurrent 14-key inserts, the store's share of an upload: `cargo run --release -p
-//! warnkit-submission --example insert_rate -- [sqlite|postgres] [uploads]`.
+//! warnkit-keystore --example insert_rate -- [sqlite|postgres] [uploads]`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use rand::RngCore;
+use warnkit_keystore::{KeyStore, StoredKey};
 use warnkit_store::PoolConfig;
-use warnkit_submission::{KeyStore, StoredKey};
 use warnkit_testkit::{Engine, TestDb};
 
 fn main() {
