@@ -1,4 +1,8 @@
-//! Test harness shared by the service crates: a fresh database per test, on SQLite and on a real PostgreSQL.
+//! Test harness shared by the service crates: a fresh database per test, on SQLite and on a real PostgreSQL,
+//! and private PostgreSQL clusters. It knows no service: a test that needs running services starts them
+//! with the node builder (`warnkit_node`), so that no service crate's tests depend on a crate that depends
+//! on that service through this one. The benchmarks' scratch databases are these too
+//! ([`TestDb::scratch`]).
 //!
 //! PostgreSQL is found in this order: `WARNKIT_TEST_PG_URL`, then 127.0.0.1:5432 as user `postgres` or
 //! `root`, then a throwaway cluster started from the machine's `initdb`/`pg_ctl` (stopped when the test
@@ -6,7 +10,6 @@
 //! With `CI=true`, no PostgreSQL is a test failure; otherwise tests skip with a loud line on stderr.
 
 pub mod cluster;
-pub mod stack;
 
 use std::str::FromStr;
 use std::sync::OnceLock;
@@ -15,7 +18,6 @@ pub use cluster::Cluster;
 use rand::Rng;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection};
-pub use stack::{bind, start_tan_path, TanPath};
 pub use warnkit_store::DbTarget;
 
 /// The engines a shared test suite runs against.
@@ -50,6 +52,21 @@ impl TestDb {
             Engine::Postgres => Some(PgDatabase::create()?),
         };
         Some(TestDb { engine, dir, pg })
+    }
+
+    /// A fresh scratch database for a benchmark: SQLite files in a new directory when `server` is
+    /// `None`, else a database of its own on the PostgreSQL server at `server` (any database URL of it;
+    /// the role needs `CREATEDB`). Both are removed when the handle drops.
+    pub fn scratch(server: Option<&str>) -> Result<TestDb, String> {
+        let dir = tempfile::Builder::new()
+            .prefix("warnkit-scratch-")
+            .tempdir()
+            .map_err(|e| format!("creating a scratch directory: {e}"))?;
+        let (engine, pg) = match server {
+            None => (Engine::Sqlite, None),
+            Some(url) => (Engine::Postgres, Some(PgDatabase::create_on(url)?)),
+        };
+        Ok(TestDb { engine, dir, pg })
     }
 
     /// Which engine this database is on.
@@ -106,14 +123,19 @@ impl PgDatabase {
                 return None;
             }
         };
+        Some(Self::create_on(server).unwrap_or_else(|e| panic!("{e}")))
+    }
+
+    /// Creates a fresh database on the server at `server` (a URL of any database there).
+    pub fn create_on(server: &str) -> Result<PgDatabase, String> {
         let name = format!("warnkit_test_{:016x}", rand::thread_rng().gen::<u64>());
         let sql = format!("CREATE DATABASE \"{name}\"");
-        admin(server, &sql).unwrap_or_else(|e| panic!("creating test database {name}: {e}"));
+        admin(server, &sql).map_err(|e| format!("creating database {name}: {e}"))?;
         let url = with_database(server, &name);
-        Some(PgDatabase {
+        Ok(PgDatabase {
             url,
             name,
-            server: server.clone(),
+            server: server.to_owned(),
         })
     }
 }
@@ -186,6 +208,18 @@ fn find_server() -> Result<String, String> {
     })
 }
 
+/// A listener on 127.0.0.1 with a free port, and its URL.
+///
+/// # Panics
+/// When no port can be bound.
+pub async fn bind() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binding 127.0.0.1:0");
+    let url = format!("http://{}", listener.local_addr().expect("a bound address"));
+    (listener, url)
+}
+
 /// Runs `suite` on SQLite and then on PostgreSQL (when available), each time on a fresh database.
 pub async fn on_both<F, Fut>(suite: F)
 where
@@ -220,4 +254,31 @@ macro_rules! suite_on_both_engines {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scratch_database_goes_when_its_handle_drops() {
+        let sqlite = TestDb::scratch(None).unwrap();
+        assert_eq!(sqlite.engine(), Engine::Sqlite);
+        let dir = sqlite.dir().to_owned();
+        assert_eq!(
+            sqlite.target("keys"),
+            DbTarget::SqliteFile(dir.join("keys.sqlite"))
+        );
+        drop(sqlite);
+        assert!(!dir.exists());
+        let Ok(server) = postgres_server() else {
+            return;
+        };
+        let pg = TestDb::scratch(Some(server)).unwrap();
+        let url = pg.postgres_url().unwrap().to_owned();
+        assert_ne!(&url, server);
+        admin(&url, "SELECT 1").unwrap();
+        drop(pg);
+        assert!(admin(&url, "SELECT 1").is_err(), "the database is dropped");
+    }
 }
