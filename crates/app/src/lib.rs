@@ -8,10 +8,12 @@
 //! - [`risk`]: matching against the scan log and risk scoring (v1 by default, v2 selectable).
 //! - [`phone`]: one phone tying it all together, and [`PhoneError`], why one of its actions failed.
 //! - [`http`]: base URLs from `endpoints.json`, retries, traffic counters.
+//! - [`manual`]: a phone driven one step at a time by a person, as `warnkit phone` does.
 
 pub mod en;
 mod error;
 pub mod http;
+pub mod manual;
 pub mod phone;
 pub mod risk;
 pub mod schedule;

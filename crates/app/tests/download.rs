@@ -16,9 +16,9 @@ use rand_chacha::ChaCha20Rng;
 use warnkit_app::{Backoff, Endpoints, Http, Phone, RiskModel, Settings};
 use warnkit_distribution::layout::Kind;
 use warnkit_distribution::plan::{plan, DistKey, PlanConfig, PlannedFile};
+use warnkit_keystore::StoredKey;
 use warnkit_protocol::export::{self, Archive, Limits, Signer};
 use warnkit_protocol::proto::app_config::ApplicationConfiguration;
-use warnkit_submission::StoredKey;
 
 const DAY: i64 = 86_400;
 const HOUR: i64 = 3600;
