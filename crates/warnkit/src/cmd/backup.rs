@@ -1,44 +1,12 @@
-//! `warnkit backup` and `warnkit restore`: a consistent copy of a data directory that a `warnkit serve` may
-//! be using, and bringing one back into a directory no server uses.
-//!
-//! A backup is a directory: `manifest.json` (warnkit's version, the time, every file with its SHA-256),
-//! `data/` (the data directory's files, each SQLite database as an online snapshot), and `config/` (the
-//! configuration file, when one was given). It is written as `OUT.partial` and renamed when complete, so a
-//! directory named `OUT` is always a whole backup.
+//! `warnkit backup` and `warnkit restore`: the flags and what they print; the copying and checking are
+//! the node crate's (`warnkit_node::backup`).
 
-mod files;
-mod restore;
-
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
-use serde::{Deserialize, Serialize};
-use warnkit_store::{owner_only, DbTarget};
+use warnkit_node::backup::{self, size, BackupOptions, RestoreOptions};
 
 use crate::config::{Config, ConfigArgs};
-use files::{copy_all, hash_file, relative_name, sibling, size, sync_dir, walk};
-
-pub use restore::{run as run_restore, RestoreArgs};
-
-/// The manifest's format; restore refuses another.
-const FORMAT: u32 = 1;
-/// The manifest's file name in a backup.
-const MANIFEST: &str = "manifest.json";
-/// The services that keep a database, as [`Config::db_target`] names them.
-const DATABASES: [&str; 6] = [
-    "verification",
-    "submission",
-    "testresult",
-    "portal",
-    warnkit_federation::jobs::NAME,
-    warnkit_federation::gateway::NAME,
-];
-/// How often a long copy reports its progress.
-const PROGRESS_EVERY: Duration = Duration::from_secs(2);
-/// How long a backup waits for a distribution run to finish before giving up.
-const DISTRIBUTION_WAIT: Duration = Duration::from_secs(600);
 
 /// Arguments of `warnkit backup`.
 #[derive(Debug, clap::Args)]
@@ -50,109 +18,48 @@ pub struct BackupArgs {
     to: PathBuf,
 }
 
-/// What `manifest.json` records about a backup.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct Manifest {
-    /// [`FORMAT`].
-    pub format: u32,
-    /// The version of the warnkit that wrote it.
-    pub warnkit_version: String,
-    /// When the backup was taken (RFC 3339).
-    pub created_at: String,
-    /// The data directory it was taken from.
-    pub data_dir: String,
-    /// Where each service's database was, and how it was saved.
-    pub databases: Vec<DatabaseEntry>,
-    /// Where the published files live: `DATA_DIR/published` (in `data/`) or a bucket.
-    pub published: String,
-    /// Every file of the backup, relative to it (`data/...`, `config/...`).
-    pub files: Vec<FileEntry>,
+/// Arguments of `warnkit restore`.
+#[derive(Debug, clap::Args)]
+pub struct RestoreArgs {
+    /// The backup directory (`warnkit backup --to`).
+    #[arg(long, value_name = "DIR")]
+    from: PathBuf,
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Replace a data directory that is not empty (it is kept, renamed to `DATA_DIR.replaced-<time>`).
+    #[arg(long)]
+    force: bool,
 }
 
-/// One service's database in a [`Manifest`].
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct DatabaseEntry {
-    /// The service.
-    pub service: String,
-    /// `sqlite` (the file is in the backup) or `postgres` (saved with `pg_dump`, not in the backup).
-    pub engine: String,
-    /// SQLite: the snapshot's path in the backup.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
-    /// PostgreSQL: the URL without its password.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    /// PostgreSQL: the service's schema.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub schema: Option<String>,
-}
-
-/// One file in a [`Manifest`].
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct FileEntry {
-    /// Path in the backup, `/`-separated.
-    pub path: String,
-    /// Size in bytes.
-    pub bytes: u64,
-    /// SHA-256 of the content, lowercase hex.
-    pub sha256: String,
+/// Progress and warnings go to stderr, the outcome to stdout.
+fn note(line: &str) {
+    eprintln!("{line}");
 }
 
 /// Runs `warnkit backup`.
 pub fn run(args: BackupArgs) -> anyhow::Result<ExitCode> {
     let config = Config::load(&args.config)?;
-    let data_dir = &config.data_dir;
-    anyhow::ensure!(
-        data_dir.is_dir(),
-        "{} is not a data directory (give --data-dir or data_dir in the configuration)",
-        data_dir.display()
-    );
-    let out = args.to.clone();
-    if out.exists() {
-        bail!(
-            "{} exists: a backup goes into a new directory",
-            out.display()
-        );
-    }
-    let data_abs = std::fs::canonicalize(data_dir)?;
-    let out_parent = absolute_parent(&out)?;
-    anyhow::ensure!(
-        !out_parent.starts_with(&data_abs),
-        "{} lies inside the data directory {}: put the backup elsewhere",
-        out.display(),
-        data_dir.display()
-    );
-    let staging = sibling(&out, "partial");
-    if staging.exists() {
-        eprintln!(
-            "removing {}, left by an interrupted backup",
-            staging.display()
-        );
-        std::fs::remove_dir_all(&staging)
-            .with_context(|| format!("removing {}", staging.display()))?;
-    }
-    owner_only::create_dir_all(&staging.join("data"))
-        .with_context(|| format!("creating {}", staging.display()))?;
-    let started = Instant::now();
     let config_file = args
         .config
         .config
         .clone()
         .or_else(|| std::env::var_os("WARNKIT_CONFIG").map(PathBuf::from));
-    let manifest = take(&config, config_file.as_deref(), &staging)?;
-    let json = serde_json::to_string_pretty(&manifest)? + "\n";
-    owner_only::write(&staging.join(MANIFEST), json.as_bytes())?;
-    sync_dir(&staging)?;
-    std::fs::rename(&staging, &out)
-        .with_context(|| format!("renaming {} to {}", staging.display(), out.display()))?;
-    let bytes: u64 = manifest.files.iter().map(|f| f.bytes).sum();
+    let report = backup::backup(
+        BackupOptions {
+            config: &config,
+            config_file: config_file.as_deref(),
+            to: &args.to,
+        },
+        &note,
+    )?;
+    let manifest = &report.manifest;
     println!(
         "backup of {} written to {}: {} files, {} ({:.1} s)",
-        data_dir.display(),
-        out.display(),
+        config.data_dir.display(),
+        args.to.display(),
         manifest.files.len(),
-        size(bytes),
-        started.elapsed().as_secs_f64()
+        size(report.bytes()),
+        report.elapsed.as_secs_f64()
     );
     if manifest.published != "local" {
         println!(
@@ -160,266 +67,65 @@ pub fn run(args: BackupArgs) -> anyhow::Result<ExitCode> {
             manifest.published
         );
     }
-    print_pg_dump(&manifest, &out);
+    if !report.pg_dumps.is_empty() {
+        println!(
+            "the databases are on PostgreSQL, not in the data directory: back them up with pg_dump \
+             (one consistent snapshot of all the schemas; the password from PGPASSWORD or ~/.pgpass):"
+        );
+        for group in &report.pg_dumps {
+            println!("  {}", group.dump_command());
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Copies the data directory into `staging/data` (the services' databases first, as snapshots, then every
-/// other file while no distribution run writes) and the configuration file into `staging/config`, and
-/// returns the manifest.
-fn take(config: &Config, config_file: Option<&Path>, staging: &Path) -> anyhow::Result<Manifest> {
-    let data_dir = &config.data_dir;
-    let mut databases = Vec::new();
-    let mut files = Vec::new();
-    let mut snapshots: Vec<(PathBuf, String)> = Vec::new();
-    for service in DATABASES {
-        match config.db_target(service) {
-            DbTarget::SqliteFile(path) if path.exists() => {
-                let inside = path
-                    .strip_prefix(data_dir)
-                    .ok()
-                    .and_then(|rel| relative_name(rel).ok());
-                let name = match inside {
-                    Some(rel) => format!("data/{rel}"),
-                    None => {
-                        eprintln!(
-                            "warning: the {service} database {} lies outside the data directory; it is \
-                             saved as data/{service}.sqlite and restored into the data directory",
-                            path.display()
-                        );
-                        format!("data/{service}.sqlite")
-                    }
-                };
-                databases.push(DatabaseEntry {
-                    service: service.to_owned(),
-                    engine: "sqlite".to_owned(),
-                    file: Some(name.clone()),
-                    url: None,
-                    schema: None,
-                });
-                snapshots.push((path, name));
-            }
-            DbTarget::SqliteFile(_) => {}
-            DbTarget::Postgres { url, schema } => databases.push(DatabaseEntry {
-                service: service.to_owned(),
-                engine: "postgres".to_owned(),
-                file: None,
-                url: Some(without_password(&url)),
-                schema: Some(schema),
-            }),
-        }
-    }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting tokio")?;
-    files.extend(snapshot_all(&runtime, &snapshots, staging)?);
-    // The published files and the signing keys are listed and copied while no distribution run writes
-    // them, so the copy holds the files of one run, signed by the key that is saved with them.
-    let _lock = distribution_lock(data_dir)?;
-    let (mut extra, mut others) = (Vec::new(), Vec::new());
-    walk(data_dir, data_dir, &mut |path, rel| {
-        if snapshots.iter().any(|(p, _)| p == path) {
-            return Ok(());
-        }
-        if warnkit_store::backup::is_sqlite_file(path)? {
-            // A database no service of this configuration names (an earlier setup's): kept as well.
-            extra.push((path.to_owned(), format!("data/{rel}")));
-        } else {
-            others.push((path.to_owned(), format!("data/{rel}")));
-        }
-        Ok(())
-    })?;
-    files.extend(snapshot_all(&runtime, &extra, staging)?);
-    files.extend(copy_all(&others, staging, "files")?);
-    if let Some(path) = config_file {
-        let name = format!(
-            "config/{}",
-            path.file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("warnkit.toml")
-        );
-        files.extend(copy_all(
-            &[(path.to_owned(), name)],
-            staging,
-            "configuration",
-        )?);
-    }
-    let published = match &config.distribution.store {
-        Some(warnkit_distribution::objects::StoreConfig::S3 { bucket, .. }) => {
-            format!("the S3 bucket {bucket:?}")
-        }
-        _ => "local".to_owned(),
-    };
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(Manifest {
-        format: FORMAT,
-        warnkit_version: env!("CARGO_PKG_VERSION").to_owned(),
-        created_at: warnkit_protocol::interval::datetime_string(warnkit_store::unix_now()),
-        data_dir: data_dir.display().to_string(),
-        databases,
-        published,
-        files,
-    })
-}
-
-/// Writes an online snapshot of each `(database, name)` to `staging/name`; returns their entries.
-fn snapshot_all(
-    runtime: &tokio::runtime::Runtime,
-    databases: &[(PathBuf, String)],
-    staging: &Path,
-) -> anyhow::Result<Vec<FileEntry>> {
-    let mut files = Vec::new();
-    for (path, name) in databases {
-        let dest = staging.join(name);
-        if let Some(dir) = dest.parent() {
-            owner_only::create_dir_all(dir)?;
-        }
-        let started = Instant::now();
-        runtime
-            .block_on(warnkit_store::backup::snapshot_sqlite(path, &dest))
-            .with_context(|| format!("snapshot of {}", path.display()))?;
-        let (bytes, sha256) = hash_file(&dest)?;
-        eprintln!(
-            "snapshot of {}: {} ({:.1} s)",
-            path.display(),
-            size(bytes),
-            started.elapsed().as_secs_f64()
-        );
-        files.push(FileEntry {
-            path: name.clone(),
-            bytes,
-            sha256,
-        });
-    }
-    Ok(files)
-}
-
-/// Takes the distribution job's file lock on `data_dir`, waiting (with a line now and then) while a run
-/// holds it.
-fn distribution_lock(data_dir: &Path) -> anyhow::Result<warnkit_store::FileLock> {
-    let path = data_dir.join("distribution.lock");
-    let deadline = Instant::now() + DISTRIBUTION_WAIT;
-    let mut said = false;
-    loop {
-        if let Some(lock) = warnkit_store::FileLock::try_acquire(&path)
-            .with_context(|| format!("locking {}", path.display()))?
-        {
-            return Ok(lock);
-        }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "a distribution run has held {} for {} s; try again later",
-            path.display(),
-            DISTRIBUTION_WAIT.as_secs()
-        );
-        if !said {
-            eprintln!("waiting for the running distribution run to finish");
-            said = true;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// The directory `path` would be created in, absolute.
-fn absolute_parent(path: &Path) -> anyhow::Result<PathBuf> {
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::canonicalize(&parent).with_context(|| {
-        format!(
-            "the directory {0} to hold the backup does not exist: create it first (`mkdir -p {0}`)",
-            parent.display()
-        )
-    })
-}
-
-/// `url` without a password: `pg_dump` and `pg_restore` take it from `PGPASSWORD` or `~/.pgpass`.
-pub(crate) fn without_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
-            format!("{scheme}://{user}@{host}{path}")
-        }
-        None => url.to_owned(),
-    }
-}
-
-/// `text` quoted for a POSIX shell.
-pub(crate) fn shell_quote(text: &str) -> String {
-    if !text.is_empty()
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/._-:@=".contains(&b))
-    {
-        return text.to_owned();
-    }
-    format!("'{}'", text.replace('\'', r"'\''"))
-}
-
-/// The PostgreSQL databases of `manifest` by URL: each URL with its schemas and the dump file it goes in.
-pub(crate) fn pg_groups(manifest: &Manifest, backup: &Path) -> Vec<(String, Vec<String>, PathBuf)> {
-    let mut groups: Vec<(String, Vec<String>, PathBuf)> = Vec::new();
-    for db in &manifest.databases {
-        let (Some(url), Some(schema)) = (&db.url, &db.schema) else {
-            continue;
-        };
-        match groups.iter_mut().find(|g| &g.0 == url) {
-            Some(group) => group.1.push(schema.clone()),
-            None => {
-                let file = match groups.len() {
-                    0 => "postgres.dump".to_owned(),
-                    n => format!("postgres-{}.dump", n + 1),
-                };
-                groups.push((url.clone(), vec![schema.clone()], backup.join(file)));
-            }
-        }
-    }
-    groups
-}
-
-/// Tells how to save the PostgreSQL databases, which a file copy cannot.
-fn print_pg_dump(manifest: &Manifest, out: &Path) {
-    let groups = pg_groups(manifest, out);
-    if groups.is_empty() {
-        return;
-    }
+/// Runs `warnkit restore`.
+pub fn run_restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
+    let config = Config::load(&args.config)?;
+    let report = backup::restore(
+        RestoreOptions {
+            config: &config,
+            from: &args.from,
+            force: args.force,
+        },
+        &note,
+    )?;
+    let manifest = &report.manifest;
     println!(
-        "the databases are on PostgreSQL, not in the data directory: back them up with pg_dump \
-         (one consistent snapshot of all the schemas; the password from PGPASSWORD or ~/.pgpass):"
+        "restored {} files ({}) into {}: the backup of {} taken at {} by warnkit {}",
+        report.files,
+        size(report.bytes),
+        report.target.display(),
+        manifest.data_dir,
+        manifest.created_at,
+        manifest.warnkit_version
     );
-    for (url, schemas, file) in groups {
-        let schemas: Vec<String> = schemas.iter().map(|s| format!("--schema={s}")).collect();
+    if let Some(kept) = &report.kept {
         println!(
-            "  pg_dump --format=custom {} --file={} {}",
-            schemas.join(" "),
-            shell_quote(&file.display().to_string()),
-            shell_quote(&url)
+            "the data directory it replaced is kept as {}",
+            kept.display()
         );
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_lose_their_password_and_commands_quote() {
-        assert_eq!(
-            without_password("postgres://wk:s3cret@db.example:5432/warnkit?sslmode=require"),
-            "postgres://wk@db.example:5432/warnkit?sslmode=require"
-        );
-        assert_eq!(without_password("postgres://wk@h/db"), "postgres://wk@h/db");
-        assert_eq!(shell_quote("/srv/backup"), "/srv/backup");
-        assert_eq!(shell_quote("a b'c"), r"'a b'\''c'");
-        assert_eq!(
-            shell_quote("postgres://u@h/db?sslmode=x&a=b"),
-            "'postgres://u@h/db?sslmode=x&a=b'"
+    if manifest.published != "local" {
+        println!(
+            "published files were not in the backup: they live in {}",
+            manifest.published
         );
     }
+    if report.has_config {
+        println!(
+            "the configuration file of the backed-up instance is in {}",
+            args.from.join("config").display()
+        );
+    }
+    if !report.pg_restores.is_empty() {
+        println!(
+            "the databases were on PostgreSQL: restore the pg_dump files into the database this instance \
+             will use (--clean replaces the schemas' current content), before `warnkit serve`:"
+        );
+        for (group, url) in &report.pg_restores {
+            println!("  {}", group.restore_command(url));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,35 +1,10 @@
-//! `warnkit bench federation`: a day of uploads from many countries through a real gateway over HTTP, then
-//! one country's download job fetching, verifying and storing all of it in its key store.
-//!
-//! Everything runs in this process on one runtime: the gateway behind a loopback listener, each country's
-//! uploader (batches built from its keys, signed, posted in turn), and the downloading country's
-//! [`warnkit_federation::Federation`] job over a key store of its own.
+//! `warnkit bench federation`: the command line of the federation benchmark (`warnkit_bench::federation`:
+//! many countries' uploads through a real gateway, one country's download of them all) and its report's
+//! text.
 
-use std::collections::BTreeMap;
-use std::time::Instant;
+use warnkit_bench::federation::FederationOptions;
 
-use anyhow::{ensure, Context};
-use p256::ecdsa::SigningKey;
-use prost::Message;
-use rand::{Rng, RngCore, SeedableRng};
-use serde::Serialize;
-use tokio::net::TcpListener;
-use warnkit_federation::client::UploadOutcome;
-use warnkit_federation::config::{Country, Settings};
-use warnkit_federation::proto::{DiagnosisKey, DiagnosisKeyBatch};
-use warnkit_federation::{batch, Federation, Gateway, GatewayClient, GatewayConfig};
-use warnkit_service::server::{serve, shutdown_channel};
-use warnkit_store::{Db, PoolConfig};
-use warnkit_submission::{Clock, KeyStore};
-
-use super::bench_support::{run_and_print, Scratch};
-use super::progress::Progress;
-
-/// The member states of the European Union in 2026: the federation the original gateway served.
-const EU: [&str; 27] = [
-    "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT",
-    "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK",
-];
+use super::bench_support::{print_report, Stderr};
 
 /// Arguments of `warnkit bench federation`.
 #[derive(Debug, clap::Args)]
@@ -58,32 +33,22 @@ pub struct BenchFederationArgs {
     json: bool,
 }
 
-#[derive(Debug, Serialize)]
-struct Report {
-    backend: &'static str,
-    threads: usize,
-    countries: usize,
-    keys_per_country: usize,
-    batch_keys: usize,
-    batches_uploaded: usize,
-    keys_uploaded: usize,
-    upload_seconds: f64,
-    upload_keys_per_second: f64,
-    gateway_bytes: u64,
-    download_country: String,
-    batches_downloaded: usize,
-    keys_stored: u64,
-    download_seconds: f64,
-    download_keys_per_second: f64,
-    total_seconds: f64,
+impl BenchFederationArgs {
+    /// The benchmark's options from the command line.
+    fn options(&self) -> FederationOptions {
+        FederationOptions {
+            countries: self.countries,
+            keys: self.keys,
+            batch_keys: self.batch_keys,
+            threads: self.threads,
+            database_url: self.database_url.clone(),
+            seed: self.seed,
+        }
+    }
 }
 
 /// Runs the benchmark and prints its figures.
 pub fn run(args: BenchFederationArgs) -> anyhow::Result<std::process::ExitCode> {
-    ensure!(
-        args.keys > 0 && args.batch_keys > 0 && args.threads > 0,
-        "counts must be positive"
-    );
     // Warnings and errors of the services (a refused or rejected batch) go to stderr.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
@@ -92,7 +57,8 @@ pub fn run(args: BenchFederationArgs) -> anyhow::Result<std::process::ExitCode> 
         )
         .with_writer(std::io::stderr)
         .try_init();
-    run_and_print(args.threads, args.json, bench(&args), |report| {
+    let report = warnkit_bench::federation::run(&args.options(), &Stderr { json: args.json });
+    print_report(report, args.json, |report| {
         println!(
             "{} countries x {} keys, batches of {}, {} worker threads, {}",
             report.countries,
@@ -121,241 +87,27 @@ pub fn run(args: BenchFederationArgs) -> anyhow::Result<std::process::ExitCode> 
     })
 }
 
-fn codes(n: usize) -> Vec<String> {
-    let mut codes: Vec<String> = EU.iter().map(|c| (*c).to_owned()).collect();
-    for a in b'A'..=b'Z' {
-        for b in b'A'..=b'Z' {
-            let code = String::from_utf8(vec![a, b]).unwrap_or_default();
-            if !codes.contains(&code) {
-                codes.push(code);
-            }
-        }
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: BenchFederationArgs,
     }
-    codes.truncate(n);
-    codes
-}
 
-/// `n` keys of `origin` for the last 13 days, with a few visited countries each.
-fn keys_of(origin: &str, all: &[String], n: usize, today: i64, seed: u64) -> Vec<DiagnosisKey> {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    (0..n)
-        .map(|i| {
-            let mut key_data = vec![0u8; 16];
-            rng.fill_bytes(&mut key_data);
-            let visits = rng.gen_range(0..3);
-            let mut visited_countries: Vec<String> = (0..visits)
-                .map(|_| all[rng.gen_range(0..all.len())].clone())
-                .collect();
-            visited_countries.sort();
-            visited_countries.dedup();
-            DiagnosisKey {
-                key_data,
-                rolling_start_interval_number: ((today - 1 - (i as i64 % 13)) * 144) as u32,
-                rolling_period: 144,
-                transmission_risk_level: rng.gen_range(1..=8),
-                visited_countries,
-                origin: origin.to_owned(),
-                report_type: 1,
-                days_since_onset_of_symptoms: Some(rng.gen_range(-14..=14)),
-            }
-        })
-        .collect()
-}
-
-async fn bench(args: &BenchFederationArgs) -> anyhow::Result<Report> {
-    let scratch = Scratch::new(
-        "federation",
-        args.database_url.clone(),
-        &["gateway", "keys", "federation"],
-    );
-    std::fs::create_dir_all(&scratch.dir)?;
-    let result = measure(args, &scratch).await;
-    if let Ok((_, db)) = &result {
-        scratch.remove(db).await;
-    } else {
-        let _ = std::fs::remove_dir_all(&scratch.dir);
-    }
-    result.map(|(report, _)| report)
-}
-
-async fn measure(args: &BenchFederationArgs, scratch: &Scratch) -> anyhow::Result<(Report, Db)> {
-    let codes = codes(usize::from(args.countries));
-    let pool = PoolConfig::default();
-    let clock = Clock::system();
-    let today = clock.now().div_euclid(86_400);
-    let mut signing = BTreeMap::new();
-    let mut tokens = BTreeMap::new();
-    for code in &codes {
-        signing.insert(code.clone(), SigningKey::random(&mut rand::rngs::OsRng));
-        tokens.insert(
-            code.clone(),
-            warnkit_service::auth::random_secret("wk_fed_"),
+    #[test]
+    fn the_command_line_becomes_the_options() {
+        let cli = Cli::parse_from(["federation", "--countries", "3", "--seed", "9"]);
+        let options = cli.args.options();
+        assert_eq!((options.countries, options.seed), (3, 9));
+        assert_eq!(
+            (options.keys, options.batch_keys, options.threads),
+            (100_000, 5_000, 2)
         );
+        assert!(Cli::try_parse_from(["federation", "--countries", "1"]).is_err());
     }
-    let members = codes
-        .iter()
-        .map(|code| Country::new(code, &tokens[code], *signing[code].verifying_key()))
-        .collect();
-    let gateway_db = Db::open(
-        &scratch.target("gateway"),
-        pool,
-        &warnkit_federation::gateway::MIGRATOR,
-    )
-    .await
-    .context("gateway database")?;
-    let config = GatewayConfig {
-        max_batch_keys: args.batch_keys,
-        max_body_bytes: args.batch_keys * 200 + 10_000,
-        ..GatewayConfig::default()
-    };
-    let gateway = Gateway::with_countries(gateway_db.clone(), config, members, clock.clone());
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}", listener.local_addr()?);
-    let (stop, shutdown) = shutdown_channel();
-    tokio::spawn(serve(listener, gateway.router(), shutdown));
-
-    // Batches are built and signed before the clock starts: each country does that work on its own
-    // machine, and what is measured is the gateway's capacity. Encoded, they also take a fifth of the
-    // memory of the keys as structs.
-    eprintln!(
-        "generating and signing {} x {} keys ...",
-        codes.len(),
-        args.keys
-    );
-    let mut uploads = Vec::new();
-    for (i, code) in codes.iter().enumerate() {
-        let keys = keys_of(
-            code,
-            &codes,
-            args.keys,
-            today,
-            args.seed.wrapping_add(i as u64),
-        );
-        let batches: Vec<(String, Vec<u8>)> = keys
-            .chunks(args.batch_keys)
-            .map(|chunk| {
-                let batch = DiagnosisKeyBatch {
-                    keys: chunk.to_vec(),
-                };
-                (batch::sign(&batch, &signing[code]), batch.encode_to_vec())
-            })
-            .collect();
-        uploads.push((code.clone(), batches));
-    }
-
-    eprintln!("uploading ...");
-    let total: usize = uploads.iter().map(|(_, batches)| batches.len()).sum();
-    let progress = Progress::new("bench federation", "batches", total as u64, args.json);
-    let started = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for (code, batches) in uploads {
-        let client = GatewayClient::new(&url, &tokens[&code])?;
-        let progress = progress.clone();
-        tasks.spawn(async move {
-            let mut stored = 0;
-            for (i, (signature, body)) in batches.into_iter().enumerate() {
-                match client
-                    .upload(&format!("bench-{i}"), &signature, body)
-                    .await?
-                {
-                    UploadOutcome::Created(_) => {
-                        stored += 1;
-                        progress.inc(1);
-                    }
-                    other => anyhow::bail!("{code}: upload {i} answered {other:?}"),
-                }
-            }
-            Ok::<usize, anyhow::Error>(stored)
-        });
-    }
-    let mut batches_uploaded = 0;
-    while let Some(done) = tasks.join_next().await {
-        batches_uploaded += done.context("an uploader panicked")??;
-    }
-    let upload_seconds = started.elapsed().as_secs_f64();
-    progress.finish_and_clear();
-    let (stored_batches, keys_uploaded) =
-        gateway.counts().await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    ensure!(
-        stored_batches as usize == batches_uploaded,
-        "the gateway holds {stored_batches} batches"
-    );
-    let gateway_bytes = gateway_size(&gateway_db).await;
-
-    let downloader = if codes.iter().any(|c| c == "DE") {
-        "DE".to_owned()
-    } else {
-        codes[0].clone()
-    };
-    eprintln!("downloading into {downloader}'s key store ...");
-    let keys = KeyStore::open(&scratch.target("keys"), pool)
-        .await
-        .context("key store")?;
-    let settings = Settings {
-        gateway_url: url.clone(),
-        country: downloader.clone(),
-        token: tokens[&downloader].clone(),
-        signing_key: signing[&downloader].clone(),
-        trusted: codes
-            .iter()
-            .filter(|c| **c != downloader)
-            .map(|c| (c.clone(), *signing[c].verifying_key()))
-            .collect(),
-        max_batch_keys: args.batch_keys,
-        retention_days: 14,
-    };
-    let federation = Federation::open(
-        keys.clone(),
-        &scratch.target("federation"),
-        pool,
-        settings,
-        clock,
-    )
-    .await?;
-    let download_started = Instant::now();
-    let down = federation.download_once().await?;
-    let download_seconds = download_started.elapsed().as_secs_f64();
-    let total_seconds = started.elapsed().as_secs_f64();
-    ensure!(
-        down.rejected.is_empty(),
-        "batches rejected: {:?}",
-        down.rejected
-    );
-    let expected = (args.keys * (codes.len() - 1)) as u64;
-    ensure!(
-        down.keys_stored == expected,
-        "stored {} keys, expected {expected}",
-        down.keys_stored
-    );
-    stop.trigger();
-    let backend = gateway_db.backend().name();
-    Ok((
-        Report {
-            backend,
-            threads: args.threads,
-            countries: codes.len(),
-            keys_per_country: args.keys,
-            batch_keys: args.batch_keys,
-            batches_uploaded,
-            keys_uploaded: keys_uploaded as usize,
-            upload_seconds,
-            upload_keys_per_second: keys_uploaded as f64 / upload_seconds,
-            gateway_bytes,
-            download_country: downloader,
-            batches_downloaded: down.batches_stored,
-            keys_stored: down.keys_stored,
-            download_seconds,
-            download_keys_per_second: down.keys_stored as f64 / download_seconds,
-            total_seconds,
-        },
-        gateway_db,
-    ))
-}
-
-/// Bytes of the stored batch bodies.
-async fn gateway_size(db: &Db) -> u64 {
-    let sql = "SELECT CAST(COALESCE(SUM(LENGTH(body)), 0) AS BIGINT) FROM batch";
-    let size: Result<i64, sqlx::Error> =
-        warnkit_store::on_pool!(db, |pool| { sqlx::query_scalar(sql).fetch_one(pool).await });
-    size.map_or(0, |s| u64::try_from(s).unwrap_or(0))
 }

@@ -1,23 +1,21 @@
-//! `warnkit demo`: N simulated phones live D days against the real backend services. Households,
-//! workplaces and buses bring people together, some test positive (a lab posts the result) and upload
-//! their keys, distribution runs every simulated hour, every phone downloads, matches and scores; the
-//! summary compares who was warned with who was really exposed. With `--countries DE,FR` every country
-//! gets its own backend, a federation gateway joins them, and travellers carry exposures across borders
-//! (`countries`).
-
-mod backend;
-mod clock;
-mod countries;
-mod run;
-mod world;
-
-pub use clock::serve_demo_clock;
+//! `warnkit demo`: N simulated phones live D days against the real backend services (the simulation is
+//! the demo crate's, `warnkit_demo::simulate`). With `--countries DE,FR` every country gets its own
+//! backend, a federation gateway joins them, and travellers carry exposures across borders.
+//!
+//! This file keeps the arguments, their conversion into the demo's options, the progress and endpoints
+//! shown while it runs, and the printing of its summary; the demo crate prints nothing.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use serde::Serialize;
+use warnkit_app::{Endpoints, RiskModel};
+use warnkit_demo::{
+    CountriesSummary, Observer, Options, RemoteOptions, ServerSpec, Summary, COMBINED_REGION,
+    HOME_COUNTRY,
+};
+
+use crate::cmd::progress::Progress;
 
 /// Arguments of `warnkit demo`.
 #[derive(Debug, Clone, clap::Args)]
@@ -89,85 +87,135 @@ pub enum RiskArg {
     V2,
 }
 
-/// The demo's figures; `--json` prints them.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Summary {
-    /// Phones simulated.
-    pub phones: usize,
-    /// Days simulated.
-    pub days: u32,
-    /// People who tested positive.
-    pub positives: usize,
-    /// Positives who agreed to upload.
-    pub sharing_positives: usize,
-    /// Uploads accepted (first and day-after uploads).
-    pub uploads: u64,
-    /// Uploads refused.
-    pub uploads_failed: u64,
-    /// Fake uploads sent.
-    pub fake_uploads: u64,
-    /// Background actions of phones (polls, uploads, fake requests) that failed (should be 0).
-    pub phone_errors: u64,
-    /// Phones showing increased risk at the end.
-    pub warned: usize,
-    /// Phones truly exposed (ground truth).
-    pub truly_exposed: usize,
-    /// Warned and truly exposed.
-    pub true_warnings: usize,
-    /// Warned but not truly exposed.
-    pub false_warnings: usize,
-    /// Truly exposed but not warned.
-    pub missed: usize,
-    /// Truly exposed by a positive who did upload, but not warned.
-    pub missed_despite_upload: usize,
-    /// Warned without any contact to a positive (must be 0).
-    pub warned_without_contact: usize,
-    /// HTTP requests of all phones and the lab.
-    pub requests: u64,
-    /// Bytes the phones downloaded from the distribution service.
-    pub bytes_downloaded: u64,
-    /// Archives the phones downloaded.
-    pub files_downloaded: u64,
-    /// Keys that a phone downloaded a second time (must be 0).
-    pub duplicate_keys: u64,
-    /// Archives rejected by a phone (bad signature, unreadable).
-    pub rejected_archives: u64,
-    /// Download runs that did not complete at the first attempt.
-    pub failed_syncs: u64,
-    /// Distribution runs.
-    pub distribution_runs: u64,
-    /// Wall-clock seconds.
-    pub seconds: f64,
-}
-
 /// Runs `warnkit demo`.
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.phones >= 2, "--phones must be at least 2");
     anyhow::ensure!((1..=14).contains(&args.days), "--days must be 1..=14");
+    let countries = match &args.countries {
+        Some(codes) => parse_countries(codes)?,
+        None => vec![HOME_COUNTRY.to_owned()],
+    };
+    let server = match &args.server {
+        Some(server) => Some((ServerSpec::parse(server)?, remote_options(&args)?)),
+        None => None,
+    };
+    let options = Options {
+        phones: args.phones,
+        days: args.days,
+        seed: args.seed,
+        positive_rate: args.positive_rate,
+        negative_rate: args.negative_rate,
+        share_rate: args.share_rate,
+        fake_rate: args.fake_rate,
+        risk: match args.risk {
+            RiskArg::V1 => RiskModel::V1,
+            RiskArg::V2 => RiskModel::V2,
+        },
+        countries,
+        federation_rate: args.federation_rate,
+        travel_rate: args.travel_rate,
+        home_region_only: args.home_region_only,
+        data_dir: args.data_dir.clone(),
+        server,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting tokio")?;
-    let show_progress = !args.json && std::io::stderr().is_terminal();
-    if let Some(codes) = &args.countries {
-        let codes = countries::parse_countries(codes)?;
-        let summary = runtime.block_on(countries::simulate(&args, &codes, show_progress))?;
-        if args.json {
-            println!("{}", serde_json::to_string_pretty(&summary)?);
-        } else {
-            countries::print(&summary);
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    let summary = runtime.block_on(run::simulate(&args))?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
-    } else {
-        print_summary(&summary);
+    let mut shown = Shown {
+        json: args.json,
+        endpoints: !args.json && std::io::stderr().is_terminal(),
+        progress: None,
+    };
+    let summary = runtime.block_on(warnkit_demo::simulate(&options, &mut shown))?;
+    match (args.json, args.countries.is_some()) {
+        (true, true) => println!("{}", serde_json::to_string_pretty(&summary)?),
+        (true, false) => println!("{}", serde_json::to_string_pretty(&summary.total)?),
+        (false, true) => print_countries(&summary),
+        (false, false) => print_summary(&summary.total),
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// What `--server` needs besides the URLs: `--demo-token` and the key of `--public-key`.
+fn remote_options(args: &DemoArgs) -> anyhow::Result<RemoteOptions> {
+    Ok(RemoteOptions {
+        token: args.demo_token.clone(),
+        public_key_pem: match &args.public_key {
+            Some(p) => Some(
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+            ),
+            None => None,
+        },
+    })
+}
+
+/// Parses `--countries`: two or more distinct two-letter uppercase codes, in the given order.
+pub fn parse_countries(value: &str) -> anyhow::Result<Vec<String>> {
+    let mut codes: Vec<String> = Vec::new();
+    for code in value.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+        anyhow::ensure!(
+            code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()),
+            "--countries: {code:?} is not a two-letter uppercase country code (e.g. DE)"
+        );
+        anyhow::ensure!(
+            !codes.iter().any(|c| c == code),
+            "--countries: {code} is named twice"
+        );
+        anyhow::ensure!(
+            !code.eq_ignore_ascii_case(COMBINED_REGION),
+            "--countries: {code} is the combined region's name"
+        );
+        codes.push(code.to_owned());
+    }
+    anyhow::ensure!(
+        codes.len() >= 2,
+        "--countries needs at least two codes, e.g. DE,FR (one country: leave --countries out)"
+    );
+    Ok(codes)
+}
+
+/// How the command shows a running simulation: the backends' endpoints (several countries, on a
+/// terminal) and a progress bar in simulated hours (quiet with `--json`).
+struct Shown {
+    json: bool,
+    endpoints: bool,
+    progress: Option<Progress>,
+}
+
+impl Observer for Shown {
+    fn started(&mut self, lands: &[(&str, &Endpoints)], gateway_url: Option<&str>) {
+        let Some(gateway_url) = gateway_url.filter(|_| self.endpoints) else {
+            return;
+        };
+        let codes: Vec<&str> = lands.iter().map(|(code, _)| *code).collect();
+        eprintln!("gateway  {gateway_url}  (members {})", codes.join(", "));
+        for (code, e) in lands {
+            eprintln!(
+                "{code}       distribution {}  submission {}  (regions {code}, {COMBINED_REGION})",
+                e.distribution, e.submission
+            );
+        }
+    }
+
+    fn hours(&mut self, hours: u64) {
+        self.progress = Some(Progress::new("demo", "simulated hours", hours, self.json));
+    }
+
+    fn hour_done(&mut self) {
+        if let Some(p) = &self.progress {
+            p.inc(1);
+        }
+    }
+
+    fn finished(&mut self) {
+        if let Some(p) = &self.progress {
+            p.finish_and_clear();
+        }
+    }
+}
+
+/// Prints the summary of one country.
 fn print_summary(s: &Summary) {
     let pct = |a: usize, b: usize| {
         if b == 0 {
@@ -207,4 +255,81 @@ fn print_summary(s: &Summary) {
         "  checks            {} keys downloaded twice, {} archives rejected",
         s.duplicate_keys, s.rejected_archives
     );
+}
+
+/// Prints the cross-border summary: a line per country and the totals, then the federation.
+fn print_countries(s: &CountriesSummary) {
+    let t = &s.total;
+    println!(
+        "{} countries ({}), {} phones, {} days, {:.1} s",
+        s.countries.len(),
+        s.countries.keys().cloned().collect::<Vec<_>>().join(", "),
+        t.phones,
+        t.days,
+        t.seconds
+    );
+    println!(
+        "           {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9} {:>9}",
+        "phones", "posit.", "exposed", "warned", "true", "false", "missed", "requests", "MB"
+    );
+    let row = |name: &str, f: &Summary| {
+        println!(
+            "  {name:<8} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9} {:>9.1}",
+            f.phones,
+            f.positives,
+            f.truly_exposed,
+            f.warned,
+            f.true_warnings,
+            f.false_warnings,
+            f.missed,
+            f.requests,
+            f.bytes_downloaded as f64 / 1e6
+        );
+    };
+    for (code, c) in &s.countries {
+        row(code, &c.figures);
+    }
+    row("all", t);
+    let cb = &s.cross_border;
+    println!(
+        "  across borders: {} trips abroad; {} phones exposed by a visitor whose keys came through the \
+         gateway, {} of them warned",
+        cb.trips, cb.cross_border_exposed, cb.cross_border_true_warnings
+    );
+    println!(
+        "  legitimately missed: {} by a foreign positive without consent to federation ({} positives \
+         shared without consent), {} by a foreign positive who never visited the phone's country",
+        cb.missed_abroad_without_consent, cb.not_consenting, cb.missed_abroad_not_visited
+    );
+    for (code, c) in &s.countries {
+        let f = &c.cross_border;
+        println!(
+            "  federation {code}: uploaded {} batches ({} keys), downloaded {} batches ({} keys), \
+             {} rejected",
+            f.federation_batches_uploaded,
+            f.federation_keys_uploaded,
+            f.federation_batches_downloaded,
+            f.federation_keys_downloaded,
+            f.federation_batches_rejected
+        );
+    }
+    println!(
+        "  checks: {} keys downloaded twice, {} keys without consent abroad (of {}), {} archives \
+         rejected",
+        t.duplicate_keys, cb.unconsented_keys_abroad, cb.keys_without_consent, t.rejected_archives
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn country_lists() {
+        assert_eq!(parse_countries("DE,FR").unwrap(), ["DE", "FR"]);
+        assert_eq!(parse_countries(" FR , DE ,IT").unwrap(), ["FR", "DE", "IT"]);
+        for bad in ["DE", "DE,DE", "de,FR", "DEU,FR", "DE,F1", ""] {
+            assert!(parse_countries(bad).is_err(), "{bad}");
+        }
+    }
 }

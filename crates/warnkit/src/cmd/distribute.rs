@@ -5,8 +5,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use warnkit_distribution::layout::parse_rfc3339;
 use warnkit_distribution::{Distribution, RunReport};
+use warnkit_keystore::{KeyRetention, KeyStore};
 use warnkit_protocol::interval::datetime_string;
-use warnkit_submission::KeyStore;
+use warnkit_service::Clock;
 
 use crate::config::{Config, ConfigArgs};
 
@@ -68,9 +69,19 @@ pub fn run(args: DistributeArgs) -> anyhow::Result<ExitCode> {
             &config.data_dir,
         )?
         .with_force_rewind(args.force_rewind);
+        // A deployment that publishes from cron runs no server, so the key store's retention runs
+        // here too, on the run's clock (a backfill with an earlier --now deletes nothing it needs).
+        let retention = KeyRetention::new(
+            keys.clone(),
+            config.submission.retention_days,
+            Clock::manual(now),
+        );
+        let deleted = retention.run_once().await;
         let report = job.run_once(now).await;
         keys.db().close().await;
-        report
+        let mut report = report?;
+        report.keys_deleted = deleted.context("deleting expired keys")?.unwrap_or(0);
+        anyhow::Ok(report)
     })?;
     if report.rewound {
         eprintln!(

@@ -1,10 +1,12 @@
-//! `warnkit en`: Exposure Notification crypto from the command line.
+//! `warnkit en`: Exposure Notification crypto from the command line (the derivations are
+//! `warnkit_experiments::derive`).
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::Subcommand;
+use warnkit_experiments::derive::{derive, Derived};
 use warnkit_protocol::crypto::{Metadata, Tek};
 use warnkit_protocol::interval::datetime_string;
 
@@ -51,17 +53,13 @@ pub fn run(command: EnCommand) -> anyhow::Result<ExitCode> {
                 })
                 .transpose()?;
             // Checked before the first line, so a refused range prints nothing.
-            if interval.checked_add(count - 1).is_none() {
+            let Ok(lines) = derive(&tek, interval, count, metadata) else {
                 bail!("--interval {interval} + --count {count} passes the largest interval number");
-            }
-            let (rpik, aemk) = tek.derive_keys();
+            };
             // Streamed: a million intervals would otherwise sit in memory before the first line.
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            for enin in (0..count).map(|i| interval + i) {
-                let rpi = rpik.rpi(enin);
-                let aem = metadata
-                    .as_ref()
-                    .map(|m| hex::encode(aemk.encrypt(&rpi, m)));
+            for Derived { enin, rpi, aem } in lines {
+                let aem = aem.map(hex::encode);
                 if json {
                     let unix = i64::from(enin) * 600;
                     let mut line = serde_json::json!({

@@ -1,16 +1,14 @@
-//! `warnkit export`: inspect, verify and build signed diagnosis-key archives.
+//! `warnkit export`: inspect, verify and build signed diagnosis-key archives. The JSON shape of a file
+//! and the checks of a key are the protocol's (`warnkit_protocol::export::ExportJson`, `KeyJson`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::Subcommand;
-use serde::{Deserialize, Serialize};
-use warnkit_protocol::export::{self, Archive, Limits, Signer};
+use warnkit_protocol::export::{self, Archive, ExportJson, KeyJson, Limits, Signer};
 use warnkit_protocol::interval::datetime_string;
-use warnkit_protocol::proto::{TemporaryExposureKey, TemporaryExposureKeyExport};
-
-use super::en::parse_hex;
+use warnkit_protocol::proto::TemporaryExposureKey;
 
 /// Export archive commands.
 #[derive(Debug, Subcommand)]
@@ -65,89 +63,6 @@ pub enum ExportCommand {
     },
 }
 
-/// One key as JSON: the shape `inspect --json` prints and `build` reads.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KeyJson {
-    /// The 16-byte key, hex.
-    pub key_data: String,
-    /// Transmission risk level, or null when the file leaves it out.
-    #[serde(default)]
-    pub transmission_risk_level: Option<i32>,
-    /// First interval number of the key.
-    pub rolling_start_interval_number: i32,
-    /// Intervals the key was valid for (144 when the file leaves it out).
-    #[serde(default = "default_rolling_period")]
-    pub rolling_period: i32,
-    /// Report type number (1 confirmed test, ...), or null.
-    #[serde(default)]
-    pub report_type: Option<i32>,
-    /// Days since onset of symptoms, or null.
-    #[serde(default)]
-    pub days_since_onset_of_symptoms: Option<i32>,
-}
-
-fn default_rolling_period() -> i32 {
-    144
-}
-
-impl KeyJson {
-    fn from_proto(key: &TemporaryExposureKey) -> Self {
-        Self {
-            key_data: hex::encode(key.key_data()),
-            transmission_risk_level: key.transmission_risk_level,
-            rolling_start_interval_number: key.rolling_start_interval_number(),
-            rolling_period: key.rolling_period(),
-            report_type: key.report_type,
-            days_since_onset_of_symptoms: key.days_since_onset_of_symptoms,
-        }
-    }
-
-    fn to_proto(&self, index: usize) -> anyhow::Result<TemporaryExposureKey> {
-        let key =
-            parse_hex::<16>(&self.key_data).with_context(|| format!("key {index}: key_data"))?;
-        if !(1..=144).contains(&self.rolling_period) {
-            bail!(
-                "key {index}: rolling_period {} is outside 1..=144",
-                self.rolling_period
-            );
-        }
-        if self.rolling_start_interval_number < 0 {
-            bail!("key {index}: rolling_start_interval_number must not be negative");
-        }
-        Ok(TemporaryExposureKey {
-            key_data: Some(key.to_vec()),
-            transmission_risk_level: self.transmission_risk_level,
-            rolling_start_interval_number: Some(self.rolling_start_interval_number),
-            rolling_period: Some(self.rolling_period),
-            report_type: self.report_type,
-            days_since_onset_of_symptoms: self.days_since_onset_of_symptoms,
-        })
-    }
-}
-
-#[derive(Debug, Serialize)]
-struct SignatureInfoJson {
-    verification_key_version: Option<String>,
-    verification_key_id: Option<String>,
-    signature_algorithm: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-struct ExportJson {
-    start_timestamp: Option<u64>,
-    /// `start_timestamp` as RFC 3339 (UTC).
-    start_time: Option<String>,
-    end_timestamp: Option<u64>,
-    /// `end_timestamp` as RFC 3339 (UTC).
-    end_time: Option<String>,
-    region: Option<String>,
-    batch_num: Option<i32>,
-    batch_size: Option<i32>,
-    signature_infos: Vec<SignatureInfoJson>,
-    keys: Vec<KeyJson>,
-}
-
 /// Runs an `export` command.
 pub fn run(command: ExportCommand) -> anyhow::Result<ExitCode> {
     match command {
@@ -187,23 +102,7 @@ pub fn run(command: ExportCommand) -> anyhow::Result<ExitCode> {
                     keys_path.display()
                 );
             }
-            let first = keys
-                .iter()
-                .map(|k| k.rolling_start_interval_number() as u64)
-                .min();
-            let last = keys
-                .iter()
-                .map(|k| (k.rolling_start_interval_number() + k.rolling_period()) as u64)
-                .max();
-            let body = TemporaryExposureKeyExport {
-                start_timestamp: Some(start.or(first.map(|f| f * 600)).unwrap_or(0)),
-                end_timestamp: Some(end.or(last.map(|l| l * 600)).unwrap_or(0)),
-                region: Some(region),
-                batch_num: Some(1),
-                batch_size: Some(1),
-                keys,
-                ..Default::default()
-            };
+            let body = export::export_of(keys, region, start, end);
             let count = body.keys.len();
             let zip = export::write_archive(body, &[signer])?;
             std::fs::write(&out, &zip).with_context(|| format!("writing {}", out.display()))?;
@@ -236,26 +135,7 @@ pub fn read_archive(path: &Path) -> anyhow::Result<Archive> {
 
 fn inspect(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let archive = read_archive(path)?;
-    let e = &archive.export;
-    let view = ExportJson {
-        start_timestamp: e.start_timestamp,
-        start_time: e.start_timestamp.map(rfc3339),
-        end_timestamp: e.end_timestamp,
-        end_time: e.end_timestamp.map(rfc3339),
-        region: e.region.clone(),
-        batch_num: e.batch_num,
-        batch_size: e.batch_size,
-        signature_infos: e
-            .signature_infos
-            .iter()
-            .map(|s| SignatureInfoJson {
-                verification_key_version: s.verification_key_version.clone(),
-                verification_key_id: s.verification_key_id.clone(),
-                signature_algorithm: s.signature_algorithm.clone(),
-            })
-            .collect(),
-        keys: e.keys.iter().map(KeyJson::from_proto).collect(),
-    };
+    let view = ExportJson::of(&archive.export);
     if json {
         println!("{}", serde_json::to_string_pretty(&view)?);
         return Ok(ExitCode::SUCCESS);
@@ -395,14 +275,4 @@ pub(crate) fn region_code(value: &str) -> Result<String, String> {
     } else {
         Err("a region code is 2 to 8 letters or digits, e.g. DE".into())
     }
-}
-
-/// Unix seconds as RFC 3339 (UTC). A file may carry any `u64`; past the year 9999 RFC 3339 has no
-/// form, so those are named as such.
-fn rfc3339(unix: u64) -> String {
-    const YEAR_10000: u64 = 253_402_300_800;
-    if unix >= YEAR_10000 {
-        return "after 9999-12-31T23:59:59Z".to_owned();
-    }
-    datetime_string(unix as i64)
 }

@@ -1,6 +1,6 @@
 //! `warnkit keygen`: a P-256 key pair for signing export files.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
@@ -24,7 +24,7 @@ pub struct KeygenArgs {
 /// Runs `warnkit keygen`.
 pub fn run(args: KeygenArgs) -> anyhow::Result<ExitCode> {
     if args.force && args.out.join(signing::PRIVATE_KEY_FILE).exists() {
-        if let Some((data_dir, evidence)) = published_evidence(&args.out) {
+        if let Some((data_dir, evidence)) = signing::key_dir_evidence(&args.out) {
             anyhow::bail!(
                 "refusing to replace the signing key in {}: {evidence}. A new key under the same id and \
                  version would sign new files that apps trusting the old key reject, while caches keep \
@@ -52,24 +52,4 @@ pub fn run(args: KeygenArgs) -> anyhow::Result<ExitCode> {
     );
     print!("{}", pair.public_pem);
     Ok(ExitCode::SUCCESS)
-}
-
-/// The data directory `out` is the signing directory of, and why it counts as published: a keyring in
-/// `out`, or `out` being `DATA_DIR/signing` of a data directory that published files.
-fn published_evidence(out: &Path) -> Option<(PathBuf, String)> {
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let keyring = out.join(signing::KEYRING_FILE);
-    if keyring.exists() {
-        return Some((
-            parent,
-            format!("{} records rotated keys", keyring.display()),
-        ));
-    }
-    if out.file_name()? != "signing" {
-        return None;
-    }
-    signing::published_evidence(&parent).map(|evidence| (parent, evidence))
 }

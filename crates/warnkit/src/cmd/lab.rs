@@ -7,6 +7,7 @@ use anyhow::{bail, Context};
 use warnkit_protocol::interval::datetime_string;
 use warnkit_service::auth::sha256_hex;
 use warnkit_store::Db;
+use warnkit_testresult::posting::{self, RESULT_NAMES};
 use warnkit_testresult::TestResultService;
 
 use crate::cmd::audit::cli_actor;
@@ -94,24 +95,12 @@ pub struct PostArgs {
     hash: Option<String>,
     /// The result: positive, negative or invalid for a PCR test (--guid); rapid-pending, rapid-negative,
     /// rapid-positive, rapid-invalid or rapid-redeemed for a rapid test (--hash).
-    #[arg(long, value_parser = RESULTS.map(|(name, _)| name))]
+    #[arg(long, value_parser = RESULT_NAMES.map(|(name, _)| name))]
     result: String,
     /// Sample collection time, Unix epoch seconds (default: now, set by the service).
     #[arg(long)]
     sc: Option<i64>,
 }
-
-/// The `--result` names and their codes; codes 5-9 are rapid-test results.
-const RESULTS: [(&str, i64); 8] = [
-    ("negative", 1),
-    ("positive", 2),
-    ("invalid", 3),
-    ("rapid-pending", 5),
-    ("rapid-negative", 6),
-    ("rapid-positive", 7),
-    ("rapid-invalid", 8),
-    ("rapid-redeemed", 9),
-];
 
 /// Runs `warnkit lab`.
 pub fn run(command: LabCommand) -> anyhow::Result<ExitCode> {
@@ -148,7 +137,7 @@ async fn create_key(args: CreateArgs) -> anyhow::Result<ExitCode> {
     let service = open_service(&args.config).await?;
     let key = service.create_lab_key_as(&cli_actor(), &args.lab).await;
     service.db().close().await;
-    let key = key.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let key = key.context("creating the lab key")?;
     if args.json {
         println!("{}", serde_json::json!({"lab": args.lab, "key": key}));
     } else {
@@ -165,7 +154,7 @@ async fn list_keys(args: ListArgs) -> anyhow::Result<ExitCode> {
     let service = open_service(&args.config).await?;
     let keys = service.lab_keys().await;
     service.db().close().await;
-    let keys = keys.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let keys = keys.context("listing the lab keys")?;
     let time = |t: i64| datetime_string(t);
     if args.json {
         for k in &keys {
@@ -207,7 +196,7 @@ async fn revoke_keys(args: RevokeArgs) -> anyhow::Result<ExitCode> {
         .revoke_lab_keys(&cli_actor(), &args.lab, args.key.as_deref())
         .await;
     service.db().close().await;
-    let revoked = revoked.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let revoked = revoked.context("revoking the lab keys")?;
     if revoked.is_empty() {
         eprintln!("lab {}: already revoked, nothing changed", args.lab);
     } else {
@@ -222,12 +211,11 @@ async fn revoke_keys(args: RevokeArgs) -> anyhow::Result<ExitCode> {
 
 /// What `lab post` sends: the route and the id, from the arguments.
 fn target(args: &PostArgs) -> anyhow::Result<(i64, &'static str, String)> {
-    let Some(&(_, result)) = RESULTS.iter().find(|(name, _)| *name == args.result) else {
+    let Some(result) = posting::result_code(&args.result) else {
         bail!("unknown result {}", args.result);
     };
-    let rapid = result >= 5;
-    match (&args.guid, &args.hash, rapid) {
-        (Some(guid), None, false) => Ok((result, "/api/v1/lab/results", hashed_guid(guid)?)),
+    match (&args.guid, &args.hash, posting::is_rapid(result)) {
+        (Some(guid), None, false) => Ok((result, posting::route(result), hashed_guid(guid)?)),
         (None, Some(hash), true) => {
             if !warnkit_service::auth::is_hex(hash, 64) {
                 let shown: String = hash.chars().take(80).collect();
@@ -237,7 +225,7 @@ fn target(args: &PostArgs) -> anyhow::Result<(i64, &'static str, String)> {
                     hash.chars().count()
                 );
             }
-            Ok((result, warnkit_testresult::QUICKTEST_PATH, hash.clone()))
+            Ok((result, posting::route(result), hash.clone()))
         }
         (Some(_), _, true) => bail!(
             "{} is a rapid-test result: give the QR code's hash with --hash, not --guid",

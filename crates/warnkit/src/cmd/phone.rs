@@ -8,6 +8,7 @@ use anyhow::{bail, Context};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use serde::{Deserialize, Serialize};
+use warnkit_app::manual::{self, Upload};
 use warnkit_app::{Backoff, Endpoints, Http, Phone, RiskModel, Settings};
 
 /// `warnkit phone ...`
@@ -73,9 +74,6 @@ pub struct InitArgs {
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=13))]
     history_days: u32,
 }
-
-/// The combined region the original's apps download.
-const COMBINED_REGION: &str = "EUR";
 
 /// A region code as the distribution publishes them: 2 to 8 letters or digits.
 fn region_code(value: &str) -> Result<String, String> {
@@ -189,19 +187,9 @@ async fn dispatch(command: PhoneCommand) -> anyhow::Result<ExitCode> {
                 }
             };
             warnkit_protocol::export::public_key_from_pem(&public_key_pem)?;
-            // Repeats would only download the same region twice.
-            let mut key_regions: Vec<String> = Vec::new();
-            for region in &args.key_regions {
-                if !key_regions.contains(region) {
-                    key_regions.push(region.clone());
-                }
-            }
-            if key_regions.is_empty() {
-                key_regions.push(COMBINED_REGION.to_owned());
-            }
             let settings = Settings {
                 region: args.region.clone(),
-                key_regions,
+                key_regions: manual::key_regions(&args.key_regions),
                 public_key_pem,
                 risk_model: match args.risk {
                     super::demo::RiskArg::V1 => RiskModel::V1,
@@ -214,12 +202,7 @@ async fn dispatch(command: PhoneCommand) -> anyhow::Result<ExitCode> {
             // Uploads name the home region as their origin: a server of another country refuses
             // keys that claim to come from Germany.
             phone.interop.origin = args.region.clone();
-            // The first key exists from the first day on, as with a freshly installed app; a phone
-            // running for days has one for each.
-            let today = warnkit_app::en::day_of(now(&args.dir)?);
-            for day in today.saturating_sub(args.history_days)..=today {
-                phone.en.tek(day, &mut rng);
-            }
+            phone.start_keys(now(&args.dir)?, args.history_days, &mut rng);
             save(&args.dir.dir, &State { endpoints, phone })?;
             eprintln!("phone set up in {}", args.dir.dir.display());
         }
@@ -235,45 +218,21 @@ async fn dispatch(command: PhoneCommand) -> anyhow::Result<ExitCode> {
             let mut state = load(&args.dir)?;
             let result = state.phone.poll(&http(&state)?).await?;
             save(&args.dir, &state)?;
-            // The original's codes: 0-4 PCR, 5-9 the same for rapid antigen tests.
-            let name = [
-                "pending",
-                "negative",
-                "positive",
-                "invalid",
-                "redeemed",
-                "rapid-pending",
-                "rapid-negative",
-                "rapid-positive",
-                "rapid-invalid",
-                "rapid-redeemed",
-            ]
-            .get(result as usize)
-            .copied()
-            .unwrap_or("unknown");
-            println!("{name}");
+            println!("{}", manual::result_name(result));
         }
         PhoneCommand::Upload(args) => {
             let mut state = load(&args.dir)?;
             let t = now(&args)?;
-            let http = http(&state)?;
-            state.phone.en.consent = true;
-            let first_done = state
-                .phone
-                .test
-                .as_ref()
-                .is_some_and(|t| t.first_upload_day.is_some());
-            if first_done {
-                let sent = state.phone.upload_rolled_over(&http, t, &mut rng).await?;
-                save(&args.dir, &state)?;
-                if !sent {
-                    bail!("nothing to upload: the last day's key is released after midnight UTC");
+            let upload = state.phone.upload_due(&http(&state)?, t, &mut rng).await?;
+            save(&args.dir, &state)?;
+            match upload {
+                Upload::RolledOver(false) => {
+                    bail!("nothing to upload: the last day's key is released after midnight UTC")
                 }
-                println!("uploaded the last day's key");
-            } else {
-                let n = state.phone.upload(&http, t, &mut rng).await?;
-                save(&args.dir, &state)?;
-                println!("uploaded {n} keys; the current day's key follows after midnight");
+                Upload::RolledOver(true) => println!("uploaded the last day's key"),
+                Upload::First(n) => {
+                    println!("uploaded {n} keys; the current day's key follows after midnight")
+                }
             }
         }
         PhoneCommand::Sync(args) => {
@@ -298,24 +257,16 @@ async fn dispatch(command: PhoneCommand) -> anyhow::Result<ExitCode> {
             let mut me = load(&args.dir.dir)?;
             let mut other = load(&args.other)?;
             let end = now(&args.dir)? - i64::from(args.days_ago) * 86_400;
-            let tx = me.phone.en.tx_power;
-            for slot in 0..i64::from(args.minutes / 5) {
-                let t = end - i64::from(args.minutes) * 60 + slot * 300;
-                let rssi = (i16::from(tx) - i16::from(args.attenuation)).clamp(-127, 0) as i8;
-                if let Some((rpi, aem)) = me.phone.en.advertise(t, &mut rng) {
-                    other.phone.en.record(t, rpi, aem, rssi);
-                }
-                if let Some((rpi, aem)) = other.phone.en.advertise(t, &mut rng) {
-                    me.phone.en.record(t, rpi, aem, rssi);
-                }
-            }
+            let minutes = me.phone.meet(
+                &mut other.phone,
+                end,
+                args.minutes,
+                args.attenuation,
+                &mut rng,
+            );
             save(&args.dir.dir, &me)?;
             save(&args.other, &other)?;
-            eprintln!(
-                "recorded {} minutes at {} dB",
-                args.minutes / 5 * 5,
-                args.attenuation
-            );
+            eprintln!("recorded {minutes} minutes at {} dB", args.attenuation);
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -1,10 +1,12 @@
 //! `warnkit portal`: officer accounts of the portal, created, listed, changed, disabled and enabled by an
 //! operator; every change is recorded in the portal's audit trail as done by `cli:<unix user>`.
+//! Applying and recording a change is the portal crate's (`warnkit_portal::admin`).
 
 use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use warnkit_portal::admin::{self, Change};
 use warnkit_portal::{Role, Roles};
 use warnkit_protocol::interval::datetime_string;
 use warnkit_store::Db;
@@ -107,14 +109,13 @@ pub fn run(command: PortalCommand) -> anyhow::Result<ExitCode> {
         UserCommand::Add(args) => add(args),
         UserCommand::Passwd(args) => {
             let (password, generated) = password_or_generated()?;
-            let ended = with_db(&args.config, |db| {
-                let (user, password) = (args.user.clone(), password.clone());
-                async move {
-                    let ended = warnkit_portal::set_password(&db, &user, &password).await?;
-                    changed(&db, "user.passwd", &user).await?;
-                    Ok(ended)
-                }
-            })?;
+            let ended = change(
+                &args.config,
+                Change::Password {
+                    user: &args.user,
+                    password: &password,
+                },
+            )?;
             if generated {
                 println!("{password}");
             }
@@ -123,38 +124,19 @@ pub fn run(command: PortalCommand) -> anyhow::Result<ExitCode> {
         }
         UserCommand::Role(args) => {
             let roles = args.role;
-            with_db(&args.config, |db| {
-                let user = args.user.clone();
-                async move {
-                    warnkit_portal::set_roles(&db, &user, roles).await?;
-                    changed(&db, "user.role", &format!("{user} {roles}")).await
-                }
-            })?;
-            eprintln!("{} now has the role(s) {roles}", args.user);
+            let user = &args.user;
+            change(&args.config, Change::Roles { user, roles })?;
+            eprintln!("{user} now has the role(s) {roles}");
             warn_without_authorities(&args.config, roles);
             Ok(ExitCode::SUCCESS)
         }
         UserCommand::Remove(args) => {
-            let ended = with_db(&args.config, |db| {
-                let user = args.user.clone();
-                async move {
-                    let ended = warnkit_portal::remove_user(&db, &user).await?;
-                    changed(&db, "user.remove", &user).await?;
-                    Ok(ended)
-                }
-            })?;
+            let ended = change(&args.config, Change::Remove { user: &args.user })?;
             eprintln!("removed {}; {ended} session(s) ended", args.user);
             Ok(ExitCode::SUCCESS)
         }
         UserCommand::ResetTotp(args) => {
-            let ended = with_db(&args.config, |db| {
-                let user = args.user.clone();
-                async move {
-                    let ended = warnkit_portal::reset_totp(&db, &user).await?;
-                    changed(&db, "user.reset-totp", &user).await?;
-                    Ok(ended)
-                }
-            })?;
+            let ended = change(&args.config, Change::ResetTotp { user: &args.user })?;
             eprintln!(
                 "{}: authenticator forgotten, enrolment at the next sign-in; {ended} session(s) ended",
                 args.user
@@ -163,14 +145,7 @@ pub fn run(command: PortalCommand) -> anyhow::Result<ExitCode> {
         }
         UserCommand::List(args) => list(args),
         UserCommand::Disable(args) => {
-            let ended = with_db(&args.config, |db| {
-                let user = args.user.clone();
-                async move {
-                    let ended = warnkit_portal::disable_user(&db, &user).await?;
-                    changed(&db, "user.disable", &user).await?;
-                    Ok(ended)
-                }
-            })?;
+            let ended = change(&args.config, Change::Disable { user: &args.user })?;
             eprintln!(
                 "{} disabled: cannot sign in; {ended} session(s) ended",
                 args.user
@@ -178,23 +153,19 @@ pub fn run(command: PortalCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         UserCommand::Enable(args) => {
-            with_db(&args.config, |db| {
-                let user = args.user.clone();
-                async move {
-                    warnkit_portal::enable_user(&db, &user).await?;
-                    changed(&db, "user.enable", &user).await
-                }
-            })?;
+            change(&args.config, Change::Enable { user: &args.user })?;
             eprintln!("{} enabled: can sign in again", args.user);
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-/// Records an account change made from the command line in the portal's audit trail.
-async fn changed(db: &Db, action: &str, subject: &str) -> warnkit_service::AppResult<()> {
-    warnkit_store::audit::record(db, &cli_actor(), action, subject).await?;
-    Ok(())
+/// Applies an account change made from the command line, recorded in the portal's audit trail; returns
+/// the sessions it ended.
+fn change(config: &ConfigArgs, change: Change<'_>) -> anyhow::Result<u64> {
+    with_db(config, |db| async move {
+        admin::apply(&db, &cli_actor(), change).await
+    })
 }
 
 fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
@@ -240,15 +211,16 @@ fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
 fn add(args: AddArgs) -> anyhow::Result<ExitCode> {
     let (password, generated) = password_or_generated()?;
     let roles = args.role;
-    with_db(&args.config, |db| {
-        let (user, password, totp) = (args.user.clone(), password.clone(), !args.no_totp);
-        async move {
-            let now = warnkit_store::unix_now();
-            warnkit_portal::add_user(&db, &user, &password, roles, totp, now).await?;
-            let second = if totp { "totp" } else { "no totp" };
-            changed(&db, "user.add", &format!("{user} {roles} ({second})")).await
-        }
-    })?;
+    change(
+        &args.config,
+        Change::Add {
+            user: &args.user,
+            password: &password,
+            roles,
+            totp: !args.no_totp,
+            now: warnkit_store::unix_now(),
+        },
+    )?;
     if generated {
         println!("{password}");
     }
@@ -300,7 +272,7 @@ where
             .context("opening the portal database")?;
         let result = f(db.clone()).await;
         db.close().await;
-        result.map_err(|e| anyhow::anyhow!("{}", e.message))
+        Ok(result?)
     })
 }
 

@@ -1,18 +1,15 @@
 //! `warnkit risk`: score exposures with risk scoring v1 (exposure summary) or v2 (exposure windows),
 //! reading JSON files and printing JSON, so that scores can be checked against other implementations.
+//! The scoring itself is `warnkit_experiments::scoring`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use warnkit_experiments::scoring::{self, InputWindow, V1Output, V2Output};
 use warnkit_protocol::risk::{v1, v2};
-
-/// The UTC day the v2 command calls "today" (2021-01-01). Inputs and outputs speak in ages, so any day
-/// works; a fixed one keeps the output independent of the clock.
-const TODAY: u32 = 18_628;
 
 const V1_HELP: &str = "\
 INPUT
@@ -138,60 +135,13 @@ fn read_json<T: DeserializeOwned>(what: &str, path: &Path) -> anyhow::Result<T> 
     serde_json::from_str(&text).with_context(|| format!("parsing {what} {}", path.display()))
 }
 
-/// The result of `warnkit risk v1`.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct V1Output {
-    summary: v1::ExposureSummary,
-    /// Each exposure's score as it entered the summary (0 below the minimum risk score).
-    exposure_risk_scores: Vec<u32>,
-    combined_risk_score: f64,
-    risk_level: v1::V1RiskLevel,
-}
-
 fn run_v1(args: &V1Args) -> anyhow::Result<V1Output> {
     let params: v1::V1Parameters = match &args.config {
         Some(path) => read_json("v1 config", path)?,
         None => v1::V1Parameters::final_shipped(),
     };
     let exposures: Vec<v1::Exposure> = read_json("exposures", &args.exposures)?;
-    let assessment = v1::assess(&params, &exposures).context("scoring v1")?;
-    let exposure_risk_scores = exposures
-        .iter()
-        .map(|e| params.total_risk_score(e))
-        .collect::<Result<_, _>>()
-        .context("scoring v1")?;
-    Ok(V1Output {
-        summary: assessment.summary,
-        exposure_risk_scores,
-        combined_risk_score: assessment.combined_risk_score,
-        risk_level: assessment.risk_level,
-    })
-}
-
-/// One exposure window as the conformance suites write it.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct InputWindow {
-    age_in_days: u32,
-    report_type: v2::ReportType,
-    infectiousness: v2::Infectiousness,
-    calibration_confidence: u8,
-    #[serde(default)]
-    scan_instances: Vec<v2::ScanInstance>,
-}
-
-/// The result of `warnkit risk v2`, named as the suites' expectations without their `exp` prefix.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct V2Output {
-    total_risk_level: v2::RiskLevel,
-    age_of_most_recent_date_with_low_risk: Option<u32>,
-    age_of_most_recent_date_with_high_risk: Option<u32>,
-    number_of_days_with_low_risk: u32,
-    number_of_days_with_high_risk: u32,
-    total_minimum_distinct_encounters_with_low_risk: u32,
-    total_minimum_distinct_encounters_with_high_risk: u32,
+    scoring::score_v1(&params, &exposures)
 }
 
 fn run_v2(args: &V2Args) -> anyhow::Result<V2Output> {
@@ -200,51 +150,5 @@ fn run_v2(args: &V2Args) -> anyhow::Result<V2Output> {
         None => v2::RiskCalculationParameters::cwa_default(),
     };
     let input: Vec<InputWindow> = read_json("exposure windows", &args.windows)?;
-    let windows = input
-        .into_iter()
-        .enumerate()
-        .map(|(i, w)| {
-            if w.calibration_confidence > 3 {
-                bail!(
-                    "exposure window {i}: calibrationConfidence {} is outside 0..=3",
-                    w.calibration_confidence
-                );
-            }
-            let day = TODAY.checked_sub(w.age_in_days).ok_or_else(|| {
-                anyhow!(
-                    "exposure window {i}: ageInDays {} is too large",
-                    w.age_in_days
-                )
-            })?;
-            Ok(v2::ExposureWindow {
-                day,
-                report_type: w.report_type,
-                infectiousness: w.infectiousness,
-                calibration_confidence: w.calibration_confidence,
-                scan_instances: w.scan_instances,
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let options = v2::AggregationOptions {
-        day_rounding: if args.round_day {
-            v2::DayRounding::OneDecimalHalfUp
-        } else {
-            v2::DayRounding::Exact
-        },
-        today: Some(TODAY),
-    };
-    let risk = v2::aggregate(&params, &windows, options).context("scoring v2")?;
-    // Days are never after TODAY, so the subtraction cannot underflow; saturate rather than trust it.
-    let age = |day: Option<u32>| day.map(|d| TODAY.saturating_sub(d));
-    Ok(V2Output {
-        total_risk_level: risk.total_risk_level,
-        age_of_most_recent_date_with_low_risk: age(risk.most_recent_date_with_low_risk),
-        age_of_most_recent_date_with_high_risk: age(risk.most_recent_date_with_high_risk),
-        number_of_days_with_low_risk: risk.number_of_days_with_low_risk,
-        number_of_days_with_high_risk: risk.number_of_days_with_high_risk,
-        total_minimum_distinct_encounters_with_low_risk: risk
-            .total_minimum_distinct_encounters_with_low_risk,
-        total_minimum_distinct_encounters_with_high_risk: risk
-            .total_minimum_distinct_encounters_with_high_risk,
-    })
+    scoring::score_v2(&params, input, args.round_day)
 }

@@ -1,6 +1,6 @@
 //! `warnkit sim`: the BLE radio model on encounters and scenarios, risk-configuration what-ifs, and the
-//! plots of both. The model itself lives in `warnkit-sim`; this module parses arguments, drives runs with
-//! progress reports and prints tables or JSON.
+//! plots of both. The model lives in `warnkit-sim`, the runs scored with risk in `warnkit-experiments`;
+//! this module parses arguments, shows progress and prints tables or JSON.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -13,7 +13,6 @@ use super::progress::Progress;
 
 mod ble;
 mod plots;
-mod risk;
 mod whatif;
 
 /// Simulation commands.
@@ -36,10 +35,40 @@ pub fn run(command: SimCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The progress of `len` steps on stderr (see [`Progress`]), silent with `--json`. Kept for the
-/// commands that count plain steps; those with a unit of their own call [`Progress::new`].
-pub(crate) fn progress(len: u64, message: &str, json: bool) -> Progress {
-    Progress::new(message, "steps", len, json)
+/// The library's progress reports on stderr: each phase a [`Progress`] of its own, silent with
+/// `--json`.
+pub(crate) struct StderrProgress {
+    quiet: bool,
+    current: Option<Progress>,
+}
+
+impl StderrProgress {
+    /// Reports on stderr, or nothing when `quiet`.
+    pub(crate) fn new(quiet: bool) -> Self {
+        Self {
+            quiet,
+            current: None,
+        }
+    }
+}
+
+impl warnkit_sim::progress::Progress for StderrProgress {
+    fn start(&mut self, what: &str, unit: &str, len: u64) {
+        self.finish();
+        self.current = Some(Progress::new(what, unit, len, self.quiet));
+    }
+
+    fn inc(&mut self, n: u64) {
+        if let Some(p) = &self.current {
+            p.inc(n);
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(p) = self.current.take() {
+            p.finish_and_clear();
+        }
+    }
 }
 
 /// The radio configuration: a TOML file, or the documented defaults.

@@ -1,10 +1,11 @@
-//! `warnkit teletan`: issue a teleTAN from the command line (operators; officers use the portal).
+//! `warnkit teletan`: issue a teleTAN from the command line (operators; officers use the portal). The
+//! issuing and its audit row are the node crate's (`warnkit_node::teletan`).
 
 use std::process::ExitCode;
 
 use anyhow::Context;
-use warnkit_store::{audit, Db};
-use warnkit_verification::{TeletanType, VerificationService};
+use warnkit_node::teletan;
+use warnkit_verification::TeletanType;
 
 use crate::cmd::audit::cli_actor;
 use crate::config::{Config, ConfigArgs};
@@ -35,42 +36,21 @@ pub fn run(command: TeletanCommand) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async {
+    let issued = runtime.block_on(async {
         let config = Config::load(&args.config)?;
-        let target = config.db_target(warnkit_verification::NAME);
-        let db = Db::open(&target, config.pool(), &warnkit_verification::MIGRATIONS)
-            .await
-            .context("opening the verification database")?;
-        let service =
-            VerificationService::new(db.clone(), config.verification.clone(), String::new())
-                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
         let kind = TeletanType::parse(&args.kind).context("type must be TEST or EVENT")?;
-        let valid_secs = match kind {
-            TeletanType::Test => config.verification.teletan_valid_secs,
-            TeletanType::Event => config.verification.teletan_event_valid_secs,
-        };
-        // Taken before issuing: the stored validity starts a moment later, so this is a lower bound.
-        let valid_until =
-            warnkit_store::unix_now() + i64::try_from(valid_secs).unwrap_or(i64::MAX / 2);
-        let teletan = service
-            .create_teletan(kind)
-            .await
-            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
-        // Who and which type, never the value; printed only once the trail holds it.
-        let recorded = audit::record(&db, &cli_actor(), "teletan.issue", kind.as_str()).await;
-        db.close().await;
-        recorded.context("recording the teleTAN in the audit trail (it was not shown)")?;
-        if args.json {
-            let out = serde_json::json!({
-                "teletan": teletan,
-                "type": kind.as_str(),
-                "valid_secs": valid_secs,
-                "valid_until": warnkit_protocol::interval::datetime_string(valid_until),
-            });
-            println!("{out}");
-        } else {
-            println!("{teletan}");
-        }
-        Ok(ExitCode::SUCCESS)
-    })
+        teletan::issue(&config, kind, &cli_actor()).await
+    })?;
+    if args.json {
+        let out = serde_json::json!({
+            "teletan": issued.teletan,
+            "type": issued.kind.as_str(),
+            "valid_secs": issued.valid_secs,
+            "valid_until": warnkit_protocol::interval::datetime_string(issued.valid_until),
+        });
+        println!("{out}");
+    } else {
+        println!("{}", issued.teletan);
+    }
+    Ok(ExitCode::SUCCESS)
 }
