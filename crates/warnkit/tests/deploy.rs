@@ -13,6 +13,7 @@ use prost::Message;
 use serde_json::Value;
 use warnkit_protocol::proto::{SubmissionPayload, TemporaryExposureKey};
 
+#[path = "it/common/mod.rs"]
 mod common;
 use common::{free_port, start, BIN};
 

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use warnkit_protocol::proto::{SubmissionPayload, TemporaryExposureKey};
 use warnkit_testkit::Cluster;
 
+#[path = "it/common/mod.rs"]
 mod common;
 use common::{free_port_base, spawn_with, warnkit, Server, UNSCHEDULED};
 

@@ -4,6 +4,7 @@
 //!
 //! The limit is lowered for the child process only (`sh -c 'ulimit -n …; exec warnkit serve …'`).
 
+#[path = "it/common/mod.rs"]
 mod common;
 
 use std::path::Path;

@@ -14,8 +14,7 @@ use prost::Message;
 use serde_json::{json, Value};
 use warnkit_protocol::proto::{SubmissionPayload, TemporaryExposureKey};
 
-mod common;
-#[path = "backup/upgrade.rs"]
+use crate::common;
 mod upgrade;
 use common::{start, warnkit, BIN};
 

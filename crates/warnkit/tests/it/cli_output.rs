@@ -1,7 +1,7 @@
 //! What the commands print: `--json` where they print data, RFC 3339 beside Unix seconds, public keys
 //! in every form they are published in, and the portal's warning about the event role.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-mod common;
+use crate::common;
 use common::{start, BIN};
 
 fn run_demo(args: &[&str]) -> Output {

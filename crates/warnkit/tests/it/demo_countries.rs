@@ -9,7 +9,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-mod common;
+use crate::common;
 use common::BIN;
 
 fn n(v: &Value, field: &str) -> u64 {

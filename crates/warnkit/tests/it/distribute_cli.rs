@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use warnkit_distribution::layout::{self, date_string, parse_rfc3339};
+use warnkit_keystore::{KeyStore, StoredKey};
 use warnkit_protocol::interval::datetime_string;
 use warnkit_store::{DbTarget, PoolConfig};
-use warnkit_submission::keystore::{KeyStore, StoredKey};
 
-mod common;
+use crate::common;
 use common::{start, warnkit, BIN};
 
 /// A key of `day` (its rolling period ends at the next midnight) stored in Unix hour `hour`.

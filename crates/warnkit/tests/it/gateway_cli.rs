@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use warnkit_federation::config::load_or_create_signing_key;
 use warnkit_federation::GatewayClient;
+use warnkit_keystore::{KeyStore, StoredKey};
 use warnkit_store::PoolConfig;
-use warnkit_submission::keystore::{KeyStore, StoredKey};
 
-mod common;
+use crate::common;
 use common::{free_port, spawn, warnkit, BIN};
 
 #[test]

@@ -9,9 +9,9 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use warnkit_submission::{KeyStore, StoredKey};
+use warnkit_keystore::{KeyStore, StoredKey};
 
-mod common;
+use crate::common;
 use common::{free_port_base, warnkit, Server, BIN};
 
 /// How long a server may take to start or to stop.
@@ -504,4 +504,67 @@ fn status_waits_for_a_server_that_is_starting_and_gives_up_on_none() {
     assert!(!out.status.success(), "{stderr}");
     assert!(stderr.contains("no server came up within 1 s"), "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+#[test]
+fn status_waits_for_a_demo_clock_server_whose_listeners_all_answer() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("data");
+    let base = free_port_base();
+    let mut server = serve(
+        &dir,
+        base,
+        &["--demo-clock"],
+        "demo-clock.log",
+        &[("distribution", 0), ("testresult", 3), ("metrics", 7)],
+    );
+    let out = Command::new(BIN)
+        .args(["status", "--wait", "10", "--json", "--data-dir"])
+        .arg(&dir)
+        .output()
+        .expect("run warnkit");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let health: BTreeMap<&str, &str> = report["listeners"]
+        .as_array()
+        .expect("listeners")
+        .iter()
+        .map(|l| {
+            (
+                l["name"].as_str().expect("name"),
+                l["health"].as_str().expect("health"),
+            )
+        })
+        .collect();
+    let names: Vec<&str> = health.keys().copied().collect();
+    assert_eq!(
+        names,
+        [
+            "demo_clock",
+            "distribution",
+            "metrics",
+            "submission",
+            "testresult",
+            "verification",
+            "verification_internal"
+        ],
+        "the demo's services, their metrics and the clock control, no portal: {report}"
+    );
+    assert!(health.values().all(|h| *h == "ok"), "{report}");
+    let services = running(&report);
+    assert!(
+        services["distribution"] && services["testresult"],
+        "{report}"
+    );
+    assert!(!services["portal"], "{report}");
+    assert_eq!(
+        report["distribution_schedule"]["running"], true,
+        "the demo's runs are the schedule: {report}"
+    );
+    terminate(&mut server);
+    assert!(endpoints(&dir).is_none(), "its endpoints are removed");
 }

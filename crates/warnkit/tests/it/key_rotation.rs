@@ -16,11 +16,11 @@ use p256::pkcs8::DecodePublicKey;
 use prost::Message;
 use serde_json::Value;
 use warnkit_distribution::layout::{self, Kind};
+use warnkit_keystore::{KeyStore, StoredKey};
 use warnkit_protocol::proto::{TekSignatureList, TemporaryExposureKeyExport};
 use warnkit_store::{DbTarget, PoolConfig};
-use warnkit_submission::keystore::{KeyStore, StoredKey};
 
-mod common;
+use crate::common;
 use common::{warnkit, BIN};
 
 const HOUR: i64 = 3600;

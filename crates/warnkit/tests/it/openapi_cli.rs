@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-mod common;
+use crate::common;
 use common::start_unscheduled;
 
 /// Every `$ref` in `node`, as `#/...` pointers.

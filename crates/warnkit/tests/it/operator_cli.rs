@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 use warnkit_testkit::{Engine, TestDb};
 
-mod common;
+use crate::common;
 use common::BIN;
 
 /// The Unix user the commands run as, so their audit rows name a known actor.

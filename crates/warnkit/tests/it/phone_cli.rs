@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-mod common;
+use crate::common;
 use common::{start_unscheduled, warnkit};
 
 fn at(day: i64, hour: i64) -> String {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-mod common;
+use crate::common;
 use common::{free_port_base, Server, BIN};
 
 /// `warnkit portal user add` of `user` with `role` and no TOTP, the password from `stdin` (generated

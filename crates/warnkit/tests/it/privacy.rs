@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-mod common;
+use crate::common;
 use common::{lab_posts_positive, start_unscheduled, warnkit};
 
 fn hex_sha256(text: &str) -> String {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-mod common;
+use crate::common;
 use common::{free_port_base, lab_posts_positive, warnkit, Server, BIN};
 
 fn start(dir: &Path, extra: &[&str]) -> (Server, Value) {

@@ -10,7 +10,7 @@ use prost::Message;
 use serde_json::{json, Value};
 use warnkit_protocol::proto::{SubmissionPayload, TemporaryExposureKey};
 
-mod common;
+use crate::common;
 use common::{lab_posts_positive, start_unscheduled, warnkit};
 
 fn key(day: i64, byte: u8) -> TemporaryExposureKey {

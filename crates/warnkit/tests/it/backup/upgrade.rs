@@ -149,7 +149,7 @@ async fn a_data_dir_of_an_earlier_release_migrates_and_keeps_its_data() {
         ("verification", &warnkit_verification::MIGRATIONS),
         ("testresult", &warnkit_testresult::MIGRATIONS),
         ("portal", &warnkit_portal::MIGRATIONS),
-        ("submission", &warnkit_submission::keystore::MIGRATOR),
+        ("submission", &warnkit_keystore::MIGRATOR),
     ];
     for (name, migrator) in expected {
         let want: Vec<i64> = migrator.iter().map(|m| m.version).collect();

@@ -22,7 +22,7 @@ impl Drop for Server {
     }
 }
 
-/// Listeners in the contract's `--port-base` order (`LISTENERS` in `src/config.rs`).
+/// Listeners in the contract's `--port-base` order (`LISTENERS` in `crates/node/src/service.rs`).
 pub const LISTENERS: usize = 9;
 
 /// [`LISTENERS`] consecutive free ports starting at a random base.

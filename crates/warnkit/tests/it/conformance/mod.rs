@@ -1,7 +1,7 @@
 //! Phone-facing conformance, judged by the original's own definitions: a `warnkit serve` on its
 //! embedded defaults is driven over real HTTP exactly as the current original Android app drives its
 //! backend (request by request, header by header, fakes included), and every file a phone downloads
-//! is decoded by this suite's own protobuf walker against the original's message tables (`wire.rs`),
+//! is decoded by this suite's own protobuf walker against the original's message tables (`wire/`),
 //! its signature checked with the published key by the `p256` crate directly.
 //!
 //! Facts come from the original repositories: the app's Retrofit interfaces, playbook and padding
@@ -9,20 +9,20 @@
 //! status codes. Nothing here encodes or decodes with warnkit's own message types.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
 use std::path::Path;
 
-use p256::ecdsa::signature::Verifier;
-use p256::ecdsa::{Signature, VerifyingKey};
+use p256::ecdsa::VerifyingKey;
 use p256::pkcs8::DecodePublicKey;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
-#[path = "../common/mod.rs"]
-mod common;
+mod app;
+use crate::common;
+mod published;
 mod wire;
 
+use app::{app_key, fake_payload, hex_sha256, random_text, real_payload, App};
 use common::{lab_posts_positive, start, start_unscheduled, warnkit};
+use published::{date, decoded_trl, key_export};
 use wire::{int_map, walk, Fields, Get, Writer};
 
 /// The original's transmission-risk encoding (`transmission-risk-encoding.yaml`): level 1..=8 →
@@ -39,245 +39,6 @@ const ENCODING: [(i64, i64); 8] = [
 ];
 /// The original's lowest published level (`minimum-trl-value-allowed`).
 const MIN_TRL: i64 = 3;
-/// What the app's padding pads up to: 15 keys of 28 bytes (`PaddingTool`).
-const PADDED_KEYS: usize = 15;
-const KEY_BYTES: usize = 28;
-
-fn hex_sha256(text: &str) -> String {
-    hex::encode(Sha256::digest(text.as_bytes()))
-}
-
-fn random_text(n: usize) -> String {
-    const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    (0..n)
-        .map(|_| ALNUM[rand::random::<usize>() % ALNUM.len()] as char)
-        .collect()
-}
-
-/// A diagnosis key as the app's key converter writes it: no report type.
-fn app_key(key: &[u8; 16], rolling_start: i64, trl: i64, dsos: i32) -> Vec<u8> {
-    let mut w = Writer::default();
-    w.bytes(1, key)
-        .int(2, trl)
-        .int(3, rolling_start)
-        .int(4, 144)
-        .sint(6, dsos);
-    w.0
-}
-
-/// The app's real upload body: keys, padding to 15 keys, every supported country as visited,
-/// consent, PCR test.
-fn real_payload(keys: &[Vec<u8>], countries: &[String]) -> Vec<u8> {
-    let mut w = Writer::default();
-    for k in keys {
-        w.bytes(1, k);
-    }
-    let padding = KEY_BYTES * PADDED_KEYS.saturating_sub(keys.len());
-    w.bytes(2, random_text(padding).as_bytes());
-    for c in countries {
-        w.bytes(3, c.as_bytes());
-    }
-    w.int(5, 1).int(7, 0);
-    w.0
-}
-
-/// The app's fake upload body: padding only, as for 15 keys.
-fn fake_payload() -> Vec<u8> {
-    let mut w = Writer::default();
-    w.bytes(2, random_text(KEY_BYTES * PADDED_KEYS).as_bytes());
-    w.0
-}
-
-struct App {
-    http: reqwest::Client,
-    endpoints: Value,
-}
-
-impl App {
-    fn url(&self, service: &str, path: &str) -> String {
-        format!("{}/{path}", self.endpoints[service].as_str().expect("url"))
-    }
-
-    /// A verification request as the app's `VerificationApiV1`: JSON, `cwa-fake`, header padding.
-    async fn verification(
-        &self,
-        path: &str,
-        fake: bool,
-        header_padding: usize,
-        body: Value,
-    ) -> reqwest::Response {
-        self.http
-            .post(self.url("verification", path))
-            .header("cwa-fake", if fake { "1" } else { "0" })
-            .header("cwa-header-padding", random_text(header_padding))
-            .json(&body)
-            .send()
-            .await
-            .expect("verification request")
-    }
-
-    /// An upload as the app's `SubmissionApiV1`.
-    async fn upload(&self, tan: &str, fake: bool, body: Vec<u8>) -> reqwest::Response {
-        self.http
-            .post(self.url("submission", "version/v1/diagnosis-keys"))
-            .header("content-type", "application/x-protobuf")
-            .header("cwa-authorization", tan)
-            .header("cwa-fake", if fake { "1" } else { "0" })
-            .header(
-                "cwa-header-padding",
-                if fake { random_text(36) } else { String::new() },
-            )
-            .body(body)
-            .send()
-            .await
-            .expect("upload")
-    }
-
-    /// A GET of a published file, with the headers the app needs checked.
-    async fn file(&self, path: &str) -> (reqwest::header::HeaderMap, Vec<u8>) {
-        let r = self
-            .http
-            .get(self.url("distribution", path))
-            .send()
-            .await
-            .expect("download");
-        assert_eq!(r.status(), 200, "{path}");
-        let headers = r.headers().clone();
-        assert_eq!(
-            headers.get_all("etag").iter().count(),
-            1,
-            "{path}: the app needs exactly one ETag"
-        );
-        (headers, r.bytes().await.expect("body").to_vec())
-    }
-
-    async fn json_file<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
-        let (headers, body) = self.file(path).await;
-        assert_eq!(headers["content-type"], "application/json", "{path}");
-        serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
-
-    /// A signed zip as the app and the framework read it: `export.bin` and `export.sig`, every
-    /// signature valid for `key`, with the original's signature info.
-    async fn signed(&self, path: &str, key: &VerifyingKey) -> Vec<u8> {
-        let (headers, body) = self.file(path).await;
-        assert_eq!(headers["content-type"], "application/zip", "{path}");
-        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(body)).expect("a zip");
-        let mut entry = |name: &str| {
-            let mut out = Vec::new();
-            zip.by_name(name)
-                .unwrap_or_else(|_| panic!("{path}: no {name}"))
-                .read_to_end(&mut out)
-                .expect("read entry");
-            out
-        };
-        let bin = entry("export.bin");
-        let sig = entry("export.sig");
-        let list = walk(&wire::TEK_SIGNATURE_LIST, &sig).unwrap_or_else(|e| panic!("{path}: {e}"));
-        let signatures = list.msgs("signatures");
-        assert_eq!(signatures.len(), 1, "{path}");
-        for s in signatures {
-            assert_eq!(
-                (s.int("batch_num"), s.int("batch_size")),
-                (Some(1), Some(1))
-            );
-            check_signature_info(s.msg("signature_info").expect("signature_info"));
-            let der = Signature::from_der(s.bytes("signature").expect("signature")).expect("DER");
-            key.verify(&bin, &der)
-                .unwrap_or_else(|e| panic!("{path}: signature does not verify: {e}"));
-        }
-        assert_eq!(zip.len(), 2, "{path}: export.bin and export.sig only");
-        bin
-    }
-}
-
-fn check_signature_info(info: &Fields) {
-    assert_eq!(info.text("app_bundle_id"), Some("de.rki.coronawarnapp"));
-    assert_eq!(
-        info.text("android_package"),
-        None,
-        "the original never sets it"
-    );
-    assert_eq!(info.text("verification_key_id"), Some("262"));
-    assert_eq!(info.text("verification_key_version"), Some("v1"));
-    assert_eq!(
-        info.text("signature_algorithm"),
-        Some("1.2.840.10045.4.3.2")
-    );
-}
-
-/// A key package: header, export fields, signature info; returns the keys.
-fn key_export(bin: &[u8], region: &str, start: i64, end: i64) -> Vec<Fields> {
-    let body = bin
-        .strip_prefix(b"EK Export v1    ")
-        .expect("the 16-byte header");
-    let export = walk(&wire::TEK_EXPORT, body).expect("TemporaryExposureKeyExport");
-    assert_eq!(export.text("region"), Some(region));
-    assert_eq!(
-        (export.int("batch_num"), export.int("batch_size")),
-        (Some(1), Some(1))
-    );
-    assert_eq!(
-        (export.int("start_timestamp"), export.int("end_timestamp")),
-        (Some(start), Some(end))
-    );
-    let infos = export.msgs("signature_infos");
-    assert_eq!(infos.len(), 1);
-    check_signature_info(infos[0]);
-    let keys: Vec<Fields> = export.msgs("keys").into_iter().cloned().collect();
-    let order: Vec<&[u8]> = keys
-        .iter()
-        .map(|k| k.bytes("key_data").expect("key"))
-        .collect();
-    assert!(
-        order.windows(2).all(|w| w[0] < w[1]),
-        "keys sorted by key data, no repeats"
-    );
-    keys
-}
-
-/// The transmission risk level an ENF v2 app computes for a key, from the published v2 Android
-/// configuration alone: days since onset → infectiousness by the data mapping, then the offsets.
-fn decoded_trl(config: &Fields, key: &Fields) -> Option<i64> {
-    let mapping = config
-        .msg("diagnosisKeysDataMapping")
-        .expect("data mapping");
-    let days = int_map(mapping, "daysSinceOnsetToInfectiousness");
-    let infectiousness = match key.int("days_since_onset_of_symptoms") {
-        Some(d) => *days.get(&d)?,
-        None => mapping
-            .int("infectiousnessWhenDaysSinceOnsetMissing")
-            .unwrap_or(0),
-    };
-    let report_type = match key.int("report_type").unwrap_or(0) {
-        0 => mapping.int("reportTypeWhenMissing").unwrap_or(0),
-        r => r,
-    };
-    let enc = config
-        .msg("riskCalculationParameters")
-        .and_then(|r| r.msg("trlEncoding"))
-        .expect("trlEncoding");
-    let offset = |name: &str| enc.int(name).unwrap_or(0);
-    let infectiousness_offset = match infectiousness {
-        1 => offset("infectiousnessOffsetStandard"),
-        2 => offset("infectiousnessOffsetHigh"),
-        _ => return None, // NONE: the framework drops the key
-    };
-    let report_offset = match report_type {
-        1 => offset("reportTypeOffsetConfirmedTest"),
-        2 => offset("reportTypeOffsetConfirmedClinicalDiagnosis"),
-        3 => offset("reportTypeOffsetSelfReport"),
-        4 => offset("reportTypeOffsetRecursive"),
-        _ => return None,
-    };
-    Some(infectiousness_offset + report_offset)
-}
-
-fn date(day: i64) -> String {
-    let out = warnkit_protocol::interval::date_string(day);
-    assert_eq!(out.len(), 10);
-    out
-}
 
 #[tokio::test]
 async fn the_current_app_works_unchanged() {
