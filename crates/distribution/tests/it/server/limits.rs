@@ -5,7 +5,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use warnkit_distribution::{Objects, StaticFiles};
 use warnkit_service::server::{shutdown_channel, ShutdownTrigger};
 
-use crate::support::*;
+use super::support::*;
 
 /// Short timeouts, so that the tests see them fire.
 fn short_limits() -> warnkit_service::server::ListenerLimits {

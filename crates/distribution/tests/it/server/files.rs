@@ -9,7 +9,7 @@ use warnkit_distribution::{layout, Kind, Objects, StaticFiles};
 use warnkit_service::server::shutdown_channel;
 use warnkit_service::Clock;
 
-use crate::support::*;
+use super::support::*;
 
 #[tokio::test]
 async fn serves_files_with_etags_and_cache_headers() {
