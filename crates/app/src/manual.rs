@@ -1,10 +1,64 @@
 //! A phone driven one step at a time by a person (`warnkit phone`): the regions it downloads, its first
-//! keys, which upload is due, an encounter between two phones, and the names of the results it polls.
+//! keys, which upload is due, an encounter between two phones, the names of the results it polls, and
+//! the directory it is kept in between commands.
+
+use std::path::Path;
 
 use rand::{CryptoRng, Rng, RngCore};
+use serde::{Deserialize, Serialize};
 
 use crate::en::day_of;
-use crate::{Http, Phone, PhoneError};
+use crate::{Endpoints, Http, HttpError, Phone, PhoneError};
+
+/// The file a [`Saved`] phone is kept in, in its directory.
+pub const STATE_FILE: &str = "phone.json";
+
+/// A phone kept in a directory between commands: the backend it talks to and its whole state.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Saved {
+    /// The backend's base URLs.
+    pub endpoints: Endpoints,
+    /// The phone.
+    pub phone: Phone,
+}
+
+impl Saved {
+    /// The phone kept in `dir`.
+    pub fn load(dir: &Path) -> Result<Self, HttpError> {
+        let path = dir.join(STATE_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            HttpError::Config(format!(
+                "reading {} (run `warnkit phone init` first): {e}",
+                path.display()
+            ))
+        })?;
+        serde_json::from_str(&text)
+            .map_err(|e| HttpError::Config(format!("{}: not a phone state: {e}", path.display())))
+    }
+
+    /// Keeps the phone in `dir` (created if missing), replacing the file whole: a command cut off
+    /// midway leaves the state before it, never half of one.
+    pub fn save(&self, dir: &Path) -> Result<(), HttpError> {
+        let fail =
+            |what: String, e: &dyn std::fmt::Display| HttpError::Config(format!("{what}: {e}"));
+        std::fs::create_dir_all(dir)
+            .map_err(|e| fail(format!("creating {}", dir.display()), &e))?;
+        let tmp = dir.join(format!("{STATE_FILE}.tmp"));
+        let bytes = serde_json::to_vec(self).map_err(|e| fail("encoding the phone".into(), &e))?;
+        std::fs::write(&tmp, bytes).map_err(|e| fail(format!("writing {}", tmp.display()), &e))?;
+        std::fs::rename(&tmp, dir.join(STATE_FILE))
+            .map_err(|e| fail(format!("replacing {STATE_FILE}"), &e))
+    }
+
+    /// The phone's HTTP client of its backend, backing off as its settings say.
+    pub fn http(&self) -> Result<Http, HttpError> {
+        Http::new(
+            self.endpoints.clone(),
+            self.phone.settings.backoff,
+            rand::random(),
+        )
+    }
+}
 
 /// The combined region every key is published in, which the original's apps download since 1.6.
 pub const COMBINED_REGION: &str = "EUR";

@@ -6,7 +6,8 @@ use warnkit_keystore::KeyStore;
 use warnkit_node::config::Config;
 use warnkit_node::{Listen, Node, RunningNode, Service};
 use warnkit_store::{unix_now, PoolConfig};
-use warnkit_testresult::TestResultConfig;
+use warnkit_testresult::posting::LabClient;
+use warnkit_testresult::{code, LabResult, TestResultConfig, LAB_PATH};
 use warnkit_verification::VerificationConfig;
 
 use crate::scratch::Scratch;
@@ -81,25 +82,17 @@ pub(crate) async fn post_positive(
     lab_key: &str,
     guids: &[String],
 ) -> anyhow::Result<()> {
+    let lab = LabClient::new(http.clone(), testresult, lab_key);
     for chunk in guids.chunks(1000) {
-        let results: Vec<serde_json::Value> = chunk
+        let results = chunk
             .iter()
-            .map(|g| {
-                let id = warnkit_service::auth::sha256_hex(g);
-                serde_json::json!({"id": id, "result": 2, "sc": unix_now()})
+            .map(|g| LabResult {
+                id: warnkit_service::auth::sha256_hex(g),
+                result: code::POSITIVE,
+                sc: Some(unix_now()),
             })
             .collect();
-        let r = http
-            .post(format!("{testresult}/api/v1/lab/results"))
-            .bearer_auth(lab_key)
-            .json(&serde_json::json!({ "testResults": results }))
-            .send()
-            .await?;
-        anyhow::ensure!(
-            r.status().is_success(),
-            "lab upload answered {}",
-            r.status()
-        );
+        lab.post(LAB_PATH, results).await?;
     }
     Ok(())
 }

@@ -10,6 +10,8 @@ use rand_chacha::ChaCha20Rng;
 use tokio::sync::Semaphore;
 use warnkit_app::submit::Interop;
 use warnkit_app::{Backoff, Http, Phone, RiskModel, Settings};
+use warnkit_testresult::posting::LabClient;
+use warnkit_testresult::{code, LabResult, LAB_PATH};
 
 use crate::backend::Backend;
 use crate::world::{Contact, Test, SCATTER_DB};
@@ -122,23 +124,19 @@ pub(crate) async fn post_result(
     test: &Test,
 ) -> anyhow::Result<()> {
     let guid = format!("demo-{seed}-{}", test.person);
-    let body = serde_json::json!({"testResults": [{
-        "id": warnkit_service::auth::sha256_hex(&guid),
-        "result": if test.positive { 2 } else { 1 },
-        "sc": test.sample,
-    }]});
-    let r = lab
-        .post(format!("{}/api/v1/lab/results", backend.testresult_url))
-        .bearer_auth(&backend.lab_key)
-        .json(&body)
-        .send()
+    let result = LabResult {
+        id: warnkit_service::auth::sha256_hex(&guid),
+        result: if test.positive {
+            code::POSITIVE
+        } else {
+            code::NEGATIVE
+        },
+        sc: Some(test.sample),
+    };
+    LabClient::new(lab.clone(), &backend.testresult_url, &backend.lab_key)
+        .post(LAB_PATH, vec![result])
         .await
         .context("posting a lab result")?;
-    anyhow::ensure!(
-        r.status().is_success(),
-        "the lab post was refused: {}",
-        r.status()
-    );
     Ok(())
 }
 

@@ -60,6 +60,29 @@ pub struct CountryEntry {
     pub public_key: String,
 }
 
+impl CountryEntry {
+    /// A new member country: its entry (the key file by its absolute path, read and parsed now, so a
+    /// wrong file fails here rather than when the gateway starts) and the bearer token to hand to its
+    /// operator, of which only the hash is in the entry.
+    pub fn enrol(code: &str, public_key: &Path) -> anyhow::Result<(Self, String)> {
+        anyhow::ensure!(
+            is_country_code(code),
+            "--code {code:?}: a country code is two uppercase letters, e.g. FR"
+        );
+        let path = std::fs::canonicalize(public_key)
+            .with_context(|| format!("reading {}", public_key.display()))?;
+        let path_text = path.to_str().context("the key's path is not UTF-8")?;
+        keypair::read_public_key(&path)?;
+        let token = warnkit_service::auth::random_secret("wk_fed_");
+        let entry = Self {
+            code: code.to_owned(),
+            token_sha256: warnkit_service::auth::sha256_hex(&token),
+            public_key: path_text.to_owned(),
+        };
+        Ok((entry, token))
+    }
+}
+
 /// A member country, resolved.
 #[derive(Debug, Clone)]
 pub struct Country {
@@ -252,13 +275,12 @@ impl FederationConfig {
 
 /// A P-256 public key from PEM text, or from the PEM file `value` names.
 pub fn public_key(value: &str) -> anyhow::Result<VerifyingKey> {
-    let pem = if value.trim_start().starts_with("-----BEGIN") {
-        value.to_owned()
-    } else {
-        std::fs::read_to_string(value).with_context(|| format!("reading {value}"))?
-    };
-    // Every form keys are published in (PEM on one line or many, bare base64 SPKI), as elsewhere.
-    warnkit_protocol::export::public_key_from_pem(&pem).map_err(|e| anyhow::anyhow!("{e}"))
+    if value.trim_start().starts_with("-----BEGIN") {
+        // Every form keys are published in (PEM on one line or many, bare base64 SPKI), as elsewhere.
+        return warnkit_protocol::export::public_key_from_pem(value)
+            .map_err(|e| anyhow::anyhow!("{e}"));
+    }
+    keypair::read_public_key(Path::new(value))
 }
 
 /// Loads `dir/signing-key.pem`, or generates it (mode 0600) with `public-key.pem` beside it; the flag

@@ -4,7 +4,8 @@
 //!
 //! What operators' commands do to a node's data directory lives here too, below the command line that
 //! parses their flags and prints their results: [`backup`] and restore, [`status`], the merged
-//! [`audit`] trail, signing-key rotation ([`keys`]) and teleTANs issued outside the portal ([`teletan`]).
+//! [`audit`] trail, portal users and lab keys ([`accounts`]), one run of the distribution ([`distribute`]), signing-key rotation ([`keys`]) and
+//! teleTANs issued outside the portal ([`teletan`]).
 //!
 //! ```no_run
 //! # async fn run() -> anyhow::Result<()> {
@@ -20,10 +21,12 @@
 //! # }
 //! ```
 
+pub mod accounts;
 pub mod audit;
 pub mod backup;
 pub mod config;
 pub mod demo_clock;
+pub mod distribute;
 pub mod instance;
 pub mod keys;
 pub mod limits;

@@ -185,8 +185,18 @@ impl Signer {
 /// Parses a P-256 public key as people publish and configure them: an SPKI PEM
 /// (`-----BEGIN PUBLIC KEY-----`) with its base64 on any number of lines (OpenSSL's 64-column form,
 /// or one line as apps and key servers print it), or the bare base64 of the SPKI DER, as apps
-/// configure keys.
+/// configure keys. A private key or an empty text is refused with a message that says so.
 pub fn public_key_from_pem(text: &str) -> Result<VerifyingKey, ExportError> {
+    if text.contains("PRIVATE KEY-----") {
+        return Err(ExportError::BadKey(
+            "a private key; give the public key (e.g. public-key.pem beside it)".into(),
+        ));
+    }
+    if text.trim().is_empty() {
+        return Err(ExportError::BadKey(
+            "empty; expected an SPKI PEM or the base64 of an SPKI public key".into(),
+        ));
+    }
     if let Ok(key) = VerifyingKey::from_public_key_pem(text.trim()) {
         return Ok(key);
     }

@@ -9,6 +9,7 @@
 //! - [`matching`]: diagnosis keys × observed RPIs → exposures, built for throughput.
 //! - [`proto`]: the protobuf messages (export files, submission payload, app configuration).
 //! - [`export`]: signed export archives (`export.bin` + `export.sig` in a zip).
+//! - [`qr`]: the test GUID in a PCR test's QR code.
 //! - [`risk`]: risk scoring, v1 (exposure summary) and v2 (exposure windows).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -19,6 +20,7 @@ pub mod interval;
 pub mod limits;
 pub mod matching;
 pub mod proto;
+pub mod qr;
 pub mod risk;
 
 pub use rand_core;

@@ -119,6 +119,33 @@ pub fn public_pem(key: &VerifyingKey) -> anyhow::Result<String> {
         .context("encoding the public key")
 }
 
+/// The largest public-key file read: an SPKI PEM of P-256 is under 200 bytes, so anything this large is
+/// the wrong file (an archive, a log), refused before it is read whole.
+const MAX_PUBLIC_KEY_FILE_BYTES: u64 = 64 * 1024;
+
+/// Reads a P-256 public key from a file someone names, in every form
+/// [`warnkit_protocol::export::public_key_from_pem`] accepts (SPKI PEM on one line or many, or the bare
+/// base64 SPKI); a file too large to be a key, or not text, is refused before it is parsed.
+pub fn read_public_key(file: &Path) -> anyhow::Result<VerifyingKey> {
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("reading {}", file.display()))?
+        .len();
+    if size > MAX_PUBLIC_KEY_FILE_BYTES {
+        bail!(
+            "{}: {size} bytes is no public key (an SPKI PEM is a few hundred bytes)",
+            file.display()
+        );
+    }
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        anyhow::anyhow!(
+            "{}: not text; expected an SPKI PEM or the base64 of an SPKI public key",
+            file.display()
+        )
+    })?;
+    warnkit_protocol::export::public_key_from_pem(&text).with_context(|| file.display().to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,7 +18,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 pub use lock::{FileLock, InstanceLock};
-use sqlx::migrate::Migrator;
+pub use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 pub use sqlx::{PgPool, SqlitePool};

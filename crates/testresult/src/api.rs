@@ -29,7 +29,7 @@ pub const QUICKTEST_PATH: &str = "/api/v1/quicktest/results";
 #[serde(rename_all = "camelCase")]
 pub struct LabResultsRequest {
     /// The lab's id; optional, but when given it must be the id the API key belongs to.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(max_length = 64)]
     pub lab_id: Option<String>,
     /// The results, at least one.

@@ -20,7 +20,9 @@ use warnkit_service::server::Shutdown;
 use warnkit_service::{periodic, AppResult, Clock, Metrics};
 use warnkit_store::{audit, Db};
 
-pub use api::{AppResultRequest, AppResultResponse, LabResult, LabResultsRequest, QUICKTEST_PATH};
+pub use api::{
+    AppResultRequest, AppResultResponse, LabResult, LabResultsRequest, LAB_PATH, QUICKTEST_PATH,
+};
 pub use store::{LabKey, KEY_ID_CHARS};
 
 /// Advisory-lock key of the retention job (PostgreSQL), unique across warnkit's jobs.

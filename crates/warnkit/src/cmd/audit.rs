@@ -54,10 +54,7 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
         action: args.action.clone(),
         limit: args.limit.map(|n| i64::try_from(n).unwrap_or(i64::MAX)),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let rows = runtime.block_on(async {
+    let rows = super::block_on(async {
         let config = Config::load(&args.config)?;
         collect(&config, &filter).await
     })?;

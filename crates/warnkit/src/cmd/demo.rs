@@ -118,16 +118,12 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         data_dir: args.data_dir.clone(),
         server,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting tokio")?;
     let mut shown = Shown {
         json: args.json,
         endpoints: !args.json && std::io::stderr().is_terminal(),
         progress: None,
     };
-    let summary = runtime.block_on(warnkit_demo::simulate(&options, &mut shown))?;
+    let summary = super::block_on_threads(warnkit_demo::simulate(&options, &mut shown))?;
     match (args.json, args.countries.is_some()) {
         (true, true) => println!("{}", serde_json::to_string_pretty(&summary)?),
         (true, false) => println!("{}", serde_json::to_string_pretty(&summary.total)?),

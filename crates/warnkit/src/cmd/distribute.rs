@@ -2,12 +2,9 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
-use warnkit_distribution::layout::parse_rfc3339;
-use warnkit_distribution::{Distribution, RunReport};
-use warnkit_keystore::{KeyRetention, KeyStore};
+use warnkit_distribution::RunReport;
+use warnkit_node::distribute::{self, RunOptions};
 use warnkit_protocol::interval::datetime_string;
-use warnkit_service::Clock;
 
 use crate::config::{Config, ConfigArgs};
 
@@ -18,8 +15,8 @@ pub struct DistributeArgs {
     config: ConfigArgs,
     /// Run as if it were this time (RFC 3339, e.g. 2026-11-24T03:00:00Z), not later than the real
     /// clock; for tests and backfills.
-    #[arg(long, value_name = "TIME")]
-    now: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = super::rfc3339)]
+    now: Option<i64>,
     /// Accept a --now later than the real clock, for a throw-away data directory (tests, demos): such
     /// a run publishes periods that have not ended, and runs on the real clock then refuse until it
     /// has caught up.
@@ -38,61 +35,22 @@ pub struct DistributeArgs {
 /// Runs the distribution job once.
 pub fn run(args: DistributeArgs) -> anyhow::Result<ExitCode> {
     let config = Config::load(&args.config)?;
-    refuse_beside_a_schedule(&config)?;
-    let real_now = warnkit_store::unix_now();
-    let now = match &args.now {
-        Some(text) => parse_rfc3339(text).with_context(|| {
-            format!("--now {text:?} is not an RFC 3339 time like 2026-11-24T03:00:00Z")
-        })?,
-        None => real_now,
+    let options = RunOptions {
+        now: args.now,
+        allow_future: args.allow_future,
+        force_rewind: args.force_rewind,
     };
-    anyhow::ensure!(
-        now <= real_now || args.allow_future,
-        "--now {} is later than the real clock ({}): the hours up to it have not ended, and a file \
-         published for them would change or vanish when the real clock gets there, though phones and \
-         caches keep it as immutable. Give a time in the past (or none), or --allow-future for a \
-         throw-away data directory",
-        datetime_string(now),
-        datetime_string(real_now)
-    );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting tokio")?;
-    let report = runtime.block_on(async {
-        let keys = KeyStore::open(&config.db_target("submission"), config.pool())
-            .await
-            .context("opening the key database")?;
-        let job = Distribution::for_data_dir(
-            keys.clone(),
-            config.distribution.clone(),
-            &config.data_dir,
-        )?
-        .with_force_rewind(args.force_rewind);
-        // A deployment that publishes from cron runs no server, so the key store's retention runs
-        // here too, on the run's clock (a backfill with an earlier --now deletes nothing it needs).
-        let retention = KeyRetention::new(
-            keys.clone(),
-            config.submission.retention_days,
-            Clock::manual(now),
-        );
-        let deleted = retention.run_once().await;
-        let report = job.run_once(now).await;
-        keys.db().close().await;
-        let mut report = report?;
-        report.keys_deleted = deleted.context("deleting expired keys")?.unwrap_or(0);
-        anyhow::Ok(report)
-    })?;
+    let report = super::block_on_threads(distribute::run_once(&config, options))?;
     if report.rewound {
         eprintln!(
             "warning: --force-rewind: published as of {}, earlier than the newest published file; \
              files of later periods were withdrawn",
-            datetime_string(now)
+            datetime_string(args.now.unwrap_or_else(warnkit_store::unix_now))
         );
     }
     if args.json {
         let mut value = serde_json::to_value(&report)?;
-        value["peak_rss_bytes"] = peak_rss_bytes().into();
+        value["peak_rss_bytes"] = distribute::peak_rss_bytes().into();
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else if !report.ran {
         println!("another distribution run holds the lock; nothing done");
@@ -100,23 +58,6 @@ pub fn run(args: DistributeArgs) -> anyhow::Result<ExitCode> {
         println!("{}", summary(&report));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Refuses while a `warnkit serve` runs the distribution schedule on this data directory: two
-/// publishers of one store, one on the real clock and one perhaps not, would undo each other's files.
-fn refuse_beside_a_schedule(config: &Config) -> anyhow::Result<()> {
-    let lock = config.data_dir.join("locks/distribution-schedule.lock");
-    let holder = warnkit_store::InstanceLock::holder(&lock)
-        .with_context(|| format!("reading {}", lock.display()))?;
-    match holder {
-        None => Ok(()),
-        Some(holder) => anyhow::bail!(
-            "a warnkit serve runs the distribution schedule on {} ({holder}); it publishes every \
-             interval by itself. Stop it, or set distribution.schedule = false in its configuration \
-             and restart it, before running warnkit distribute",
-            config.data_dir.display()
-        ),
-    }
 }
 
 /// The one-line summary of a run.
@@ -147,12 +88,4 @@ fn summary(report: &RunReport) -> String {
         report.keys_deleted,
         report.seconds
     )
-}
-
-/// The process's peak resident memory (Linux `VmHWM`), for the benchmark; `None` elsewhere.
-pub fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
 }

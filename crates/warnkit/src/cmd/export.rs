@@ -9,6 +9,7 @@ use clap::Subcommand;
 use warnkit_protocol::export::{self, Archive, ExportJson, KeyJson, Limits, Signer};
 use warnkit_protocol::interval::datetime_string;
 use warnkit_protocol::proto::TemporaryExposureKey;
+use warnkit_service::keypair;
 
 /// Export archive commands.
 #[derive(Debug, Subcommand)]
@@ -193,7 +194,7 @@ fn inspect(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
 fn verify(path: &Path, key_files: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
     let mut keys = Vec::new();
     for file in key_files {
-        keys.push(read_public_key(file)?);
+        keys.push(keypair::read_public_key(file)?);
     }
     let archive = read_archive(path)?;
     let outcome = archive.verify(&keys);
@@ -228,44 +229,6 @@ fn verify(path: &Path, key_files: &[PathBuf], json: bool) -> anyhow::Result<Exit
     } else {
         ExitCode::from(1)
     })
-}
-
-/// The largest public-key file read: an SPKI PEM of P-256 is under 200 bytes, so anything this large is
-/// the wrong file (an archive, a log), refused before it is read whole.
-const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
-
-/// Reads a P-256 public key from a file the user names, in every form [`export::public_key_from_pem`]
-/// accepts (SPKI PEM on one line or many, or the bare base64 SPKI).
-pub fn read_public_key(file: &Path) -> anyhow::Result<p256::ecdsa::VerifyingKey> {
-    let size = std::fs::metadata(file)
-        .with_context(|| format!("reading {}", file.display()))?
-        .len();
-    if size > MAX_KEY_FILE_BYTES {
-        bail!(
-            "{}: {size} bytes is no public key (an SPKI PEM is a few hundred bytes)",
-            file.display()
-        );
-    }
-    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let text = String::from_utf8(bytes).map_err(|_| {
-        anyhow::anyhow!(
-            "{}: not text; expected an SPKI PEM or the base64 of an SPKI public key",
-            file.display()
-        )
-    })?;
-    if text.contains("PRIVATE KEY-----") {
-        bail!(
-            "{}: a private key; give the public key (e.g. public-key.pem beside it)",
-            file.display()
-        );
-    }
-    if text.trim().is_empty() {
-        bail!(
-            "{}: empty; expected an SPKI PEM or the base64 of an SPKI public key",
-            file.display()
-        );
-    }
-    export::public_key_from_pem(&text).with_context(|| file.display().to_string())
 }
 
 /// A region code as the distribution publishes them: 2 to 8 letters or digits.

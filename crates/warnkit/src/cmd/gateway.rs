@@ -90,23 +90,7 @@ pub fn run(args: GatewayArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn add_country(code: &str, public_key: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(
-        warnkit_federation::batch::is_country_code(code),
-        "--code {code:?}: a country code is two uppercase letters, e.g. FR"
-    );
-    let path = std::fs::canonicalize(public_key)
-        .with_context(|| format!("reading {}", public_key.display()))?;
-    let path_text = path.to_str().context("the key's path is not UTF-8")?;
-    // Parsed now, so a wrong file fails here rather than when the gateway starts; read as every
-    // public key a user names is, which is also how the gateway reads it.
-    super::export::read_public_key(&path)?;
-    let token = warnkit_service::auth::random_secret("wk_fed_");
-    let hash = warnkit_service::auth::sha256_hex(&token);
-    let entry = warnkit_federation::CountryEntry {
-        code: code.to_owned(),
-        token_sha256: hash.clone(),
-        public_key: path_text.to_owned(),
-    };
+    let (entry, token) = warnkit_federation::CountryEntry::enrol(code, public_key)?;
     #[derive(serde::Serialize)]
     struct Snippet<'a> {
         gateway: Gateway<'a>,
@@ -125,8 +109,8 @@ fn add_country(code: &str, public_key: &std::path::Path, json: bool) -> anyhow::
         let out = serde_json::json!({
             "code": code,
             "token": token,
-            "tokenSha256": hash,
-            "publicKey": path_text,
+            "tokenSha256": entry.token_sha256,
+            "publicKey": entry.public_key,
             "toml": toml,
         });
         println!("{}", serde_json::to_string_pretty(&out)?);

@@ -6,8 +6,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
-use warnkit_distribution::layout::{self, datetime_string, parse_rfc3339};
+use warnkit_distribution::layout::{self, datetime_string};
 use warnkit_distribution::signing::KeyView;
 use warnkit_node::keys::{self, RotateOptions};
 
@@ -28,8 +27,8 @@ pub struct ListArgs {
     #[command(flatten)]
     config: ConfigArgs,
     /// Show the status at this time (RFC 3339) instead of now.
-    #[arg(long, value_name = "TIME")]
-    now: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = super::rfc3339)]
+    now: Option<i64>,
     /// Print JSON: every key with id, version, public key, created_at, valid_from, valid_until and status.
     #[arg(long)]
     json: bool,
@@ -54,12 +53,12 @@ pub struct RotateArgs {
     overlap_days: Option<u32>,
     /// When the new key starts signing (RFC 3339; default: now). Schedule it after the app update that
     /// trusts it has shipped; the public-key list announces it as pending until then.
-    #[arg(long, value_name = "TIME")]
-    valid_from: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = super::rfc3339)]
+    valid_from: Option<i64>,
     /// Act as if it were this time (RFC 3339, not later than the clock), as `distribute --now`; for tests
     /// and backfills.
-    #[arg(long, value_name = "TIME")]
-    now: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = super::rfc3339)]
+    now: Option<i64>,
     /// Print JSON: the new key and the whole keyring.
     #[arg(long)]
     json: bool,
@@ -75,7 +74,7 @@ pub fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
 
 fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
     let config = Config::load(&args.config)?;
-    let now = time_arg("--now", args.now.as_deref())?.unwrap_or_else(warnkit_store::unix_now);
+    let now = args.now.unwrap_or_else(warnkit_store::unix_now);
     let dir = keys::signing_dir(&config);
     let keyring = keys::load(&config)?;
     if args.json {
@@ -120,8 +119,8 @@ fn rotate(args: RotateArgs) -> anyhow::Result<ExitCode> {
         key_id: args.key_id,
         key_version: args.key_version,
         overlap_days: args.overlap_days,
-        valid_from: time_arg("--valid-from", args.valid_from.as_deref())?,
-        now: time_arg("--now", args.now.as_deref())?,
+        valid_from: args.valid_from,
+        now: args.now,
     };
     let keys::Rotated { keyring, new, now } =
         keys::rotate(&config, options, &super::audit::cli_actor())?;
@@ -148,13 +147,4 @@ fn rotate(args: RotateArgs) -> anyhow::Result<ExitCode> {
     );
     print!("{}", new.public_key);
     Ok(ExitCode::SUCCESS)
-}
-
-fn time_arg(flag: &str, text: Option<&str>) -> anyhow::Result<Option<i64>> {
-    text.map(|text| {
-        parse_rfc3339(text).with_context(|| {
-            format!("{flag} {text:?} is not an RFC 3339 time like 2026-11-24T03:00:00Z")
-        })
-    })
-    .transpose()
 }

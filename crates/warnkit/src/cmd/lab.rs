@@ -3,14 +3,10 @@
 
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use warnkit_node::accounts;
 use warnkit_protocol::interval::datetime_string;
-use warnkit_service::auth::sha256_hex;
-use warnkit_store::Db;
-use warnkit_testresult::posting::{self, RESULT_NAMES};
-use warnkit_testresult::TestResultService;
+use warnkit_testresult::posting::{self, LabClient, RESULT_NAMES};
 
-use crate::cmd::audit::cli_actor;
 use crate::config::{Config, ConfigArgs};
 
 /// `warnkit lab ...`
@@ -104,40 +100,18 @@ pub struct PostArgs {
 
 /// Runs `warnkit lab`.
 pub fn run(command: LabCommand) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    match command {
-        LabCommand::Key(KeyCommand::Create(args)) => runtime.block_on(create_key(args)),
-        LabCommand::Key(KeyCommand::List(args)) => runtime.block_on(list_keys(args)),
-        LabCommand::Key(KeyCommand::Revoke(args)) => runtime.block_on(revoke_keys(args)),
-        LabCommand::Post(args) => runtime.block_on(post(args)),
-    }
-}
-
-/// The test-result service on the configuration's database, for the key commands (which only touch
-/// key rows, so the service token is irrelevant).
-async fn open_service(config: &ConfigArgs) -> anyhow::Result<TestResultService> {
-    let config = Config::load(config)?;
-    let db = Db::open(
-        &config.db_target(warnkit_testresult::NAME),
-        config.pool(),
-        &warnkit_testresult::MIGRATIONS,
-    )
-    .await
-    .context("opening the test-result database")?;
-    Ok(TestResultService::new(
-        db,
-        config.testresult.clone(),
-        String::new(),
-    ))
+    super::block_on(async {
+        match command {
+            LabCommand::Key(KeyCommand::Create(args)) => create_key(args).await,
+            LabCommand::Key(KeyCommand::List(args)) => list_keys(args).await,
+            LabCommand::Key(KeyCommand::Revoke(args)) => revoke_keys(args).await,
+            LabCommand::Post(args) => post(args).await,
+        }
+    })
 }
 
 async fn create_key(args: CreateArgs) -> anyhow::Result<ExitCode> {
-    let service = open_service(&args.config).await?;
-    let key = service.create_lab_key_as(&cli_actor(), &args.lab).await;
-    service.db().close().await;
-    let key = key.context("creating the lab key")?;
+    let key = accounts::create_lab_key(&Config::load(&args.config)?, &args.lab).await?;
     if args.json {
         println!("{}", serde_json::json!({"lab": args.lab, "key": key}));
     } else {
@@ -151,10 +125,7 @@ async fn create_key(args: CreateArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn list_keys(args: ListArgs) -> anyhow::Result<ExitCode> {
-    let service = open_service(&args.config).await?;
-    let keys = service.lab_keys().await;
-    service.db().close().await;
-    let keys = keys.context("listing the lab keys")?;
+    let keys = accounts::lab_keys(&Config::load(&args.config)?).await?;
     let time = |t: i64| datetime_string(t);
     if args.json {
         for k in &keys {
@@ -191,12 +162,8 @@ async fn list_keys(args: ListArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn revoke_keys(args: RevokeArgs) -> anyhow::Result<ExitCode> {
-    let service = open_service(&args.config).await?;
-    let revoked = service
-        .revoke_lab_keys(&cli_actor(), &args.lab, args.key.as_deref())
-        .await;
-    service.db().close().await;
-    let revoked = revoked.context("revoking the lab keys")?;
+    let config = Config::load(&args.config)?;
+    let revoked = accounts::revoke_lab_keys(&config, &args.lab, args.key.as_deref()).await?;
     if revoked.is_empty() {
         eprintln!("lab {}: already revoked, nothing changed", args.lab);
     } else {
@@ -209,154 +176,16 @@ async fn revoke_keys(args: RevokeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// What `lab post` sends: the route and the id, from the arguments.
-fn target(args: &PostArgs) -> anyhow::Result<(i64, &'static str, String)> {
-    let Some(result) = posting::result_code(&args.result) else {
-        bail!("unknown result {}", args.result);
-    };
-    match (&args.guid, &args.hash, posting::is_rapid(result)) {
-        (Some(guid), None, false) => Ok((result, posting::route(result), hashed_guid(guid)?)),
-        (None, Some(hash), true) => {
-            if !warnkit_service::auth::is_hex(hash, 64) {
-                let shown: String = hash.chars().take(80).collect();
-                bail!(
-                    "--hash {shown:?} is not a SHA-256: give the 64 hex digits of the `hash` field \
-                     of the rapid test's QR code ({} characters given)",
-                    hash.chars().count()
-                );
-            }
-            Ok((result, posting::route(result), hash.clone()))
-        }
-        (Some(_), _, true) => bail!(
-            "{} is a rapid-test result: give the QR code's hash with --hash, not --guid",
-            args.result
-        ),
-        (_, Some(_), false) => bail!(
-            "{} is a PCR result: give the test GUID with --guid (rapid tests: --result rapid-...)",
-            args.result
-        ),
-        (None, None, _) => bail!("give --guid (PCR) or --hash (rapid test)"),
-    }
-}
-
-/// SHA-256 of the GUID as the phone computes it, after refusing what cannot be a test's GUID with the
-/// phone's own check (`warnkit_app::submit::qr_guid`: the original's QR-code shape, or the code's whole
-/// content `https://localhost/?GUID`).
-fn hashed_guid(scanned: &str) -> anyhow::Result<String> {
-    // The likeliest mix-up gets its own hint: the hash a lab system may hold instead of the GUID.
-    if warnkit_service::auth::is_hex(scanned, 64) {
-        bail!("--guid looks like a SHA-256 already; give the GUID itself, it is hashed here");
-    }
-    let guid = warnkit_app::submit::qr_guid(scanned).map_err(|e| anyhow::anyhow!("--guid: {e}"))?;
-    Ok(sha256_hex(guid))
-}
-
 async fn post(args: PostArgs) -> anyhow::Result<ExitCode> {
-    let (result, path, id) = target(&args)?;
-    let mut entry = serde_json::json!({"id": id, "result": result});
-    if let Some(sc) = args.sc {
-        entry["sc"] = sc.into();
-    }
-    let url = format!("{}{path}", args.url.trim_end_matches('/'));
-    let response = reqwest::Client::new()
-        .post(&url)
-        .bearer_auth(&args.key)
-        .json(&serde_json::json!({ "testResults": [entry] }))
-        .send()
-        .await
-        .with_context(|| format!("posting to {url}"))?;
-    let status = response.status();
-    if status.is_success() {
-        eprintln!("result posted ({status})");
-        return Ok(ExitCode::SUCCESS);
-    }
-    let body = response.text().await.unwrap_or_default();
-    bail!("the test-result service answered {status}: {body}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn args(guid: Option<&str>, hash: Option<&str>, result: &str) -> PostArgs {
-        PostArgs {
-            url: "http://127.0.0.1:1".into(),
-            key: "k".into(),
-            guid: guid.map(str::to_owned),
-            hash: hash.map(str::to_owned),
-            result: result.into(),
-            sc: None,
-        }
-    }
-
-    #[test]
-    fn pcr_results_go_to_the_lab_route_hashed() {
-        let guid = "3D6D08-3567F3F2-4DCF-43A3-8737-4CD1F87D6FDA";
-        let (result, path, id) = target(&args(Some(guid), None, "positive")).unwrap();
-        assert_eq!((result, path), (2, "/api/v1/lab/results"));
-        assert_eq!(id, sha256_hex(guid));
-    }
-
-    #[test]
-    fn guids_of_either_case_and_whole_qr_codes_are_hashed_as_the_phone_does() {
-        let guid = "3D6D08-3567F3F2-4DCF-43A3-8737-4CD1F87D6FDA";
-        let lower = guid.to_lowercase();
-        for (given, hashed) in [
-            (guid.to_owned(), guid),
-            (lower.clone(), lower.as_str()),
-            (format!("https://localhost/?{guid}"), guid),
-        ] {
-            let (_, _, id) = target(&args(Some(&given), None, "positive")).unwrap();
-            assert_eq!(id, sha256_hex(hashed), "{given}");
-        }
-    }
-
-    #[test]
-    fn rapid_results_go_to_the_quicktest_route_as_sent() {
-        let hash = "a".repeat(64);
-        let (result, path, id) = target(&args(None, Some(&hash), "rapid-positive")).unwrap();
-        assert_eq!((result, path, id), (7, "/api/v1/quicktest/results", hash));
-    }
-
-    #[test]
-    fn mismatches_and_malformed_input_are_refused() {
-        let hash = "a".repeat(64);
-        let guid = "3D6D08-3567F3F2-4DCF-43A3-8737-4CD1F87D6FDA";
-        for (a, needle) in [
-            (args(Some(guid), None, "rapid-positive"), "--hash"),
-            (args(None, Some(&hash), "positive"), "--guid"),
-            (args(None, Some("abc"), "rapid-negative"), "64 hex"),
-            (args(Some(""), None, "positive"), "empty"),
-            (args(Some(" x"), None, "positive"), "not a test's GUID"),
-            (
-                args(Some("hello world"), None, "positive"),
-                "not a test's GUID",
-            ),
-            (
-                args(Some(&guid[1..]), None, "positive"),
-                "not a test's GUID",
-            ),
-            (
-                args(Some(&guid.replace('D', "G")), None, "positive"),
-                "not a test's GUID",
-            ),
-            (
-                args(
-                    Some(&format!("https://example.org/?{guid}")),
-                    None,
-                    "positive",
-                ),
-                "not a test's GUID",
-            ),
-            (args(Some(&hash), None, "negative"), "SHA-256"),
-            (
-                args(None, Some(&"g".repeat(64)), "rapid-negative"),
-                "64 hex",
-            ),
-            (args(None, None, "positive"), "--guid"),
-        ] {
-            let err = target(&a).unwrap_err().to_string();
-            assert!(err.contains(needle), "{err}");
-        }
-    }
+    let (route, result) = posting::lab_result(
+        &args.result,
+        args.guid.as_deref(),
+        args.hash.as_deref(),
+        args.sc,
+    )
+    .map_err(anyhow::Error::msg)?;
+    let lab = LabClient::new(reqwest::Client::new(), &args.url, &args.key);
+    let status = lab.post(route, vec![result]).await?;
+    eprintln!("result posted ({status})");
+    Ok(ExitCode::SUCCESS)
 }

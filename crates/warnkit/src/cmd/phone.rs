@@ -1,14 +1,13 @@
 //! `warnkit phone`: one simulated phone on the command line, its state in a directory, for app
 //! developers testing against a server: register a test by QR code, poll, upload, download and score.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
-use serde::{Deserialize, Serialize};
-use warnkit_app::manual::{self, Upload};
+use warnkit_app::manual::{self, Saved, Upload};
 use warnkit_app::{Backoff, Endpoints, Http, Phone, RiskModel, Settings};
 
 /// `warnkit phone ...`
@@ -37,8 +36,8 @@ pub struct DirArgs {
     #[arg(long, default_value = "warnkit-phone")]
     dir: PathBuf,
     /// Act as if it were this time (RFC 3339) instead of now.
-    #[arg(long)]
-    now: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = super::rfc3339)]
+    now: Option<i64>,
 }
 
 /// Arguments of `warnkit phone init`.
@@ -114,58 +113,14 @@ pub struct MeetArgs {
     attenuation: u8,
 }
 
-/// What `phone.json` holds.
-#[derive(Debug, Serialize, Deserialize)]
-struct State {
-    endpoints: Endpoints,
-    phone: Phone,
-}
-
-const STATE_FILE: &str = "phone.json";
-
-fn load(dir: &Path) -> anyhow::Result<State> {
-    let path = dir.join(STATE_FILE);
-    let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "reading {} (run `warnkit phone init` first)",
-            path.display()
-        )
-    })?;
-    serde_json::from_str(&text).with_context(|| format!("{}: not a phone state", path.display()))
-}
-
-fn save(dir: &Path, state: &State) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let tmp = dir.join("phone.json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec(state)?)
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, dir.join(STATE_FILE)).context("replacing phone.json")?;
-    Ok(())
-}
-
-fn now(args: &DirArgs) -> anyhow::Result<i64> {
-    match &args.now {
-        Some(t) => warnkit_distribution::layout::parse_rfc3339(t)
-            .with_context(|| format!("--now {t:?} is not an RFC 3339 time")),
-        None => Ok(warnkit_store::unix_now()),
-    }
-}
-
-fn http(state: &State) -> anyhow::Result<Http> {
-    Ok(Http::new(
-        state.endpoints.clone(),
-        state.phone.settings.backoff,
-        rand::random(),
-    )?)
+/// The time of a command: `--now`, or the clock's.
+fn now(args: &DirArgs) -> i64 {
+    args.now.unwrap_or_else(warnkit_store::unix_now)
 }
 
 /// Runs `warnkit phone`.
 pub fn run(command: PhoneCommand) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting tokio")?;
-    runtime.block_on(dispatch(command))
+    super::block_on(dispatch(command))
 }
 
 async fn dispatch(command: PhoneCommand) -> anyhow::Result<ExitCode> {
@@ -202,29 +157,29 @@ async fn dispatch(command: PhoneCommand) -> anyhow::Result<ExitCode> {
             // Uploads name the home region as their origin: a server of another country refuses
             // keys that claim to come from Germany.
             phone.interop.origin = args.region.clone();
-            phone.start_keys(now(&args.dir)?, args.history_days, &mut rng);
-            save(&args.dir.dir, &State { endpoints, phone })?;
+            phone.start_keys(now(&args.dir), args.history_days, &mut rng);
+            Saved { endpoints, phone }.save(&args.dir.dir)?;
             eprintln!("phone set up in {}", args.dir.dir.display());
         }
         PhoneCommand::ScanQr(args) => {
             // Refused before anything is sent: an empty or mangled GUID would register a test nobody has.
-            let guid = warnkit_app::submit::qr_guid(&args.guid).map_err(anyhow::Error::msg)?;
-            let mut state = load(&args.dir.dir)?;
-            state.phone.scan_qr(&http(&state)?, guid).await?;
-            save(&args.dir.dir, &state)?;
+            let guid = warnkit_protocol::qr::qr_guid(&args.guid).map_err(anyhow::Error::msg)?;
+            let mut state = Saved::load(&args.dir.dir)?;
+            state.phone.scan_qr(&state.http()?, guid).await?;
+            state.save(&args.dir.dir)?;
             eprintln!("test registered");
         }
         PhoneCommand::Poll(args) => {
-            let mut state = load(&args.dir)?;
-            let result = state.phone.poll(&http(&state)?).await?;
-            save(&args.dir, &state)?;
+            let mut state = Saved::load(&args.dir)?;
+            let result = state.phone.poll(&state.http()?).await?;
+            state.save(&args.dir)?;
             println!("{}", manual::result_name(result));
         }
         PhoneCommand::Upload(args) => {
-            let mut state = load(&args.dir)?;
-            let t = now(&args)?;
-            let upload = state.phone.upload_due(&http(&state)?, t, &mut rng).await?;
-            save(&args.dir, &state)?;
+            let mut state = Saved::load(&args.dir)?;
+            let t = now(&args);
+            let upload = state.phone.upload_due(&state.http()?, t, &mut rng).await?;
+            state.save(&args.dir)?;
             match upload {
                 Upload::RolledOver(false) => {
                     bail!("nothing to upload: the last day's key is released after midnight UTC")
@@ -236,12 +191,9 @@ async fn dispatch(command: PhoneCommand) -> anyhow::Result<ExitCode> {
             }
         }
         PhoneCommand::Sync(args) => {
-            let mut state = load(&args.dir)?;
-            let report = state
-                .phone
-                .sync(&http(&state)?, now(&args)?, &mut rng)
-                .await;
-            save(&args.dir, &state)?;
+            let mut state = Saved::load(&args.dir)?;
+            let report = state.phone.sync(&state.http()?, now(&args), &mut rng).await;
+            state.save(&args.dir)?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             if !report.rejected.is_empty() {
                 eprintln!("rejected: {}", report.rejected.join("; "));
@@ -249,14 +201,14 @@ async fn dispatch(command: PhoneCommand) -> anyhow::Result<ExitCode> {
             }
         }
         PhoneCommand::Risk(args) => {
-            let state = load(&args.dir)?;
-            let status = state.phone.risk(now(&args)?)?;
+            let state = Saved::load(&args.dir)?;
+            let status = state.phone.risk(now(&args))?;
             println!("{}", serde_json::to_string_pretty(&status)?);
         }
         PhoneCommand::Meet(args) => {
-            let mut me = load(&args.dir.dir)?;
-            let mut other = load(&args.other)?;
-            let end = now(&args.dir)? - i64::from(args.days_ago) * 86_400;
+            let mut me = Saved::load(&args.dir.dir)?;
+            let mut other = Saved::load(&args.other)?;
+            let end = now(&args.dir) - i64::from(args.days_ago) * 86_400;
             let minutes = me.phone.meet(
                 &mut other.phone,
                 end,
@@ -264,8 +216,8 @@ async fn dispatch(command: PhoneCommand) -> anyhow::Result<ExitCode> {
                 args.attenuation,
                 &mut rng,
             );
-            save(&args.dir.dir, &me)?;
-            save(&args.other, &other)?;
+            me.save(&args.dir.dir)?;
+            other.save(&args.other)?;
             eprintln!("recorded {minutes} minutes at {} dB", args.attenuation);
         }
     }

@@ -1,17 +1,17 @@
 //! `warnkit portal`: officer accounts of the portal, created, listed, changed, disabled and enabled by an
 //! operator; every change is recorded in the portal's audit trail as done by `cli:<unix user>`.
-//! Applying and recording a change is the portal crate's (`warnkit_portal::admin`).
+//! Applying and recording a change is the portal crate's (`warnkit_portal::admin`), opening the
+//! database the node's (`warnkit_node::accounts`).
 
 use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use warnkit_portal::admin::{self, Change};
+use warnkit_node::accounts;
+use warnkit_portal::admin::Change;
 use warnkit_portal::{Role, Roles};
 use warnkit_protocol::interval::datetime_string;
-use warnkit_store::Db;
 
-use crate::cmd::audit::cli_actor;
 use crate::config::{Config, ConfigArgs};
 
 /// `warnkit portal ...`
@@ -160,18 +160,16 @@ pub fn run(command: PortalCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Applies an account change made from the command line, recorded in the portal's audit trail; returns
+/// Applies an account change made from the command line ([`accounts::change_portal_user`]); returns
 /// the sessions it ended.
 fn change(config: &ConfigArgs, change: Change<'_>) -> anyhow::Result<u64> {
-    with_db(config, |db| async move {
-        admin::apply(&db, &cli_actor(), change).await
-    })
+    let config = Config::load(config)?;
+    super::block_on(accounts::change_portal_user(&config, change))
 }
 
 fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
-    let users = with_db(&args.config, |db| async move {
-        warnkit_portal::list_users(&db).await
-    })?;
+    let config = Config::load(&args.config)?;
+    let users = super::block_on(accounts::portal_users(&config))?;
     let time = |t: Option<i64>| t.map(datetime_string);
     if args.json {
         for u in &users {
@@ -253,27 +251,6 @@ fn warn_without_authorities(config: &ConfigArgs, roles: Roles) {
              [[portal.health_authorities]] entries (name = \"...\", nr = \"...\") and restart the portal"
         );
     }
-}
-
-/// Opens the portal database of the configuration, runs `f` on it and closes it.
-fn with_db<T, F, Fut>(config: &ConfigArgs, f: F) -> anyhow::Result<T>
-where
-    F: FnOnce(Db) -> Fut,
-    Fut: std::future::Future<Output = warnkit_service::AppResult<T>>,
-{
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let config = Config::load(config)?;
-        let target = config.db_target(warnkit_portal::NAME);
-        let db = Db::open(&target, config.pool(), &warnkit_portal::MIGRATIONS)
-            .await
-            .context("opening the portal database")?;
-        let result = f(db.clone()).await;
-        db.close().await;
-        Ok(result?)
-    })
 }
 
 /// The password from standard input, or a generated one (`true`: print it).

@@ -53,11 +53,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.log.json |= args.log_json;
     init_logging(&config)?;
     let node = builder(config, &args.only, args.demo_clock)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting tokio")?;
-    runtime.block_on(async {
+    super::block_on_threads(async {
         let mut node = node.start().await?;
         let outcome = tokio::select! {
             () = termination_signal() => {

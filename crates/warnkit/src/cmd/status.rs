@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use warnkit_node::instance::holder_pid;
 use warnkit_node::status::{gather, wait_until_up, ServiceStatus, Status};
 
@@ -27,12 +27,8 @@ pub struct StatusArgs {
 /// Runs `warnkit status`.
 pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let config = Config::load(&args.config)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting tokio")?;
     if let Some(secs) = args.wait {
-        runtime.block_on(wait_until_up(&config, Duration::from_secs(secs)))?;
+        super::block_on(wait_until_up(&config, Duration::from_secs(secs)))?;
     }
     if !config.data_dir.is_dir() {
         bail!(
@@ -41,7 +37,7 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
             config.data_dir.display()
         );
     }
-    let status = runtime.block_on(gather(&config))?;
+    let status = super::block_on(gather(&config))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&status)?);
     } else {

@@ -33,10 +33,7 @@ pub struct CreateArgs {
 /// Runs `warnkit teletan`.
 pub fn run(command: TeletanCommand) -> anyhow::Result<ExitCode> {
     let TeletanCommand::Create(args) = command;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let issued = runtime.block_on(async {
+    let issued = super::block_on(async {
         let config = Config::load(&args.config)?;
         let kind = TeletanType::parse(&args.kind).context("type must be TEST or EVENT")?;
         teletan::issue(&config, kind, &cli_actor()).await
