@@ -1,7 +1,7 @@
 //! One distribution run on a node's data directory outside `warnkit serve` (`warnkit distribute`, from
 //! cron, tests and backfills): refused beside a running schedule and for a time the clock has not
-//! reached, with the key store's retention run first, since a deployment that publishes from cron runs
-//! no server to delete old keys.
+//! reached, followed by the key store's retention, since a deployment that publishes from cron runs no
+//! server to delete old keys.
 
 use anyhow::Context;
 use warnkit_distribution::{Distribution, RunReport};
@@ -22,8 +22,8 @@ pub struct RunOptions {
     pub force_rewind: bool,
 }
 
-/// Runs the distribution job once on `config`'s data directory, at `options.now` or the clock's time;
-/// the report counts the expired keys the retention deleted before the run.
+/// Runs the distribution job once on `config`'s data directory, at `options.now` or the clock's time,
+/// then deletes the expired keys; the report counts them.
 pub async fn run_once(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
     refuse_beside_a_schedule(config)?;
     let real_now = warnkit_store::unix_now();
@@ -43,17 +43,24 @@ pub async fn run_once(config: &Config, options: RunOptions) -> anyhow::Result<Ru
     let job =
         Distribution::for_data_dir(keys.clone(), config.distribution.clone(), &config.data_dir)?
             .with_force_rewind(options.force_rewind);
-    // On the run's clock: a backfill with an earlier `now` deletes nothing it needs.
+    let report = job.run_once(now).await;
+    // After the run and on its clock: a run that catches up on days (a backfill, a restart after an
+    // outage) publishes each day's file from every key of that day before the oldest hours expire,
+    // and a backfill with an earlier `now` deletes nothing a later run needs.
     let retention = KeyRetention::new(
         keys.clone(),
         config.submission.retention_days,
         Clock::manual(now),
     );
-    let deleted = retention.run_once().await;
-    let report = job.run_once(now).await;
+    let deleted = match &report {
+        Ok(_) => Some(retention.run_once().await),
+        Err(_) => None,
+    };
     keys.db().close().await;
     let mut report = report?;
-    report.keys_deleted = deleted.context("deleting expired keys")?.unwrap_or(0);
+    if let Some(deleted) = deleted {
+        report.keys_deleted = deleted.context("deleting expired keys")?.unwrap_or(0);
+    }
     Ok(report)
 }
 
