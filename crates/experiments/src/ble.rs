@@ -39,6 +39,16 @@ pub struct BleOptions {
 }
 
 impl BleOptions {
+    /// The runs that are made: one when the timing is fixed and every phase at 0, since every run is
+    /// then the same (nothing is left to chance), else [`BleOptions::runs`].
+    pub fn effective_runs(&self) -> u64 {
+        if self.fixed_timing && self.aligned {
+            self.runs.min(1)
+        } else {
+            self.runs
+        }
+    }
+
     /// The phases of the runs.
     pub fn placement(&self) -> Placement {
         if self.aligned {
@@ -176,7 +186,7 @@ pub fn run(opts: &BleOptions, progress: &mut dyn Progress) -> anyhow::Result<Ble
         scenario,
         placement,
         &opts.model,
-        opts.runs,
+        opts.effective_runs(),
         &mut rng,
         progress,
     )?;
@@ -205,14 +215,14 @@ pub fn run(opts: &BleOptions, progress: &mut dyn Progress) -> anyhow::Result<Ble
             window_length_s: s.window_s,
             fixed_timing: opts.fixed_timing,
             closed_form_probability: closed_form,
-            runs: opts.runs,
+            runs: opts.effective_runs(),
             seed: opts.seed,
         })
     } else {
         BleReport::Scenario(ScenarioReport {
             scenario: scenario.name.clone(),
             description: scenario.description.clone(),
-            runs: opts.runs,
+            runs: opts.effective_runs(),
             seed: opts.seed,
             fixed_timing: opts.fixed_timing,
             aligned: opts.aligned,

@@ -7,11 +7,12 @@ use crate::config::{ConfigError, RadioConfig};
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct TimingOverrides {
     /// Longest start-to-start period of scan windows in seconds; the shortest becomes 70 % of it
-    /// (Google's 300 s − 90 s), or exactly it with fixed timing.
+    /// (Google's 300 s − 90 s), or exactly it with fixed timing (default there: the figure's 300 s).
     pub window_period_s: Option<f64>,
-    /// Length of a scan window in seconds.
+    /// Length of a scan window in seconds (default with fixed timing: the figure's 2 s).
     pub window_length_s: Option<f64>,
-    /// The seeds' timing: an advertisement exactly every 250 ms, windows exactly every period, no
+    /// The seeds' Figure 14 timing ([`RadioConfig::seed_figure`]): an advertisement exactly every
+    /// 250 ms, 2-second windows exactly every 300 s unless the period or window is given, no
     /// shadowing, fading or packet loss.
     pub fixed: bool,
 }
@@ -20,19 +21,25 @@ impl TimingOverrides {
     /// `base` with these overrides, validated.
     pub fn apply(&self, base: RadioConfig) -> Result<RadioConfig, ConfigError> {
         let mut cfg = base;
-        if let Some(w) = self.window_length_s {
-            cfg.scanning.window_s = w;
-        }
         if self.fixed {
-            let period = self.window_period_s.unwrap_or(cfg.scanning.period_max_s);
+            // The figure's timing, not the base's: its outcome depends on the 2-second windows.
+            let figure = RadioConfig::seed_figure().scanning;
+            let period = self.window_period_s.unwrap_or(figure.period_max_s);
+            let window = self.window_length_s.unwrap_or(figure.window_s);
             cfg = RadioConfig {
                 channel: cfg.channel,
-                ..RadioConfig::fixed(0.25, period, cfg.scanning.window_s)
+                ..RadioConfig::fixed(0.25, period, window)
             };
             cfg.channel.shadowing_sigma_db = 0.0;
             cfg.channel.fading_sigma_db = 0.0;
             cfg.channel.packet_loss = 0.0;
-        } else if let Some(p) = self.window_period_s {
+            cfg.validate()?;
+            return Ok(cfg);
+        }
+        if let Some(w) = self.window_length_s {
+            cfg.scanning.window_s = w;
+        }
+        if let Some(p) = self.window_period_s {
             cfg.scanning.period_max_s = p;
             cfg.scanning.period_min_s = (0.7 * p).max(cfg.scanning.window_s);
         }
@@ -86,6 +93,27 @@ mod tests {
         assert_eq!(cfg.channel.packet_loss, 0.0);
         assert_eq!(cfg.channel.shadowing_sigma_db, 0.0);
         assert_eq!(cfg.channel.fading_sigma_db, 0.0);
+    }
+
+    #[test]
+    fn fixed_timing_alone_is_the_figures_whatever_the_base() {
+        let mut base = RadioConfig::default();
+        base.scanning.window_s = 6.0;
+        base.scanning.period_max_s = 240.0;
+        let fixed = TimingOverrides {
+            fixed: true,
+            ..TimingOverrides::default()
+        };
+        let figure = RadioConfig::seed_figure();
+        assert_eq!(fixed.apply(base.clone()).unwrap(), figure);
+        let longer = TimingOverrides {
+            window_length_s: Some(4.0),
+            ..fixed
+        }
+        .apply(base)
+        .unwrap();
+        assert_eq!(longer.scanning.window_s, 4.0);
+        assert_eq!(longer.scanning.period_max_s, 300.0);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use warnkit_experiments::ble::{self, BleOptions, BleReport, EncounterReport};
 use warnkit_experiments::risk::{load_params, RiskModel};
 use warnkit_sim::scenario::Obstruction;
 use warnkit_sim::timing::TimingOverrides;
-use warnkit_sim::{RadioConfig, Scenario};
+use warnkit_sim::Scenario;
 
 use super::{cell, StderrProgress};
 
@@ -32,18 +32,19 @@ pub struct BleArgs {
     #[arg(long)]
     config: Option<PathBuf>,
     /// Longest start-to-start period of scan windows in seconds; the shortest is 70 % of it (Google's
-    /// 300 s − 90 s), or exactly it with --fixed-timing.
+    /// 300 s − 90 s), or exactly it with --fixed-timing (default there: the figure's 300 s).
     #[arg(long)]
     window_period: Option<f64>,
-    /// Length of a scan window in seconds.
+    /// Length of a scan window in seconds (default with --fixed-timing: the figure's 2 s).
     #[arg(long)]
     window_length: Option<f64>,
-    /// The seeds' Figure 14 timing: an advertisement exactly every 250 ms, windows exactly every period,
-    /// no shadowing, fading or packet loss.
+    /// The seeds' Figure 14 timing: an advertisement exactly every 250 ms, 2-second windows exactly
+    /// every 300 s (unless --window-period or --window-length say otherwise), no shadowing, fading or
+    /// packet loss. Phases stay random unless --aligned.
     #[arg(long)]
     fixed_timing: bool,
     /// Put the first scan window, advertisement and RPI change at time 0 instead of random phases; with
-    /// --fixed-timing every run is the same (replays the figure).
+    /// --fixed-timing nothing is left to chance, so one run is made (replays the figure).
     #[arg(long)]
     aligned: bool,
     /// Number of runs, each at new random phases.
@@ -119,6 +120,13 @@ pub fn run(args: BleArgs) -> anyhow::Result<ExitCode> {
         model,
         plots: args.plots.clone(),
     };
+    if args.fixed_timing && !args.aligned && !single && !args.json {
+        eprintln!(
+            "note: fixed timing at random phases: each run puts the windows at a random offset, so \
+             an encounter is detected in a share of runs; add --aligned for the figure's own run \
+             (first window at 0 s)"
+        );
+    }
     let outcome = ble::run(&opts, &mut StderrProgress::new(args.json))?;
     if !args.json {
         for path in &outcome.plots {
@@ -130,7 +138,7 @@ pub fn run(args: BleArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&outcome.report)?);
         return Ok(ExitCode::SUCCESS);
     }
-    print_header(&opts.scenario, &opts.radio, &args);
+    print_header(&opts, &args);
     match &outcome.report {
         BleReport::Single(report) => {
             print_table(std::slice::from_ref(&report.encounter));
@@ -143,13 +151,15 @@ pub fn run(args: BleArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_header(scenario: &Scenario, cfg: &RadioConfig, args: &BleArgs) {
+fn print_header(opts: &BleOptions, args: &BleArgs) {
+    let (scenario, cfg) = (&opts.scenario, &opts.radio);
     let s = &cfg.scanning;
     let a = &cfg.advertising;
     println!("scenario {}: {}", scenario.name, scenario.description);
     println!(
-        "{} runs, seed {}; scan windows {} s every {}–{} s; advertising every {}–{} ms; {} phases; TRL {}",
-        args.runs,
+        "{} run{}, seed {}; scan windows {} s every {}–{} s; advertising every {}–{} ms; {} phases; TRL {}",
+        opts.effective_runs(),
+        if opts.effective_runs() == 1 { "" } else { "s" },
         args.seed,
         s.window_s,
         s.period_min_s,
