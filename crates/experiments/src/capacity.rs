@@ -324,6 +324,7 @@ fn requests_chart(requests: &[u64], sessions: &[u64], report: &CapacityReport) -
         ),
         x_label: "hour of the day (UTC)".into(),
         y_label: "per second".into(),
+        y_names: Vec::new(),
         x_range: 0.0..24.0,
         y_range: bottom..top,
         series: vec![

@@ -251,6 +251,7 @@ fn tradeoff_chart(report: &WhatifReport) -> Chart {
             report.ground_truth
         ),
         y_label: "rate".into(),
+        y_names: Vec::new(),
         x_range: 0.0..top,
         y_range: 0.0..1.05,
         series,

@@ -146,6 +146,13 @@ fn timeline_to(
     sim.run(scenario, placement, rng, &mut out);
     let n = scenario.encounters.len();
     let (start, end) = scenario.span();
+    // Minutes once seconds would run into the thousands (a train ride, an evening next door).
+    let (unit, per) = if end - start > 1800.0 {
+        ("min", 60.0)
+    } else {
+        ("s", 1.0)
+    };
+    let x = |t: f64| t / per;
     let margin = ((end - start) * 0.03).max(30.0);
     let top = n as f64 + 0.6;
     let window_s = sim.config().scanning.window_s;
@@ -153,15 +160,18 @@ fn timeline_to(
         format!("scan windows ({window_s} s)"),
         out.windows
             .iter()
-            .map(|w| ((w.start_s, 0.4), (w.start_s, top)))
+            .map(|w| ((x(w.start_s), 0.4), (x(w.start_s), top)))
             .collect(),
         false,
     )];
+    // Row n - i is encounter i, named on the axis rather than in the legend.
+    let mut y_names = vec![String::new(); n];
     for (i, e) in scenario.encounters.iter().enumerate() {
         let y = (n - i) as f64;
+        y_names[n - i - 1] = e.label.clone();
         series.push(Series::segments(
-            e.label.clone(),
-            vec![((e.start_s, y), (e.end_s(), y))],
+            "",
+            vec![((x(e.start_s), y), (x(e.end_s()), y))],
             true,
         ));
     }
@@ -169,15 +179,16 @@ fn timeline_to(
         .sightings
         .iter()
         .enumerate()
-        .flat_map(|(i, s)| s.iter().map(move |s| (s.time_s, (n - i) as f64)))
+        .flat_map(|(i, s)| s.iter().map(move |s| (x(s.time_s), (n - i) as f64)))
         .collect();
     series.push(Series::markers("sightings", sightings));
     let chart = Chart {
         title: format!("{}: {note}", scenario.name),
-        x_label: "time (s)".into(),
-        y_label: "encounter".into(),
-        x_range: (start - margin)..(end + margin),
-        y_range: 0.0..(n as f64 + 1.0 + 0.35 * n as f64),
+        x_label: format!("time ({unit})"),
+        y_label: String::new(),
+        y_names,
+        x_range: x(start - margin)..x(end + margin),
+        y_range: 0.0..(n as f64 + 1.8),
         series,
         legend: Legend::UpperRight,
     };
@@ -252,6 +263,7 @@ fn detection_vs_duration(
         title: "Detection probability of a 1 m encounter against its duration".into(),
         x_label: "encounter duration (min)".into(),
         y_label: "P(at least one sighting)".into(),
+        y_names: Vec::new(),
         x_range: 0.0..10.0,
         y_range: 0.0..1.05,
         series,
@@ -301,6 +313,7 @@ fn attenuation_vs_distance(
         title: "Attenuation against distance (log-distance path loss, shadowing, fading)".into(),
         x_label: "distance (m)".into(),
         y_label: "attenuation (dB)".into(),
+        y_names: Vec::new(),
         x_range: 0.0..20.0,
         y_range: 25.0..(c.max_attenuation_db + 25.0),
         series,

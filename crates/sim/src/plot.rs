@@ -17,11 +17,12 @@ pub enum SeriesKind {
     Line,
     /// Unjoined small translucent dots, for many samples.
     Points,
-    /// Unjoined large opaque dots, for few events.
+    /// Unjoined large rings, for few events (rings, so that what lies under them stays visible).
     Markers,
-    /// A thin line, for thresholds and reference curves.
+    /// A dashed line, for thresholds and reference curves, visible even inside a band of data.
     Reference,
-    /// Separate thick segments, one per pair of points (intervals on a timeline).
+    /// Separate thick segments, one per pair of points, with a tick at each end so that a very short
+    /// interval still shows (intervals on a timeline).
     Segments,
     /// Separate thin segments, one per pair of points (markers such as scan windows).
     ThinSegments,
@@ -103,6 +104,8 @@ pub struct Chart {
     pub x_label: String,
     /// Description of the y axis.
     pub y_label: String,
+    /// Names of the whole-number y values, from 1 up (a timeline's rows); empty: numbers.
+    pub y_names: Vec<String>,
     /// Visible x range.
     pub x_range: Range<f64>,
     /// Visible y range.
@@ -209,6 +212,15 @@ pub fn render(chart: &Chart, stem: &Path) -> Result<[PathBuf; 2], PlotError> {
     Ok([png, svg])
 }
 
+/// A tick's number as people write it: `1200`, not `1200.0`; `0.25`, not `0.250`.
+fn tick(value: &f64) -> String {
+    if (value - value.round()).abs() < 1e-9 {
+        return format!("{value:.0}");
+    }
+    let text = format!("{value:.3}");
+    text.trim_end_matches('0').to_owned()
+}
+
 /// Encodes an RGB buffer of [`SIZE`] as a PNG file.
 fn write_png(path: &Path, pixels: &[u8]) -> Result<(), String> {
     let file = std::fs::File::create(path).map_err(|e| e.to_string())?;
@@ -226,21 +238,39 @@ fn write_png(path: &Path, pixels: &[u8]) -> Result<(), String> {
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Result<(), String> {
     let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     root.fill(&WHITE).map_err(e)?;
+    let names = &chart.y_names;
+    // Room for the longest name at about 7.5 pixels a character, up to a third of the width.
+    let longest = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+    let y_area = (80 + longest * 15 / 2).min(SIZE.0 as usize / 3) as u32;
     let mut ctx = ChartBuilder::on(root)
         .caption(&chart.title, ("sans-serif", 24))
         .margin(16)
         .x_label_area_size(48)
-        .y_label_area_size(64)
+        .y_label_area_size(y_area)
         .build_cartesian_2d(chart.x_range.clone(), chart.y_range.clone())
         .map_err(e)?;
-    ctx.configure_mesh()
-        .x_desc(chart.x_label.as_str())
+    let name_of = |y: &f64| {
+        let row = y.round();
+        if (y - row).abs() > 1e-6 || row < 1.0 {
+            return String::new();
+        }
+        names.get(row as usize - 1).cloned().unwrap_or_default()
+    };
+    let mut mesh = ctx.configure_mesh();
+    mesh.x_desc(chart.x_label.as_str())
         .y_desc(chart.y_label.as_str())
         .label_style(("sans-serif", 15))
         .axis_desc_style(("sans-serif", 17))
         .light_line_style(WHITE.mix(0.0))
-        .draw()
-        .map_err(e)?;
+        .x_label_formatter(&tick);
+    if names.is_empty() {
+        mesh.y_label_formatter(&tick);
+    } else {
+        // One tick per whole number, so that every row gets its name.
+        let span = (chart.y_range.end - chart.y_range.start).ceil() as usize + 1;
+        mesh.y_labels(span).y_label_formatter(&name_of);
+    }
+    mesh.draw().map_err(e)?;
     let mut has_legend = false;
     for (i, series) in chart.series.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()].to_rgba();
@@ -252,9 +282,11 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Res
                 ))
                 .map_err(e)?,
             SeriesKind::Reference => ctx
-                .draw_series(LineSeries::new(
+                .draw_series(DashedLineSeries::new(
                     series.points.iter().copied(),
-                    color.mix(0.7).stroke_width(1),
+                    10,
+                    6,
+                    color.stroke_width(2),
                 ))
                 .map_err(e)?,
             SeriesKind::Segments | SeriesKind::ThinSegments => {
@@ -268,6 +300,13 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Res
                 } else {
                     color.stroke_width(width)
                 };
+                if width > 1 {
+                    let tick = 0.06 * (chart.y_range.end - chart.y_range.start);
+                    let ends = series.points.iter().map(|&(x, y)| {
+                        PathElement::new(vec![(x, y - tick), (x, y + tick)], color.stroke_width(2))
+                    });
+                    ctx.draw_series(ends).map_err(e)?;
+                }
                 ctx.draw_series(
                     series
                         .points
@@ -289,7 +328,7 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Res
                     series
                         .points
                         .iter()
-                        .map(|&p| Circle::new(p, 6, color.filled())),
+                        .map(|&p| Circle::new(p, 6, color.stroke_width(2))),
                 )
                 .map_err(e)?,
         };
@@ -321,6 +360,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn ticks_drop_needless_decimals() {
+        assert_eq!(tick(&1200.0), "1200");
+        assert_eq!(tick(&-5.0), "-5");
+        assert_eq!(tick(&0.25), "0.25");
+        assert_eq!(tick(&0.5), "0.5");
+        assert_eq!(tick(&2.125), "2.125");
+    }
+
+    #[test]
     fn writes_png_and_svg_with_text() {
         let dir = std::env::temp_dir().join(format!("warnkit-sim-plot-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -328,6 +376,7 @@ mod tests {
             title: "Test chart".into(),
             x_label: "x".into(),
             y_label: "y".into(),
+            y_names: Vec::new(),
             x_range: 0.0..10.0,
             y_range: 0.0..1.0,
             series: vec![

@@ -13,8 +13,9 @@ use super::StderrProgress;
 /// Arguments of `warnkit sim plots`.
 #[derive(Debug, Args)]
 pub struct PlotsArgs {
-    /// Directory to write into (created if missing).
-    #[arg(long, default_value = "docs/plots")]
+    /// Directory to write into (created if missing); `docs/plots` in a checkout redraws the
+    /// documentation's figures.
+    #[arg(long, value_name = "DIR")]
     out: PathBuf,
     /// Radio model parameters (TOML); unset fields keep the documented defaults.
     #[arg(long)]
