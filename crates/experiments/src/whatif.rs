@@ -49,6 +49,29 @@ pub struct Outcome {
     pub precision: f64,
     /// Share of people without close contact that are not warned.
     pub specificity: f64,
+    /// 95 % interval of the sensitivity ([`wilson`]); `None` (null) when there is nothing to share.
+    pub sensitivity_ci: Option<[f64; 2]>,
+    /// 95 % interval of the precision.
+    pub precision_ci: Option<[f64; 2]>,
+    /// 95 % interval of the specificity.
+    pub specificity_ci: Option<[f64; 2]>,
+}
+
+/// The two-sided 95 % Wilson score interval of a share of `hits` in `n` trials: what the share would
+/// likely be in another population drawn the same way. Unlike the normal approximation it stays inside
+/// [0, 1] and is not empty at 0 or `n` hits (a sensitivity of 1.000 from 475 close contacts is
+/// [0.992, 1]). `None` when there are no trials.
+pub fn wilson(hits: u64, n: u64) -> Option<[f64; 2]> {
+    if n == 0 {
+        return None;
+    }
+    const Z: f64 = 1.959_963_984_540_054;
+    let (k, n) = (hits as f64, n as f64);
+    let p = k / n;
+    let z2 = Z * Z;
+    let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
+    let half = Z / (1.0 + z2 / n) * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    Some([(centre - half).max(0.0), (centre + half).min(1.0)])
 }
 
 impl Outcome {
@@ -73,6 +96,10 @@ impl Outcome {
         o.sensitivity = rate(o.true_positives, o.false_negatives);
         o.precision = rate(o.true_positives, o.false_positives);
         o.specificity = rate(o.true_negatives, o.false_positives);
+        let interval = |a: u64, b: u64| wilson(a, a + b);
+        o.sensitivity_ci = interval(o.true_positives, o.false_negatives);
+        o.precision_ci = interval(o.true_positives, o.false_positives);
+        o.specificity_ci = interval(o.true_negatives, o.false_positives);
         o
     }
 }
@@ -288,6 +315,27 @@ mod tests {
         assert_eq!(o.precision, 0.5);
         assert!((o.specificity - 2.0 / 3.0).abs() < 1e-12);
         assert_eq!(Outcome::from_pairs(std::iter::empty()), Outcome::default());
+    }
+
+    #[test]
+    fn wilson_intervals_match_published_values_and_stay_in_range() {
+        // Newcombe (1998), Statistics in Medicine 17, table I: 81/263 → 0.2553–0.3662, 15/148 →
+        // 0.0624–0.1605, 0/10 → 0–0.2775, 1/29 → 0.0061–0.1718.
+        for (hits, n, lo, hi) in [
+            (81, 263, 0.2553, 0.3662),
+            (15, 148, 0.0624, 0.1605),
+            (0, 10, 0.0, 0.2775),
+            (1, 29, 0.0061, 0.1718),
+        ] {
+            let [a, b] = wilson(hits, n).expect("trials");
+            assert!(
+                (a - lo).abs() < 1e-4 && (b - hi).abs() < 1e-4,
+                "{hits}/{n}: {a} {b}"
+            );
+        }
+        let [a, b] = wilson(475, 475).expect("trials");
+        assert!(b == 1.0 && a > 0.99 && a < 1.0, "{a}");
+        assert_eq!(wilson(0, 0), None);
     }
 
     #[test]

@@ -87,14 +87,25 @@ fn print_report(r: &WhatifReport) {
         r.population, r.seed, r.ground_truth
     );
     println!("close contacts: {}", r.close_contacts);
+    let share = |v: f64, ci: Option<[f64; 2]>| match ci {
+        Some([lo, hi]) => format!("{v:.3} [{lo:.3}, {hi:.3}]"),
+        None => "-".to_owned(),
+    };
     let row = |name: &str, o: &Outcome| {
         println!(
-            "{name:<28} TP {:>5} FP {:>5} FN {:>5} TN {:>5}  sensitivity {:.3}  precision {:.3}  specificity {:.3}",
-            o.true_positives, o.false_positives, o.false_negatives, o.true_negatives, o.sensitivity, o.precision, o.specificity
+            "{name:<28} TP {:>5} FP {:>5} FN {:>5} TN {:>5}  sensitivity {}  precision {}  specificity {}",
+            o.true_positives,
+            o.false_positives,
+            o.false_negatives,
+            o.true_negatives,
+            share(o.sensitivity, o.sensitivity_ci),
+            share(o.precision, o.precision_ci),
+            share(o.specificity, o.specificity_ci)
         );
     };
     row("v2, given configuration", &r.v2);
     row("v1, final shipped values", &r.v1_final_shipped);
+    println!("[a, b]: 95 % Wilson intervals, the spread of another population drawn the same way");
     println!(
         "sweep of the day-level HIGH threshold (configured: {}):",
         super::cell(r.day_high_threshold, 1)
