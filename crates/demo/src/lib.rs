@@ -6,7 +6,8 @@
 //!
 //! One [`simulate`] runs every case: one country is a run of several with one land and no gateway. It
 //! prints nothing; what it has to tell while it runs goes to an [`Observer`], and its figures come back
-//! as a [`CountriesSummary`]. `warnkit demo` turns its arguments into [`Options`] and prints the result.
+//! as a [`CountriesSummary`], with the run day by day ([`series`]) when asked. `warnkit demo` turns its
+//! arguments into [`Options`] and prints the result.
 
 mod backend;
 mod clock;
@@ -15,6 +16,7 @@ mod globe;
 mod land;
 mod phones;
 mod run;
+pub mod series;
 mod summary;
 mod tally;
 mod world;

@@ -18,6 +18,7 @@ use crate::federation::{self, Federated, COMBINED_REGION};
 use crate::globe::Globe;
 use crate::land::{self, Land};
 use crate::phones::{self, background, final_sync, post_result, sightings, PhoneOptions};
+use crate::series::Recorder;
 use crate::summary::{CountriesSummary, CountrySummary, Summary};
 use crate::tally::tally_countries;
 use crate::world::{World, WorldOptions};
@@ -59,6 +60,9 @@ pub struct Options {
     pub data_dir: Option<PathBuf>,
     /// With one country: a running `warnkit serve --demo-clock` instead of local services.
     pub server: Option<(ServerSpec, RemoteOptions)>,
+    /// Count every day at its end ([`crate::series`]): every phone's risk and the ground truth once a
+    /// simulated day.
+    pub series: bool,
 }
 
 /// What the simulation tells while it runs (the command shows it; the simulation prints nothing).
@@ -188,6 +192,7 @@ pub async fn simulate(
     observer.hours((last_hour - first_hour) as u64);
     let mut next_contact = 0;
     let semaphore = Arc::new(Semaphore::new(phones::CONCURRENCY));
+    let mut days = Recorder::default();
     for hour in first_hour..last_hour {
         let h0 = hour * 3600;
         // The federation jobs run on the submission clocks: in the middle of the hour, so the upload
@@ -221,6 +226,11 @@ pub async fn simulate(
             per[home].figures.requests += 1;
         }
         agents = background(agents, &https, h0, &semaphore).await?;
+        let day_end = h0 + 3600;
+        if o.series && day_end % 86_400 == 0 && day_end <= world.start + i64::from(o.days) * 86_400
+        {
+            days.day_end(world, &agents, &https, day_end)?;
+        }
         observer.hour_done();
     }
     observer.finished();
@@ -261,6 +271,7 @@ pub async fn simulate(
         summary.countries.insert(code.clone(), c.clone());
     }
     summary.total.distribution_runs = per.first().map_or(0, |c| c.figures.distribution_runs);
+    summary.by_day = days.finish();
     if let Some(f) = federated {
         f.finish(&mut summary).await?;
     }

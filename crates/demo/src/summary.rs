@@ -167,4 +167,7 @@ pub struct CountriesSummary {
     pub gateway_keys: u64,
     /// Per country code.
     pub countries: BTreeMap<String, CountrySummary>,
+    /// Every country together, day by day ([`crate::Options::series`]; empty otherwise).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub by_day: Vec<crate::series::Day>,
 }

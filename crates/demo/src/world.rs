@@ -244,10 +244,17 @@ impl World {
     /// `oldest_day` on (older contacts have left every phone's 14-day window), and who met any
     /// positive at all.
     pub fn truth(&self, oldest_day: i64) -> Truth {
+        self.truth_until(oldest_day, i64::MAX)
+    }
+
+    /// [`World::truth`] as of `end`: only contacts that began before it count, with anyone who tests
+    /// positive at some time of the simulation (the truth knows who was infectious before any test
+    /// could say so).
+    pub fn truth_until(&self, oldest_day: i64, end: i64) -> Truth {
         let mut met_positive = vec![false; self.people];
         let mut meetings: Vec<Vec<Meeting>> = vec![Vec::new(); self.people];
         let positives: Vec<&Test> = self.tests.iter().filter(|t| t.positive).collect();
-        for c in &self.contacts {
+        for c in self.contacts.iter().filter(|c| c.start < end) {
             for (me, other) in [(c.a, c.b), (c.b, c.a)] {
                 let Some(test) = positives.iter().find(|t| t.person == other) else {
                     continue;

@@ -11,8 +11,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use warnkit_app::{Endpoints, RiskModel};
 use warnkit_demo::{
-    CountriesSummary, Observer, Options, RemoteOptions, ServerSpec, Summary, COMBINED_REGION,
-    HOME_COUNTRY,
+    series, CountriesSummary, Observer, Options, RemoteOptions, ServerSpec, Summary,
+    COMBINED_REGION, HOME_COUNTRY,
 };
 
 use crate::cmd::progress::Progress;
@@ -76,6 +76,13 @@ pub struct DemoArgs {
     /// With `--server` URLs: the server's public signing key, PEM (else read from its data directory).
     #[arg(long, requires = "server", value_name = "FILE")]
     pub public_key: Option<std::path::PathBuf>,
+    /// Write the run day by day to `DIR/demo-days.csv`: new positives, uploads, phones warned, truly
+    /// exposed, true and false warnings, missed exposures, requests and bytes downloaded.
+    #[arg(long, value_name = "DIR")]
+    pub csv: Option<std::path::PathBuf>,
+    /// Draw the run day by day into `DIR/demo-days.png` and `.svg`.
+    #[arg(long, value_name = "DIR")]
+    pub plots: Option<std::path::PathBuf>,
 }
 
 /// The risk model, as a command-line value.
@@ -117,6 +124,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         home_region_only: args.home_region_only,
         data_dir: args.data_dir.clone(),
         server,
+        series: args.csv.is_some() || args.plots.is_some(),
     };
     let mut shown = Shown {
         json: args.json,
@@ -124,6 +132,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         progress: None,
     };
     let summary = super::block_on_threads(warnkit_demo::simulate(&options, &mut shown))?;
+    write_days(&args, &summary)?;
     match (args.json, args.countries.is_some()) {
         (true, true) => println!("{}", serde_json::to_string_pretty(&summary)?),
         (true, false) => println!("{}", serde_json::to_string_pretty(&summary.total)?),
@@ -131,6 +140,32 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         (false, false) => print_summary(&summary.total),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The day-by-day series, where `--csv` and `--plots` ask for them.
+fn write_days(args: &DemoArgs, summary: &CountriesSummary) -> anyhow::Result<()> {
+    let create = |dir: &std::path::Path| {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
+    };
+    let mut written = Vec::new();
+    if let Some(dir) = &args.csv {
+        create(dir)?;
+        let path = dir.join("demo-days.csv");
+        std::fs::write(&path, series::csv(&summary.by_day))
+            .with_context(|| format!("writing {}", path.display()))?;
+        written.push(path);
+    }
+    if let Some(dir) = &args.plots {
+        create(dir)?;
+        let chart = series::chart(&summary.by_day, summary.total.phones);
+        written.extend(warnkit_sim::plot::render(&chart, &dir.join("demo-days"))?);
+    }
+    if !args.json {
+        for path in written {
+            eprintln!("wrote {}", path.display());
+        }
+    }
+    Ok(())
 }
 
 /// What `--server` needs besides the URLs: `--demo-token` and the key of `--public-key`.

@@ -224,3 +224,53 @@ fn reqwest_get(url: &str) -> String {
         r.text().await.expect("body")
     })
 }
+
+#[test]
+fn day_by_day_series_add_up_to_the_summary() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("series");
+    let d = dir.to_str().expect("utf-8");
+    let s = demo(&[
+        "--phones", "30", "--days", "3", "--seed", "7", "--csv", d, "--plots", d,
+    ]);
+    let text = std::fs::read_to_string(dir.join("demo-days.csv")).expect("demo-days.csv");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let rows: Vec<Vec<String>> = lines
+        .map(|l| l.split(',').map(str::to_owned).collect())
+        .collect();
+    assert_eq!(rows.len(), 3, "one row per simulated day: {text}");
+    let col = |row: &[String], name: &str| -> u64 {
+        let i = header.iter().position(|h| *h == name).expect(name);
+        row[i]
+            .parse()
+            .unwrap_or_else(|_| panic!("{name} in {row:?}"))
+    };
+    let sum = |name: &str| rows.iter().map(|r| col(r, name)).sum::<u64>();
+    // Every positive result is posted during the simulated days, each on one of them.
+    assert_eq!(sum("new_positives"), n(&s, "positives"), "{text}");
+    // Day-after uploads of the last day and the final sync come after its midnight.
+    assert!(sum("uploads") <= n(&s, "uploads"), "{text}");
+    assert!(sum("requests") <= n(&s, "requests"), "{text}");
+    for row in &rows {
+        assert_eq!(
+            col(row, "true_warnings") + col(row, "false_warnings"),
+            col(row, "warned"),
+            "{row:?}"
+        );
+        assert_eq!(
+            col(row, "true_warnings") + col(row, "missed_exposures"),
+            col(row, "truly_exposed"),
+            "{row:?}"
+        );
+    }
+    let first = &rows[0][0];
+    let last = &rows[2][0];
+    assert!(first < last, "dates in order: {first} {last}");
+    for plot in ["demo-days.png", "demo-days.svg"] {
+        let size = std::fs::metadata(dir.join(plot)).expect(plot).len();
+        assert!(size > 1000, "{plot}: {size} bytes");
+    }
+    // The summary on stdout stays as it was: `days` the number of days, not the series.
+    assert_eq!(s["days"], 3, "{s}");
+}
