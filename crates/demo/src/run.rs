@@ -80,8 +80,9 @@ pub trait Observer {
 
 /// One country's world as the options describe it.
 fn world_options(o: &Options) -> WorldOptions {
-    // The simulation ends a few hours before the real now: the verification and test-result services
-    // run on the system clock, and nothing they see may lie in their future.
+    // The simulation ends a few hours before the real now, so no simulated time lies in the real
+    // future. Every service now reads the demo's manual clock; when verification and test results
+    // still ran on the system clock, this was what kept their times in order.
     let real_now = warnkit_store::unix_now();
     let start_day = (real_now - (DRAIN_HOURS + 2) * 3600).div_euclid(86_400) - i64::from(o.days);
     WorldOptions {

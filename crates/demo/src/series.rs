@@ -56,7 +56,8 @@ impl Recorder {
         end: i64,
     ) -> anyhow::Result<()> {
         let day = end.div_euclid(86_400) - 1;
-        let truth = world.truth_until(day - 13, end);
+        // The 14 days a phone scores at `end`, the day `end` begins included, as the final tally has it.
+        let truth = world.truth_until(end.div_euclid(86_400) - 13, end);
         let mut row = Day {
             date: warnkit_protocol::interval::date_string(day),
             new_positives: world
