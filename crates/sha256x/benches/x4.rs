@@ -52,7 +52,7 @@ fn case<const N: usize>(
 }
 
 fn bench(c: &mut Criterion) {
-    eprintln!("SHA-NI backend in use: {}", warnkit_sha256x::accelerated());
+    eprintln!("SHA-256 kernel in use: {}", warnkit_sha256x::kernel());
     let mut group = c.benchmark_group("sha256_compress");
 
     case::<1>(&mut group, "sha2_1_stream", sha2_each);

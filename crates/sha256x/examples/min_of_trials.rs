@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use sha2::digest::generic_array::{typenum::U64, GenericArray};
 use warnkit_sha256x::variants::interleaved;
-use warnkit_sha256x::{compress256_x2, compress256_x4, compress256_x8};
+use warnkit_sha256x::{compress256_x2, compress256_x4, compress256_x8, set_kernel, Kernel};
 
 const TRIALS: usize = 400;
 /// Blocks per trial: long enough to swamp `Instant` overhead, short enough to often dodge a
@@ -76,22 +76,43 @@ fn trial_x16_with_x8() -> f64 {
     start.elapsed().as_nanos() as f64 / (calls * 24) as f64
 }
 
+/// The 16-lane cases, once per kernel this CPU supports (each trial switches to its kernel).
+fn x16_cases() -> Vec<(String, Box<dyn Fn() -> f64>)> {
+    let mut cases: Vec<(String, Box<dyn Fn() -> f64>)> = Vec::new();
+    for kernel in Kernel::supported_here() {
+        let on = move |f: fn() -> f64| {
+            move || {
+                set_kernel(kernel).expect("supported");
+                f()
+            }
+        };
+        cases.push((
+            format!("compress256_x16 [{kernel}]"),
+            Box::new(on(|| trial_x16::<1>(false))),
+        ));
+        cases.push((
+            format!("compress256_x16, 2 groups in turn [{kernel}]"),
+            Box::new(on(|| trial_x16::<2>(false))),
+        ));
+        cases.push((
+            format!("compress256_x16_scheduled [{kernel}]"),
+            Box::new(on(|| trial_x16::<1>(true))),
+        ));
+        cases.push((
+            format!("compress256_x16 and compress256_x8 in turn [{kernel}]"),
+            Box::new(on(trial_x16_with_x8)),
+        ));
+    }
+    cases
+}
+
 fn main() {
-    println!("SHA-NI backend in use: {}", warnkit_sha256x::accelerated());
     println!(
-        "AVX-512 backend in use: {}",
-        warnkit_sha256x::accelerated_x16()
+        "SHA-256 kernels here: {:?}; the 4- and 8-lane cases run on {}",
+        Kernel::supported_here(),
+        Kernel::best()
     );
-    let cases: [Case; 14] = [
-        ("compress256_x16", || trial_x16::<1>(false)),
-        ("compress256_x16, 2 groups in turn", || {
-            trial_x16::<2>(false)
-        }),
-        ("compress256_x16_scheduled", || trial_x16::<1>(true)),
-        (
-            "compress256_x16 and compress256_x8 in turn",
-            trial_x16_with_x8,
-        ),
+    let plain: [Case; 10] = [
         ("sha2, 1 stream", || trial::<1>(sha2_each)),
         ("sha2, 4 streams one after another", || {
             trial::<4>(sha2_each)
@@ -109,13 +130,24 @@ fn main() {
         ("interleaved 6 lanes", || trial::<6>(interleaved::<6>)),
         ("interleaved 8 lanes", || trial::<8>(interleaved::<8>)),
     ];
-    let mut best = [f64::INFINITY; 14];
+    let best_kernel = Kernel::best();
+    let mut cases = x16_cases();
+    for (name, run) in plain {
+        cases.push((
+            name.to_owned(),
+            Box::new(move || {
+                set_kernel(best_kernel).expect("supported");
+                run()
+            }),
+        ));
+    }
+    let mut best = vec![f64::INFINITY; cases.len()];
     for _ in 0..TRIALS {
         for (b, (_, run)) in best.iter_mut().zip(&cases) {
             *b = b.min(run());
         }
     }
     for ((name, _), b) in cases.iter().zip(best) {
-        println!("{name:<36} {b:6.1} ns/block");
+        println!("{name:<52} {b:6.1} ns/block");
     }
 }

@@ -12,12 +12,19 @@
 //!
 //! # Backends
 //!
-//! On x86-64 with SHA-NI (probed once at run time) the interleaved code in `ni.rs` runs; anywhere
-//! else each lane falls back to [`sha2::compress256`], which has its own portable and accelerated
-//! paths. The 16-lane functions run on AVX-512F where present (`avx512.rs`: the plain FIPS rounds
-//! on vectors of sixteen lanes), else through the pairwise path. Results are identical either way.
-//! `ni.rs` and `avx512.rs` hold all of the crate's `unsafe` code (the workspace's other is in
-//! `warnkit-aesx`).
+//! Four kernels ([`Kernel`]), one chosen once per process ([`kernel`]): the best the CPU has unless
+//! `WARNKIT_SHA256_KERNEL` (`avx512`, `sha-ni`, `avx2`, `portable` or `auto`) or [`set_kernel`] says
+//! otherwise, so every path can be tested and timed on one machine. The 16-lane functions run the
+//! plain FIPS rounds on sixteen lanes of AVX-512F (`avx512.rs`), on two halves of eight AVX2 lanes
+//! (`avx2.rs`), or on SHA-NI straight from the word-major rows (`ni.rs`: 4×4 transposes in SSE
+//! registers, and for the scheduled block the precomputed K+W fed to `sha256rnds2` with no message
+//! schedule). The 2-, 4- and 8-lane functions interleave 2-lane SHA-NI passes unless the kernel is
+//! `portable`, where each lane falls back to [`sha2::compress256`]. Results are identical on every
+//! kernel. `ni.rs`, `avx2.rs` and `avx512.rs` hold all of the crate's `unsafe` code (the
+//! workspace's other is in `warnkit-aesx`).
+//!
+//! On AMD Zen the AVX2 kernel is slower than SHA-NI (37.4 against 21.0 ns per block on Zen 4), so
+//! the automatic choice prefers SHA-NI and AVX2 runs only when forced or on CPUs without SHA-NI.
 //!
 //! # Measured
 //!
@@ -65,7 +72,10 @@
 #![warn(missing_docs)]
 
 #[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
 mod avx512;
+mod kernel;
 #[cfg(target_arch = "x86_64")]
 mod ni;
 
@@ -73,6 +83,8 @@ mod ni;
 mod tests;
 
 use sha2::digest::generic_array::{typenum::U64, GenericArray};
+
+pub use kernel::{from_env, kernel, parse, set_kernel, Kernel, KernelError, ENV};
 
 /// SHA-256 round constants (FIPS 180-4, 4.2.2), one line per four-round step.
 #[rustfmt::skip]
@@ -94,19 +106,6 @@ pub(crate) const K: [u32; 64] = [
     0x748f_82ee, 0x78a5_636f, 0x84c8_7814, 0x8cc7_0208,
     0x90be_fffa, 0xa450_6ceb, 0xbef9_a3f7, 0xc671_78f2,
 ];
-
-/// Whether the interleaved SHA-NI backend is in use on this CPU (otherwise every lane goes through
-/// [`sha2::compress256`] in turn). Useful for logging which path a benchmark measured.
-pub fn accelerated() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        ni::available()
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
 
 /// Compresses `blocks[i]` into `states[i]` for both lanes.
 ///
@@ -138,11 +137,12 @@ pub fn compress256_x8(states: &mut [[u32; 8]; 8], blocks: &[[u8; 64]; 8]) {
     compress_pairs(states, blocks);
 }
 
-/// SHA-NI two lanes at a time where available (see `ni::pairs` for why two), else the fallback.
+/// SHA-NI two lanes at a time where available (see `ni::pairs` for why two) and not forced off
+/// ([`Kernel::Portable`]), else the fallback.
 #[inline]
 fn compress_pairs<const N: usize>(states: &mut [[u32; 8]; N], blocks: &[[u8; 64]; N]) {
     #[cfg(target_arch = "x86_64")]
-    if ni::pairs(states, blocks) {
+    if kernel() != Kernel::Portable && ni::pairs(states, blocks) {
         return;
     }
     compress_portable(states, blocks);
@@ -180,32 +180,21 @@ pub mod variants {
 /// blocks (each word already read big-endian, as SHA-256 reads it).
 pub type Rows16<const N: usize> = [[u32; 16]; N];
 
-/// Whether the 16-lane AVX-512 backend of [`compress256_x16`] is in use on this CPU (otherwise
-/// its lanes go through [`compress256_x8`]'s path).
-pub fn accelerated_x16() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        avx512::available()
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
 /// Compresses message block `l` into state `l` for sixteen lanes, both given word-major.
 ///
-/// Same result as `sha2::compress256` per lane. With AVX-512F (probed once at run time) all
-/// sixteen lanes run side by side in vector registers, which beats SHA-NI's throughput on CPUs
-/// with full-width AVX-512 units (figures in `docs/benchmarks-sha256x.md`); elsewhere the lanes
-/// are transposed to blocks and compressed two at a time as [`compress256_x8`] does. The
-/// word-major layout lets a chain of compressions (HKDF) pass digests on as message words without
-/// any transposition in between.
+/// Same result as `sha2::compress256` per lane, on the process's [`kernel`]: sixteen AVX-512 lanes
+/// side by side (fastest where the CPU has full-width AVX-512 units), SHA-NI four lanes at a time
+/// straight from the rows, two halves of eight AVX2 lanes, or the portable code per lane (figures
+/// in `docs/benchmarks-sha256x.md`). The word-major layout lets a chain of compressions (HKDF) pass
+/// digests on as message words without any transposition in between.
 #[inline]
 pub fn compress256_x16(states: &mut Rows16<8>, words: &Rows16<16>) {
     #[cfg(target_arch = "x86_64")]
-    if avx512::try_compress(states, words) {
-        return;
+    match kernel() {
+        Kernel::Avx512 if avx512::try_compress(states, words) => return,
+        Kernel::Avx2 if avx2::try_compress(states, words) => return,
+        Kernel::ShaNi if ni::rows(states, Some(words), &[0; 64]) => return,
+        _ => {}
     }
     compress_x16_blocks(states, |l| {
         let mut block = [0u8; 64];
@@ -271,8 +260,11 @@ impl Scheduled {
 #[inline]
 pub fn compress256_x16_scheduled(states: &mut Rows16<8>, block: &Scheduled) {
     #[cfg(target_arch = "x86_64")]
-    if avx512::try_compress_scheduled(states, &block.kw) {
-        return;
+    match kernel() {
+        Kernel::Avx512 if avx512::try_compress_scheduled(states, &block.kw) => return,
+        Kernel::Avx2 if avx2::try_compress_scheduled(states, &block.kw) => return,
+        Kernel::ShaNi if ni::rows(states, None, &block.kw) => return,
+        _ => {}
     }
     compress_x16_blocks(states, |_| block.block);
 }

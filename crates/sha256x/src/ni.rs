@@ -12,10 +12,11 @@ use core::arch::x86_64::{
     __m128i, _mm_add_epi32, _mm_alignr_epi8, _mm_blend_epi16, _mm_loadu_si128, _mm_set_epi32,
     _mm_set_epi64x, _mm_setzero_si128, _mm_sha256msg1_epu32, _mm_sha256msg2_epu32,
     _mm_sha256rnds2_epu32, _mm_shuffle_epi32, _mm_shuffle_epi8, _mm_storeu_si128,
+    _mm_unpackhi_epi32, _mm_unpackhi_epi64, _mm_unpacklo_epi32, _mm_unpacklo_epi64,
 };
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use crate::K;
+use crate::{Rows16, K};
 
 /// 0 = not probed yet, 1 = no SHA-NI, 2 = SHA-NI usable.
 static DETECTED: AtomicU8 = AtomicU8::new(0);
@@ -116,6 +117,71 @@ macro_rules! schedule_rounds4 {
     }};
 }
 
+/// The 64 rounds, message schedule included, on every lane; `w0`-`w3` hold the message, `w4` is
+/// scratch.
+macro_rules! all_rounds {
+    ($abef:ident, $cdgh:ident, $w0:ident, $w1:ident, $w2:ident, $w3:ident, $w4:ident) => {{
+        rounds4!($abef, $cdgh, $w0, 0);
+        rounds4!($abef, $cdgh, $w1, 1);
+        rounds4!($abef, $cdgh, $w2, 2);
+        rounds4!($abef, $cdgh, $w3, 3);
+        // Five message registers rotate so each schedule step can read the four before it.
+        schedule_rounds4!($abef, $cdgh, $w0, $w1, $w2, $w3, $w4, 4);
+        schedule_rounds4!($abef, $cdgh, $w1, $w2, $w3, $w4, $w0, 5);
+        schedule_rounds4!($abef, $cdgh, $w2, $w3, $w4, $w0, $w1, 6);
+        schedule_rounds4!($abef, $cdgh, $w3, $w4, $w0, $w1, $w2, 7);
+        schedule_rounds4!($abef, $cdgh, $w4, $w0, $w1, $w2, $w3, 8);
+        schedule_rounds4!($abef, $cdgh, $w0, $w1, $w2, $w3, $w4, 9);
+        schedule_rounds4!($abef, $cdgh, $w1, $w2, $w3, $w4, $w0, 10);
+        schedule_rounds4!($abef, $cdgh, $w2, $w3, $w4, $w0, $w1, 11);
+        schedule_rounds4!($abef, $cdgh, $w3, $w4, $w0, $w1, $w2, 12);
+        schedule_rounds4!($abef, $cdgh, $w4, $w0, $w1, $w2, $w3, 13);
+        schedule_rounds4!($abef, $cdgh, $w0, $w1, $w2, $w3, $w4, 14);
+        schedule_rounds4!($abef, $cdgh, $w1, $w2, $w3, $w4, $w0, 15);
+    }};
+}
+
+/// The state of every lane from `{A..D}`, `{E..H}` (element 0 first) into the `{A,B,E,F}`,
+/// `{C,D,G,H}` order `sha256rnds2` works in.
+macro_rules! to_abef_cdgh {
+    ($dcba:expr, $hgfe:expr) => {{
+        let cdab = _mm_shuffle_epi32($dcba, 0xB1);
+        let efgh = _mm_shuffle_epi32($hgfe, 0x1B);
+        (
+            _mm_alignr_epi8(cdab, efgh, 8),
+            _mm_blend_epi16(efgh, cdab, 0xF0),
+        )
+    }};
+}
+
+/// The inverse of [`to_abef_cdgh!`]: `({A..D}, {E..H})`.
+macro_rules! from_abef_cdgh {
+    ($abef:expr, $cdgh:expr) => {{
+        let feba = _mm_shuffle_epi32($abef, 0x1B);
+        let dchg = _mm_shuffle_epi32($cdgh, 0xB1);
+        (
+            _mm_blend_epi16(feba, dchg, 0xF0),
+            _mm_alignr_epi8(dchg, feba, 8),
+        )
+    }};
+}
+
+/// Transposes four vectors of four words: element `i` of output `j` is element `j` of input `i`.
+macro_rules! transpose4 {
+    ($r0:expr, $r1:expr, $r2:expr, $r3:expr) => {{
+        let t0 = _mm_unpacklo_epi32($r0, $r1);
+        let t1 = _mm_unpacklo_epi32($r2, $r3);
+        let t2 = _mm_unpackhi_epi32($r0, $r1);
+        let t3 = _mm_unpackhi_epi32($r2, $r3);
+        [
+            _mm_unpacklo_epi64(t0, t1),
+            _mm_unpackhi_epi64(t0, t1),
+            _mm_unpacklo_epi64(t2, t3),
+            _mm_unpackhi_epi64(t2, t3),
+        ]
+    }};
+}
+
 /// Compresses `blocks[l]` into `states[l]` for every lane `l`, like `sha2::compress256` per lane.
 ///
 /// Any `N` works; 2 is the sweet spot. SHA instructions only address `xmm0`-`xmm15`, so from 3
@@ -144,12 +210,7 @@ unsafe fn compress<const N: usize>(states: &mut [[u32; 8]; N], blocks: &[[u8; 64
         for l in 0..N {
             // sha256rnds2 wants the state as {A,B,E,F} and {C,D,G,H}, not {A..D}, {E..H}.
             let s = states[l].as_ptr().cast::<__m128i>();
-            let dcba = _mm_loadu_si128(s);
-            let hgfe = _mm_loadu_si128(s.add(1));
-            let cdab = _mm_shuffle_epi32(dcba, 0xB1);
-            let efgh = _mm_shuffle_epi32(hgfe, 0x1B);
-            abef[l] = _mm_alignr_epi8(cdab, efgh, 8);
-            cdgh[l] = _mm_blend_epi16(efgh, cdab, 0xF0);
+            (abef[l], cdgh[l]) = to_abef_cdgh!(_mm_loadu_si128(s), _mm_loadu_si128(s.add(1)));
 
             let b = blocks[l].as_ptr().cast::<__m128i>();
             w0[l] = _mm_shuffle_epi8(_mm_loadu_si128(b), bswap);
@@ -159,34 +220,127 @@ unsafe fn compress<const N: usize>(states: &mut [[u32; 8]; N], blocks: &[[u8; 64
         }
         let (abef_in, cdgh_in) = (abef, cdgh);
 
-        rounds4!(abef, cdgh, w0, 0);
-        rounds4!(abef, cdgh, w1, 1);
-        rounds4!(abef, cdgh, w2, 2);
-        rounds4!(abef, cdgh, w3, 3);
-        // Five message registers rotate so each schedule step can read the four before it.
-        schedule_rounds4!(abef, cdgh, w0, w1, w2, w3, w4, 4);
-        schedule_rounds4!(abef, cdgh, w1, w2, w3, w4, w0, 5);
-        schedule_rounds4!(abef, cdgh, w2, w3, w4, w0, w1, 6);
-        schedule_rounds4!(abef, cdgh, w3, w4, w0, w1, w2, 7);
-        schedule_rounds4!(abef, cdgh, w4, w0, w1, w2, w3, 8);
-        schedule_rounds4!(abef, cdgh, w0, w1, w2, w3, w4, 9);
-        schedule_rounds4!(abef, cdgh, w1, w2, w3, w4, w0, 10);
-        schedule_rounds4!(abef, cdgh, w2, w3, w4, w0, w1, 11);
-        schedule_rounds4!(abef, cdgh, w3, w4, w0, w1, w2, 12);
-        schedule_rounds4!(abef, cdgh, w4, w0, w1, w2, w3, 13);
-        schedule_rounds4!(abef, cdgh, w0, w1, w2, w3, w4, 14);
-        schedule_rounds4!(abef, cdgh, w1, w2, w3, w4, w0, 15);
+        all_rounds!(abef, cdgh, w0, w1, w2, w3, w4);
 
         for l in 0..N {
-            let abef = _mm_add_epi32(abef[l], abef_in[l]);
-            let cdgh = _mm_add_epi32(cdgh[l], cdgh_in[l]);
-            let feba = _mm_shuffle_epi32(abef, 0x1B);
-            let dchg = _mm_shuffle_epi32(cdgh, 0xB1);
-            let dcba = _mm_blend_epi16(feba, dchg, 0xF0);
-            let hgef = _mm_alignr_epi8(dchg, feba, 8);
+            let (dcba, hgef) = from_abef_cdgh!(
+                _mm_add_epi32(abef[l], abef_in[l]),
+                _mm_add_epi32(cdgh[l], cdgh_in[l])
+            );
             let s = states[l].as_mut_ptr().cast::<__m128i>();
             _mm_storeu_si128(s, dcba);
             _mm_storeu_si128(s.add(1), hgef);
+        }
+    }
+}
+
+/// Compresses sixteen word-major lanes (the layout of `compress256_x16`) on SHA-NI, or returns
+/// `false` (touching nothing) without it.
+///
+/// The rows go in and out through 4 x 4 transposes in registers, four lanes at a time, and the
+/// lanes are compressed in pairs as [`pairs`] does; with `kw` (a block shared by every lane, its
+/// `K + W` precomputed) the message schedule is skipped as well.
+#[inline]
+pub(crate) fn rows(states: &mut Rows16<8>, words: Option<&Rows16<16>>, kw: &[u32; 64]) -> bool {
+    if !available() {
+        return false;
+    }
+    // SAFETY: `available` has checked that the CPU has every feature `compress_rows` enables.
+    unsafe { compress_rows(states, words, kw) };
+    true
+}
+
+/// See [`rows`]: `words` the message rows, or `None` to take `kw` as every lane's `K + W`.
+///
+/// # Safety
+///
+/// The CPU must support SHA, SSE2, SSSE3 and SSE4.1, e.g. [`available`] returned true.
+#[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
+unsafe fn compress_rows(states: &mut Rows16<8>, words: Option<&Rows16<16>>, kw: &[u32; 64]) {
+    // Two lanes per pass, as in `pairs`.
+    const N: usize = 2;
+    // SAFETY: the caller guarantees the target features. Every load and store is an unaligned
+    // 16-byte access at word offset `q + 4 * i` (`q` in 0, 4, 8, 12) of a `[u32; 16]` row, or at
+    // word offset `4 * i` (`i` < 16) of the `[u32; 64]` `kw`, through pointers derived from live
+    // references of the right mutability, so all are in bounds.
+    unsafe {
+        let row = |rows: &[[u32; 16]], j: usize, q: usize| {
+            _mm_loadu_si128(rows[j].as_ptr().add(q).cast::<__m128i>())
+        };
+        let zero = _mm_setzero_si128();
+        for q in (0..16).step_by(4) {
+            // Lanes q..q+4: their state words and message words, each lane's in one vector.
+            let dcba = transpose4!(
+                row(states, 0, q),
+                row(states, 1, q),
+                row(states, 2, q),
+                row(states, 3, q)
+            );
+            let hgfe = transpose4!(
+                row(states, 4, q),
+                row(states, 5, q),
+                row(states, 6, q),
+                row(states, 7, q)
+            );
+            // `message[i][lane]`: words 4i..4i+4 of lane q + lane.
+            let mut message = [[zero; 4]; 4];
+            if let Some(words) = words {
+                for (i, m) in message.iter_mut().enumerate() {
+                    let lanes = transpose4!(
+                        row(words, 4 * i, q),
+                        row(words, 4 * i + 1, q),
+                        row(words, 4 * i + 2, q),
+                        row(words, 4 * i + 3, q)
+                    );
+                    for (lane, v) in lanes.into_iter().enumerate() {
+                        m[lane] = v;
+                    }
+                }
+            }
+            let mut out_lo = [zero; 4];
+            let mut out_hi = [zero; 4];
+            for p in (0..4).step_by(N) {
+                let mut abef = [zero; N];
+                let mut cdgh = [zero; N];
+                for l in 0..N {
+                    (abef[l], cdgh[l]) = to_abef_cdgh!(dcba[p + l], hgfe[p + l]);
+                }
+                let (abef_in, cdgh_in) = (abef, cdgh);
+                if words.is_some() {
+                    let lanes = |i: usize| -> [__m128i; N] {
+                        message[i][p..p + N].try_into().expect("N lanes")
+                    };
+                    let (mut w0, mut w1, mut w2, mut w3, mut w4) =
+                        (lanes(0), lanes(1), lanes(2), lanes(3), [zero; N]);
+                    all_rounds!(abef, cdgh, w0, w1, w2, w3, w4);
+                } else {
+                    for i in 0..16 {
+                        let wk = _mm_loadu_si128(kw.as_ptr().add(4 * i).cast::<__m128i>());
+                        for l in 0..N {
+                            cdgh[l] = _mm_sha256rnds2_epu32(cdgh[l], abef[l], wk);
+                        }
+                        let hi = _mm_shuffle_epi32(wk, 0x0E);
+                        for l in 0..N {
+                            abef[l] = _mm_sha256rnds2_epu32(abef[l], cdgh[l], hi);
+                        }
+                    }
+                }
+                for l in 0..N {
+                    (out_lo[p + l], out_hi[p + l]) = from_abef_cdgh!(
+                        _mm_add_epi32(abef[l], abef_in[l]),
+                        _mm_add_epi32(cdgh[l], cdgh_in[l])
+                    );
+                }
+            }
+            for (half, out) in [out_lo, out_hi].into_iter().enumerate() {
+                let rows = transpose4!(out[0], out[1], out[2], out[3]);
+                for (j, v) in rows.into_iter().enumerate() {
+                    _mm_storeu_si128(
+                        states[4 * half + j].as_mut_ptr().add(q).cast::<__m128i>(),
+                        v,
+                    );
+                }
+            }
         }
     }
 }

@@ -144,17 +144,26 @@ fn from_rows(s: &Rows16<8>) -> [[u32; 8]; 16] {
     std::array::from_fn(|l| std::array::from_fn(|j| s[j][l]))
 }
 
-/// The AVX-512 backend called directly, or `None` on a CPU without AVX-512F.
-fn avx512_direct(states: &Rows16<8>, words: &Rows16<16>) -> Option<Rows16<8>> {
+/// The vector backends called directly, each with its name, where this CPU has them.
+fn vector_direct(states: &Rows16<8>, words: &Rows16<16>) -> Vec<(&'static str, Rows16<8>)> {
+    let mut out = Vec::new();
     #[cfg(target_arch = "x86_64")]
     {
-        let mut out = *states;
-        if avx512::try_compress(&mut out, words) {
-            return Some(out);
+        let mut got = *states;
+        if avx512::try_compress(&mut got, words) {
+            out.push(("AVX-512 backend", got));
+        }
+        let mut got = *states;
+        if avx2::try_compress(&mut got, words) {
+            out.push(("AVX2 backend", got));
+        }
+        let mut got = *states;
+        if ni::rows(&mut got, Some(words), &[0; 64]) {
+            out.push(("SHA-NI word-major backend", got));
         }
     }
     let _ = (states, words);
-    None
+    out
 }
 
 proptest! {
@@ -173,8 +182,8 @@ proptest! {
         let mut got = rows;
         compress_x16_blocks(&mut got, |l| blocks[l]);
         prop_assert_eq!(from_rows(&got), want, "pairwise (SHA-NI) fallback");
-        if let Some(got) = avx512_direct(&rows, &words) {
-            prop_assert_eq!(from_rows(&got), want, "AVX-512 backend");
+        for (name, got) in vector_direct(&rows, &words) {
+            prop_assert_eq!(from_rows(&got), want, "{}", name);
         }
     }
 
@@ -196,6 +205,14 @@ proptest! {
             let mut got = rows;
             if avx512::try_compress_scheduled(&mut got, &scheduled.kw) {
                 prop_assert_eq!(from_rows(&got), want, "AVX-512 backend");
+            }
+            let mut got = rows;
+            if avx2::try_compress_scheduled(&mut got, &scheduled.kw) {
+                prop_assert_eq!(from_rows(&got), want, "AVX2 backend");
+            }
+            let mut got = rows;
+            if ni::rows(&mut got, None, &scheduled.kw) {
+                prop_assert_eq!(from_rows(&got), want, "SHA-NI word-major backend");
             }
         }
     }
@@ -309,13 +326,43 @@ fn hex_state_bytes(bytes: &[u8]) -> String {
 }
 
 #[test]
-fn reports_backend() {
-    // Not an assertion: CI machines without SHA-NI are fine. The line shows in `--nocapture` runs
-    // which path the other tests exercised through the public API.
-    println!("SHA-NI backend in use: {}", accelerated());
-    println!("AVX-512 backend in use: {}", accelerated_x16());
+fn kernels_are_probed_named_and_refused_when_missing() {
+    // The line shows in `--nocapture` runs which path the public API took in the other tests.
+    println!(
+        "SHA-256 kernel in use: {} (supported: {:?})",
+        kernel(),
+        Kernel::supported_here()
+    );
     #[cfg(target_arch = "x86_64")]
-    assert_eq!(accelerated_x16(), std::is_x86_feature_detected!("avx512f"));
-    #[cfg(target_arch = "x86_64")]
-    assert_eq!(accelerated(), std::is_x86_feature_detected!("sha"));
+    {
+        assert_eq!(
+            Kernel::Avx512.supported(),
+            std::is_x86_feature_detected!("avx512f")
+        );
+        assert_eq!(
+            Kernel::Avx2.supported(),
+            std::is_x86_feature_detected!("avx2")
+        );
+        assert_eq!(
+            Kernel::ShaNi.supported(),
+            std::is_x86_feature_detected!("sha")
+        );
+    }
+    assert!(Kernel::Portable.supported());
+    assert!(Kernel::best().supported());
+    for k in Kernel::ALL {
+        assert_eq!(Kernel::from_name(k.name()), Some(k));
+        match parse(k.name()) {
+            Ok(got) => assert_eq!(got, k),
+            Err(e) => {
+                assert!(!k.supported(), "{k}: {e}");
+                assert_eq!(e, KernelError::Unsupported(k));
+            }
+        }
+    }
+    assert_eq!(parse("auto"), Ok(Kernel::best()));
+    assert_eq!(parse(""), Ok(Kernel::best()));
+    let e = parse("avx1024").unwrap_err();
+    assert_eq!(e, KernelError::Unknown("avx1024".into()));
+    assert!(e.to_string().contains("sha-ni"), "{e}");
 }
