@@ -25,11 +25,13 @@
 //!
 //! On x86-64 with AES-NI (probed once per key, a cached check) the code in `ni.rs` runs; elsewhere the
 //! `aes` crate does the blocks and a plain loop the probes. Results are identical either way.
+//! [`kernel`] names the two paths and forces either (`WARNKIT_AES_KERNEL=aes-ni|aes-crate`).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
 pub mod bound;
+pub mod kernel;
 #[cfg(target_arch = "x86_64")]
 mod ni;
 #[cfg(test)]
@@ -107,17 +109,25 @@ impl std::fmt::Debug for Aes128 {
 }
 
 impl Aes128 {
-    /// Expands `key`.
+    /// Expands `key` for the kernel in use ([`kernel::kernel`]).
     #[inline]
     pub fn new(key: &Block) -> Self {
+        Self::with_kernel(key, kernel::kernel())
+    }
+
+    /// Expands `key` for `kernel`; [`kernel::Kernel::AesNi`] on a CPU without AES-NI gets the `aes`
+    /// crate instead.
+    #[inline]
+    pub fn with_kernel(key: &Block, kernel: kernel::Kernel) -> Self {
         #[cfg(target_arch = "x86_64")]
-        if ni::available() {
+        if kernel == kernel::Kernel::AesNi && ni::available() {
             // SAFETY: the CPU has AES-NI, checked just above.
             let keys = unsafe { ni::expand(key) };
             return Self {
                 backend: Backend::Ni(keys),
             };
         }
+        let _ = kernel;
         Self {
             backend: Backend::Soft(aes::Aes128Enc::new(GenericArray::from_slice(key))),
         }

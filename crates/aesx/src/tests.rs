@@ -46,12 +46,19 @@ fn fips_197_appendix_c1() {
 }
 
 #[test]
-fn runs_on_aes_ni_where_the_cpu_has_it() {
+fn runs_on_aes_ni_where_the_cpu_has_it_unless_told_otherwise() {
+    // `WARNKIT_AES_KERNEL=aes-crate` in the environment makes every key soft; nothing in this
+    // binary changes the kernel, so the test holds either way.
+    let wanted = kernel::kernel() == kernel::Kernel::AesNi;
+    assert_eq!(Aes128::new(&[0; 16]).accelerated(), wanted);
     #[cfg(target_arch = "x86_64")]
     assert_eq!(
-        Aes128::new(&[0; 16]).accelerated(),
+        kernel::Kernel::AesNi.supported(),
         std::arch::is_x86_feature_detected!("aes")
     );
+    assert_eq!(kernel::parse("auto"), Ok(kernel::Kernel::best()));
+    assert_eq!(kernel::parse("aes-crate"), Ok(kernel::Kernel::AesCrate));
+    assert!(kernel::parse("aes-256").unwrap_err().contains("aes-ni"));
 }
 
 #[test]
