@@ -107,6 +107,29 @@ pub fn cases() -> Vec<Case> {
                 s
             },
         ),
+        (
+            "hkdf x16 then 16 x (Aes128::new + encrypt_and_probe), 256KB filter",
+            |d| {
+                let masks: &[u64; 1024] = d.masks[..].try_into().unwrap();
+                let probe = warnkit_aesx::Probe::new(&d.absent2, masks);
+                let mut out = [[0u8; 16]; 144];
+                let mut hits = [0u8; 144];
+                let mut s = 0u64;
+                for t in d.teks.chunks_exact(16) {
+                    let raw = warnkit_protocol::crypto::rpi_key_bytes_x16(t.try_into().unwrap());
+                    for r in &raw {
+                        let n = warnkit_aesx::Aes128::new(r).encrypt_and_probe(
+                            &d.raw_input,
+                            &mut out,
+                            &probe,
+                            &mut hits,
+                        );
+                        s += n as u64 + u64::from(out[5][0]);
+                    }
+                }
+                s
+            },
+        ),
         ("filter pass over 144 (blocks in L1)", |d| {
             let mut s = 0u64;
             for k in 0..KEYS {

@@ -64,7 +64,7 @@ fn naive(
 /// The naive matcher by hash map: each key's 144 RPIs looked up in a `HashMap` from RPI to its
 /// sightings. Independent of everything the fast and reference matchers share (the index's table,
 /// its `lookup` and `emit`), and fast enough for thousands of keys.
-fn naive_by_map(
+pub(crate) fn naive_by_map(
     keys: &[DiagnosisKey],
     log: &[Observation],
     options: &MatchOptions,
