@@ -19,6 +19,10 @@ pub struct MatchOptions {
     pub threads: u16,
     /// Seed of the synthetic data.
     pub seed: u64,
+    /// Force this SHA-256 kernel (None: the one `WARNKIT_SHA256_KERNEL` or the CPU picks).
+    pub sha256_kernel: Option<warnkit_sha256x::Kernel>,
+    /// Force this AES kernel (None: the one `WARNKIT_AES_KERNEL` or the CPU picks).
+    pub aes_kernel: Option<warnkit_aesx::kernel::Kernel>,
 }
 
 /// The figures of one matching run.
@@ -46,10 +50,32 @@ pub struct MatchReport {
     pub aes_bound_keys_per_second: f64,
     /// `keys_per_second` over the bound.
     pub fraction_of_bound: f64,
+    /// The CPU, as `/proc/cpuinfo` names it.
+    pub cpu: String,
+    /// The SHA-256 kernel the RPI-key derivation ran on.
+    pub sha256_kernel: String,
+    /// The AES kernel the matcher's blocks ran on.
+    pub aes_kernel: String,
+    /// RPI keys per second that the HKDF alone derives through that SHA-256 kernel (six
+    /// compressions per key), fastest of alternating trials.
+    pub hkdf_keys_per_second: f64,
+    /// Keys per second if a key cost nothing but its crypto: 144 blocks at the bound's rate plus
+    /// its HKDF at `hkdf_keys_per_second`.
+    pub crypto_floor_keys_per_second: f64,
+    /// `keys_per_second` over the crypto floor: the distance to the true limit.
+    pub fraction_of_floor: f64,
 }
 
-/// Matches on a pool of `options.threads` workers and measures the AES bound.
+/// Matches on a pool of `options.threads` workers and measures the AES bound and the crypto floor.
+///
+/// The kernels asked for stay in force for the rest of the process.
 pub fn run(options: &MatchOptions) -> anyhow::Result<MatchReport> {
+    if let Some(kernel) = options.sha256_kernel {
+        warnkit_sha256x::set_kernel(kernel)?;
+    }
+    if let Some(kernel) = options.aes_kernel {
+        warnkit_aesx::kernel::set_kernel(kernel).map_err(anyhow::Error::msg)?;
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.threads.into())
         .build()
@@ -63,6 +89,7 @@ fn bench_match(options: &MatchOptions) -> MatchReport {
         observed,
         threads,
         seed,
+        ..
     } = options;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let Workload {
@@ -78,10 +105,11 @@ fn bench_match(options: &MatchOptions) -> MatchReport {
     let start = Instant::now();
     let matches = index.match_keys(&diagnosis, &engine).len();
     let seconds = start.elapsed().as_secs_f64();
-    let aes = aes_blocks_per_second();
+    let (aes, hkdf_keys_per_second) = crypto_rates();
     let aes_blocks_per_second = aes.best();
     let keys_per_second = keys as f64 / seconds;
     let bound = aes_blocks_per_second / 144.0;
+    let crypto_floor = 1.0 / (1.0 / bound + 1.0 / hkdf_keys_per_second);
     MatchReport {
         keys,
         observed,
@@ -94,19 +122,43 @@ fn bench_match(options: &MatchOptions) -> MatchReport {
         aes_paths_blocks_per_second: aes,
         aes_bound_keys_per_second: bound,
         fraction_of_bound: keys_per_second / bound,
+        cpu: crate::machine::cpu_model(),
+        sha256_kernel: warnkit_sha256x::kernel().name().to_owned(),
+        aes_kernel: warnkit_aesx::kernel::kernel().name().to_owned(),
+        hkdf_keys_per_second,
+        crypto_floor_keys_per_second: crypto_floor,
+        fraction_of_floor: keys_per_second / crypto_floor,
     }
 }
 
-/// AES-128 blocks per second on one core through each of the two batched code paths, as
-/// `warnkit_aesx::bound` defines the bound (shared with the matching benches): the `aes` crate's
-/// `encrypt_blocks` and the kernel the matcher runs (`warnkit-aesx`), 144 blocks per call over a
-/// buffer far larger than the caches, alternating trials for half a second, each path its fastest.
-pub fn aes_blocks_per_second() -> AesRates {
-    warnkit_aesx::bound::blocks_per_second(Duration::from_millis(500)).into()
+/// The AES bound's two paths and the HKDF's keys per second through the SHA-256 kernel in use,
+/// their trials alternating for half a second so a busy neighbour slows both alike.
+fn crypto_rates() -> (AesRates, f64) {
+    use warnkit_protocol::crypto::{rpi_key_bytes_x16, Tek};
+    /// Keys per HKDF trial: small next to an AES trial, so many trials fit.
+    const GROUPS: usize = 256;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let teks: Vec<[Tek; 16]> = (0..GROUPS)
+        .map(|_| std::array::from_fn(|_| Tek(rand::Rng::gen(&mut rng))))
+        .collect();
+    let mut meter = warnkit_aesx::bound::Meter::new();
+    let mut best_hkdf = f64::INFINITY;
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(500) {
+        meter.trial();
+        for _ in 0..4 {
+            let t = Instant::now();
+            for group in &teks {
+                std::hint::black_box(rpi_key_bytes_x16(std::hint::black_box(group)));
+            }
+            best_hkdf = best_hkdf.min(t.elapsed().as_secs_f64());
+        }
+    }
+    (meter.rates().into(), (GROUPS * 16) as f64 / best_hkdf)
 }
 
-/// AES-128 blocks per second through each batched code path (see [`aes_blocks_per_second`]); the
-/// report's form of `warnkit_aesx::bound::Rates`.
+/// AES-128 blocks per second through each batched code path, as `warnkit_aesx::bound` defines the
+/// bound (shared with the matching benches); the report's form of its `Rates`.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct AesRates {
     /// The `aes` crate's `encrypt_blocks`.
@@ -150,6 +202,8 @@ mod tests {
             observed: 3_000,
             threads: 1,
             seed: 3,
+            sha256_kernel: None,
+            aes_kernel: None,
         })
         .unwrap();
         assert_eq!(report.keys, 2_000);
@@ -157,5 +211,9 @@ mod tests {
         assert_eq!(report.matches, report.expected_matches);
         assert!(report.aes_blocks_per_second >= report.aes_paths_blocks_per_second.kernel);
         assert!(report.aes_blocks_per_second >= report.aes_paths_blocks_per_second.aes_crate);
+        // The floor lies below the AES bound (a key costs its AES and more) and above the matcher.
+        assert!(report.crypto_floor_keys_per_second < report.aes_bound_keys_per_second);
+        assert!(report.hkdf_keys_per_second > 0.0);
+        assert_eq!(report.sha256_kernel, warnkit_sha256x::kernel().name());
     }
 }

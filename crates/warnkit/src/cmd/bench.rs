@@ -27,6 +27,14 @@ pub enum BenchCommand {
         /// Seed of the synthetic data.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// SHA-256 kernel of the RPI-key derivation: auto, avx512, avx2, sha-ni or portable
+        /// (default: $WARNKIT_SHA256_KERNEL, else the fastest this CPU has).
+        #[arg(long, value_name = "KERNEL", value_parser = sha256_kernel)]
+        sha256_kernel: Option<warnkit_sha256x::Kernel>,
+        /// AES kernel of the matcher's blocks: auto, aes-ni or aes-crate (default:
+        /// $WARNKIT_AES_KERNEL, else AES-NI where present).
+        #[arg(long, value_name = "KERNEL", value_parser = aes_kernel)]
+        aes_kernel: Option<warnkit_aesx::kernel::Kernel>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -86,13 +94,29 @@ pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
             observed,
             threads,
             seed,
+            sha256_kernel,
+            aes_kernel,
             json,
         } => {
+            // A kernel named in the environment is checked here, so a typo fails instead of
+            // quietly measuring another path.
+            let sha256_kernel = match sha256_kernel {
+                Some(k) => k,
+                None => warnkit_sha256x::from_env()
+                    .with_context(|| format!("${}", warnkit_sha256x::ENV))?,
+            };
+            let aes_kernel = match aes_kernel {
+                Some(k) => k,
+                None => warnkit_aesx::kernel::from_env()
+                    .map_err(|e| anyhow::anyhow!("${}: {e}", warnkit_aesx::kernel::ENV))?,
+            };
             let options = MatchOptions {
                 keys,
                 observed,
                 threads,
                 seed,
+                sha256_kernel: Some(sha256_kernel),
+                aes_kernel: Some(aes_kernel),
             };
             print_report(warnkit_bench::matching::run(&options), json, print_match)
         }
@@ -100,6 +124,14 @@ pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Federation(args) => super::bench_federation::run(args),
         BenchCommand::Privacy(args) => super::bench_privacy::run(args),
     }
+}
+
+fn sha256_kernel(name: &str) -> Result<warnkit_sha256x::Kernel, String> {
+    warnkit_sha256x::parse(name).map_err(|e| e.to_string())
+}
+
+fn aes_kernel(name: &str) -> Result<warnkit_aesx::kernel::Kernel, String> {
+    warnkit_aesx::kernel::parse(name)
 }
 
 fn print_distribution(report: &DistributionReport) {
@@ -122,7 +154,10 @@ fn print_match(report: &MatchReport) {
         "matched {} keys against {} observed RPIs on {} thread(s) in {:.3} s\n\
          {:>12.0} keys/s\n{:>12.0} keys/s AES bound ({:.0} AES blocks/s ÷ 144, one core; `aes` crate {:.0}, \
          matcher's kernel {:.0})\n\
-         {:>12.2} of the bound\n{:>12} matches ({} planted)",
+         {:>12.2} of the bound\n\
+         {:>12.0} keys/s crypto floor (144 blocks at the bound + HKDF at {:.0} keys/s)\n\
+         {:>12.2} of the floor\n{:>12} matches ({} planted)\n\
+         kernels: SHA-256 {}, AES {}; CPU: {}",
         report.keys,
         report.observed,
         report.threads,
@@ -133,7 +168,13 @@ fn print_match(report: &MatchReport) {
         report.aes_paths_blocks_per_second.aes_crate,
         report.aes_paths_blocks_per_second.kernel,
         report.fraction_of_bound,
+        report.crypto_floor_keys_per_second,
+        report.hkdf_keys_per_second,
+        report.fraction_of_floor,
         report.matches,
-        report.expected_matches
+        report.expected_matches,
+        report.sha256_kernel,
+        report.aes_kernel,
+        report.cpu
     );
 }
