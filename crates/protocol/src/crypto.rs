@@ -387,32 +387,24 @@ pub fn rpi_keys_x4(teks: &[Tek; 4]) -> [RpiKey; 4] {
 }
 
 /// The RPI keys of sixteen TEKs at once: the same six-compression HKDF as [`Tek::rpi_key`], on
-/// sixteen lanes side by side ([`warnkit_sha256x::compress256_x16`]; AVX-512 where available).
+/// sixteen lanes side by side, in the layout of the SHA-256 kernel in use
+/// ([`warnkit_sha256x::Kernel::word_major`]).
 ///
-/// The data stays word-major from the TEKs to the keys: each digest becomes the next block's
-/// message words row by row, with the padding and HMAC pad words as constant rows, and the one
-/// block that is the same for every key (`info || 0x01`) has its message schedule precomputed.
+/// On the vector kernels (AVX-512, AVX2) the data stays word-major from the TEKs to the keys: each
+/// digest becomes the next block's message words row by row, with the padding and HMAC pad words as
+/// constant rows. On SHA-NI and the portable kernel it stays lane-major, one key's words together.
+/// Either way the one block that is the same for every key (`info || 0x01`) has its message
+/// schedule precomputed.
 pub fn rpi_keys_x16(teks: &[Tek; 16]) -> [RpiKey; 16] {
     rpi_key_bytes_x16(teks).map(|raw| RpiKey::new(&raw))
 }
 
 /// [`rpi_keys_x16`] without the AES key schedules.
 pub fn rpi_key_bytes_x16(teks: &[Tek; 16]) -> [[u8; KEY_LEN]; 16] {
-    use warnkit_sha256x::{compress256_x16, compress256_x16_scheduled, Rows16, Scheduled};
-    const EXPAND_BLOCK: Scheduled = Scheduled::new(&{
-        let mut block = [0u8; 64];
-        let mut i = 0;
-        while i < RPIK_INFO.len() {
-            block[i] = RPIK_INFO[i];
-            i += 1;
-        }
-        block[7] = 0x01;
-        block[8] = 0x80;
-        // 64 + 8 bytes hashed, in bits.
-        block[62] = 0x02;
-        block[63] = 0x40;
-        block
-    });
+    use warnkit_sha256x::{compress256_x16, compress256_x16_scheduled, Rows16};
+    if !warnkit_sha256x::kernel().word_major() {
+        return rpi_key_bytes_lanes_x16(teks);
+    }
     /// A row holding `word` in every lane.
     const fn splat(word: u32) -> [u32; 16] {
         [word; 16]
@@ -463,6 +455,77 @@ pub fn rpi_key_bytes_x16(teks: &[Tek; 16]) -> [[u8; KEY_LEN]; 16] {
         }
     }
     out
+}
+
+/// The HKDF-Expand block shared by every key, `info || 0x01` padded, its message schedule
+/// precomputed.
+const EXPAND_BLOCK: warnkit_sha256x::Scheduled = warnkit_sha256x::Scheduled::new(&{
+    let mut block = [0u8; 64];
+    let mut i = 0;
+    while i < RPIK_INFO.len() {
+        block[i] = RPIK_INFO[i];
+        i += 1;
+    }
+    block[7] = 0x01;
+    block[8] = 0x80;
+    // 64 + 8 bytes hashed, in bits.
+    block[62] = 0x02;
+    block[63] = 0x40;
+    block
+});
+
+/// [`rpi_key_bytes_x16`] in the lane-major layout ([`warnkit_sha256x::Lanes16`]), for the SHA-256
+/// kernels whose native layout that is (SHA-NI, portable): the same six compressions, each lane's
+/// words handed over as they are instead of transposed into rows and back at every step (on SHA-NI
+/// that costs about a fifth of each compression).
+fn rpi_key_bytes_lanes_x16(teks: &[Tek; 16]) -> [[u8; KEY_LEN]; 16] {
+    use warnkit_sha256x::{compress256_lanes_x16, compress256_lanes_x16_scheduled, Lanes16};
+    /// A 32-byte digest after one hashed block, padded: 0x80, zeros, 96 bytes in bits.
+    fn digest_block(digest: &[u32; 8]) -> [u32; 16] {
+        let mut words = [0u32; 16];
+        words[..8].copy_from_slice(digest);
+        words[8] = 0x8000_0000;
+        words[15] = 96 * 8;
+        words
+    }
+    // Extract, inner: the TEK's four words, 0x80, zeros, 80 bytes in bits.
+    let mut words: Lanes16<16> = [[0; 16]; 16];
+    for (lane, tek) in words.iter_mut().zip(teks) {
+        for (w, chunk) in lane.iter_mut().zip(tek.0.chunks_exact(4)) {
+            *w = u32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        }
+        lane[4] = 0x8000_0000;
+        lane[15] = 80 * 8;
+    }
+    let mut inner: Lanes16<8> = [ZERO_SALT_INNER; 16];
+    compress256_lanes_x16(&mut inner, &words);
+    // Extract, outer: PRK = HMAC(zero salt, TEK).
+    let mut prk: Lanes16<8> = [ZERO_SALT_OUTER; 16];
+    compress256_lanes_x16(&mut prk, &inner.map(|d| digest_block(&d)));
+    // Expand: the PRK's HMAC key states, then T(1) = HMAC(PRK, "EN-RPIK" || 1).
+    let keyed = |pad: u32| {
+        let words: Lanes16<16> = prk.map(|p| {
+            let mut lane = [pad; 16];
+            for (w, p) in lane.iter_mut().zip(&p) {
+                *w ^= p;
+            }
+            lane
+        });
+        let mut state: Lanes16<8> = [SHA256_IV; 16];
+        compress256_lanes_x16(&mut state, &words);
+        state
+    };
+    let mut inner = keyed(0x3636_3636);
+    let mut outer = keyed(0x5c5c_5c5c);
+    compress256_lanes_x16_scheduled(&mut inner, &EXPAND_BLOCK);
+    compress256_lanes_x16(&mut outer, &inner.map(|d| digest_block(&d)));
+    outer.map(|state| {
+        let mut raw = [0u8; KEY_LEN];
+        for (chunk, w) in raw.chunks_exact_mut(4).zip(&state) {
+            chunk.copy_from_slice(&w.to_be_bytes());
+        }
+        raw
+    })
 }
 
 // RFC 5869: an absent salt is HashLen zero bytes, which HMAC pads to a zero block, so the HMAC

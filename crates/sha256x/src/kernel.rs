@@ -74,6 +74,14 @@ impl Kernel {
             .unwrap_or(Kernel::Portable)
     }
 
+    /// Whether the kernel's native layout is word-major ([`crate::Rows16`]: vector lanes, one key
+    /// per lane) rather than lane-major ([`crate::Lanes16`]: one state per register pair). A chain
+    /// of compressions runs fastest in its kernel's layout, where the 16-lane functions of the
+    /// other layout transpose on the way in and out.
+    pub fn word_major(self) -> bool {
+        matches!(self, Kernel::Avx512 | Kernel::Avx2)
+    }
+
     fn code(self) -> u8 {
         match self {
             Kernel::Avx512 => 1,

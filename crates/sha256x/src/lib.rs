@@ -205,6 +205,67 @@ pub fn compress256_x16(states: &mut Rows16<8>, words: &Rows16<16>) {
     });
 }
 
+/// Sixteen lanes of `N` 32-bit words, lane-major: `lanes[l][j]` is word `j` of lane `l`.
+///
+/// The layout of [`compress256_lanes_x16`], native to the SHA-NI and portable kernels (see
+/// [`Kernel::word_major`]); words already read big-endian, as in [`Rows16`].
+pub type Lanes16<const N: usize> = [[u32; N]; 16];
+
+/// Compresses message block `l` into state `l` for sixteen lanes, both given lane-major.
+///
+/// Same result as [`compress256_x16`] on the transposed data. On the SHA-NI kernel each lane loads
+/// straight into registers, which saves the transposes the word-major function needs there
+/// (figures in `docs/benchmarks-sha256x.md`); the vector kernels transpose instead.
+#[inline]
+pub fn compress256_lanes_x16(states: &mut Lanes16<8>, words: &Lanes16<16>) {
+    #[cfg(target_arch = "x86_64")]
+    match kernel() {
+        Kernel::ShaNi if ni::lanes(states, Some(words), &[0; 64]) => return,
+        Kernel::Avx512 | Kernel::Avx2 => {
+            let mut rows = transpose(states);
+            compress256_x16(&mut rows, &transpose(words));
+            *states = transpose(&rows);
+            return;
+        }
+        _ => {}
+    }
+    let blocks: [[u8; 64]; 16] = core::array::from_fn(|l| be_bytes(&words[l]));
+    compress_portable(states, &blocks);
+}
+
+/// Compresses the same (pre-scheduled) block into each of sixteen lane-major states: the lane-major
+/// [`compress256_x16_scheduled`].
+#[inline]
+pub fn compress256_lanes_x16_scheduled(states: &mut Lanes16<8>, block: &Scheduled) {
+    #[cfg(target_arch = "x86_64")]
+    match kernel() {
+        Kernel::ShaNi if ni::lanes(states, None, &block.kw) => return,
+        Kernel::Avx512 | Kernel::Avx2 => {
+            let mut rows = transpose(states);
+            compress256_x16_scheduled(&mut rows, block);
+            *states = transpose(&rows);
+            return;
+        }
+        _ => {}
+    }
+    compress_portable(states, &[block.block; 16]);
+}
+
+/// `words` as a big-endian message block.
+fn be_bytes(words: &[u32; 16]) -> [u8; 64] {
+    let mut block = [0u8; 64];
+    for (chunk, word) in block.chunks_exact_mut(4).zip(words) {
+        chunk.copy_from_slice(&word.to_be_bytes());
+    }
+    block
+}
+
+/// Rows to lanes or lanes to rows.
+#[cfg(target_arch = "x86_64")]
+fn transpose<const R: usize, const C: usize>(m: &[[u32; C]; R]) -> [[u32; R]; C] {
+    core::array::from_fn(|c| core::array::from_fn(|r| m[r][c]))
+}
+
 /// A message block with its message schedule worked out ahead of time, for compressing the same
 /// block into many states (HKDF's fixed `info` block).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,7 +16,7 @@ use core::arch::x86_64::{
 };
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use crate::{Rows16, K};
+use crate::{Lanes16, Rows16, K};
 
 /// 0 = not probed yet, 1 = no SHA-NI, 2 = SHA-NI usable.
 static DETECTED: AtomicU8 = AtomicU8::new(0);
@@ -138,6 +138,23 @@ macro_rules! all_rounds {
         schedule_rounds4!($abef, $cdgh, $w4, $w0, $w1, $w2, $w3, 13);
         schedule_rounds4!($abef, $cdgh, $w0, $w1, $w2, $w3, $w4, 14);
         schedule_rounds4!($abef, $cdgh, $w1, $w2, $w3, $w4, $w0, 15);
+    }};
+}
+
+/// The 64 rounds on every lane with `K + W` given (`$kw`, a `[u32; 64]` shared by every lane): no
+/// message schedule.
+macro_rules! kw_rounds {
+    ($abef:ident, $cdgh:ident, $kw:ident) => {{
+        for i in 0..16 {
+            let wk = _mm_loadu_si128($kw.as_ptr().add(4 * i).cast::<__m128i>());
+            for l in 0..N {
+                $cdgh[l] = _mm_sha256rnds2_epu32($cdgh[l], $abef[l], wk);
+            }
+            let hi = _mm_shuffle_epi32(wk, 0x0E);
+            for l in 0..N {
+                $abef[l] = _mm_sha256rnds2_epu32($abef[l], $cdgh[l], hi);
+            }
+        }
     }};
 }
 
@@ -314,16 +331,7 @@ unsafe fn compress_rows(states: &mut Rows16<8>, words: Option<&Rows16<16>>, kw: 
                         (lanes(0), lanes(1), lanes(2), lanes(3), [zero; N]);
                     all_rounds!(abef, cdgh, w0, w1, w2, w3, w4);
                 } else {
-                    for i in 0..16 {
-                        let wk = _mm_loadu_si128(kw.as_ptr().add(4 * i).cast::<__m128i>());
-                        for l in 0..N {
-                            cdgh[l] = _mm_sha256rnds2_epu32(cdgh[l], abef[l], wk);
-                        }
-                        let hi = _mm_shuffle_epi32(wk, 0x0E);
-                        for l in 0..N {
-                            abef[l] = _mm_sha256rnds2_epu32(abef[l], cdgh[l], hi);
-                        }
-                    }
+                    kw_rounds!(abef, cdgh, kw);
                 }
                 for l in 0..N {
                     (out_lo[p + l], out_hi[p + l]) = from_abef_cdgh!(
@@ -340,6 +348,68 @@ unsafe fn compress_rows(states: &mut Rows16<8>, words: Option<&Rows16<16>>, kw: 
                         v,
                     );
                 }
+            }
+        }
+    }
+}
+
+/// Compresses sixteen lane-major lanes (the layout of `compress256_lanes_x16`) on SHA-NI, or returns
+/// `false` (touching nothing) without it.
+///
+/// Each lane's state and message words load straight into registers, so nothing is transposed: the
+/// lanes go through in pairs as [`pairs`] does, and with `words` `None` every lane takes `kw` as its
+/// `K + W` (a block shared by every lane, its message schedule skipped).
+#[inline]
+pub(crate) fn lanes(states: &mut Lanes16<8>, words: Option<&Lanes16<16>>, kw: &[u32; 64]) -> bool {
+    if !available() {
+        return false;
+    }
+    // SAFETY: `available` has checked that the CPU has every feature `compress_lanes` enables.
+    unsafe { compress_lanes(states, words, kw) };
+    true
+}
+
+/// See [`lanes`].
+///
+/// # Safety
+///
+/// The CPU must support SHA, SSE2, SSSE3 and SSE4.1, e.g. [`available`] returned true.
+#[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
+unsafe fn compress_lanes(states: &mut Lanes16<8>, words: Option<&Lanes16<16>>, kw: &[u32; 64]) {
+    const N: usize = 2;
+    // SAFETY: the caller guarantees the target features. Every load and store is an unaligned
+    // 16-byte access at word offset 0 or 4 of a `[u32; 8]` state, `4 * i` (`i` < 4) of a
+    // `[u32; 16]` message or `4 * i` (`i` < 16) of the `[u32; 64]` `kw`, through pointers derived
+    // from live references of the right mutability, so all are in bounds.
+    unsafe {
+        let load = |p: *const u32| _mm_loadu_si128(p.cast::<__m128i>());
+        let zero = _mm_setzero_si128();
+        for p in (0..16).step_by(N) {
+            let mut abef = [zero; N];
+            let mut cdgh = [zero; N];
+            for l in 0..N {
+                let s = states[p + l].as_ptr();
+                (abef[l], cdgh[l]) = to_abef_cdgh!(load(s), load(s.add(4)));
+            }
+            let (abef_in, cdgh_in) = (abef, cdgh);
+            if let Some(words) = words {
+                let quarter = |i: usize| -> [__m128i; N] {
+                    core::array::from_fn(|l| load(words[p + l].as_ptr().add(4 * i)))
+                };
+                let (mut w0, mut w1, mut w2, mut w3, mut w4) =
+                    (quarter(0), quarter(1), quarter(2), quarter(3), [zero; N]);
+                all_rounds!(abef, cdgh, w0, w1, w2, w3, w4);
+            } else {
+                kw_rounds!(abef, cdgh, kw);
+            }
+            for l in 0..N {
+                let (dcba, hgfe) = from_abef_cdgh!(
+                    _mm_add_epi32(abef[l], abef_in[l]),
+                    _mm_add_epi32(cdgh[l], cdgh_in[l])
+                );
+                let s = states[p + l].as_mut_ptr();
+                _mm_storeu_si128(s.cast::<__m128i>(), dcba);
+                _mm_storeu_si128(s.add(4).cast::<__m128i>(), hgfe);
             }
         }
     }

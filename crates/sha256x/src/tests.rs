@@ -185,6 +185,17 @@ proptest! {
         for (name, got) in vector_direct(&rows, &words) {
             prop_assert_eq!(from_rows(&got), want, "{}", name);
         }
+        let lane_words: Lanes16<16> = from_rows16(&words);
+        let mut got = states;
+        compress256_lanes_x16(&mut got, &lane_words);
+        prop_assert_eq!(got, want, "lane-major public API");
+        #[cfg(target_arch = "x86_64")]
+        {
+            let mut got = states;
+            if ni::lanes(&mut got, Some(&lane_words), &[0; 64]) {
+                prop_assert_eq!(got, want, "SHA-NI lane-major backend");
+            }
+        }
     }
 
     /// A pre-scheduled block in every lane, on every path, against sha2.
@@ -214,8 +225,47 @@ proptest! {
             if ni::rows(&mut got, None, &scheduled.kw) {
                 prop_assert_eq!(from_rows(&got), want, "SHA-NI word-major backend");
             }
+            let mut got = states;
+            if ni::lanes(&mut got, None, &scheduled.kw) {
+                prop_assert_eq!(got, want, "SHA-NI lane-major backend");
+            }
         }
+        let mut got = states;
+        compress256_lanes_x16_scheduled(&mut got, &scheduled);
+        prop_assert_eq!(got, want, "lane-major public API");
     }
+}
+
+/// Lane-major from word-major, for any word count.
+fn from_rows16<const N: usize>(rows: &[[u32; 16]; N]) -> [[u32; N]; 16] {
+    std::array::from_fn(|l| std::array::from_fn(|j| rows[j][l]))
+}
+
+/// The lane-major functions on every kernel this CPU has, forced in turn (each kernel computes the
+/// same, so the other tests running meanwhile are unaffected by the switch).
+#[test]
+fn lane_major_functions_agree_with_sha2_on_every_kernel() {
+    let states: [[u32; 8]; 16] =
+        std::array::from_fn(|l| std::array::from_fn(|j| IV[j] ^ (l as u32 * 0x0101_0101)));
+    let blocks: [[u8; 64]; 16] =
+        std::array::from_fn(|l| std::array::from_fn(|i| (l * 64 + i) as u8));
+    let want = reference(&states, &blocks);
+    let want_scheduled = reference(&states, &[blocks[3]; 16]);
+    let (_, words) = to_rows(&states, &blocks);
+    let words = from_rows16(&words);
+    let scheduled = Scheduled::new(&blocks[3]);
+    let before = kernel();
+    for k in Kernel::supported_here() {
+        set_kernel(k).unwrap();
+        let mut got = states;
+        compress256_lanes_x16(&mut got, &words);
+        assert_eq!(got, want, "{k}");
+        let mut got = states;
+        compress256_lanes_x16_scheduled(&mut got, &scheduled);
+        assert_eq!(got, want_scheduled, "{k}, scheduled");
+        assert_eq!(k.word_major(), matches!(k, Kernel::Avx512 | Kernel::Avx2));
+    }
+    set_kernel(before).unwrap();
 }
 
 #[test]
