@@ -9,14 +9,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use prost::Message;
 use serde_json::{json, Value};
-use warnkit_protocol::proto::{SubmissionPayload, TemporaryExposureKey};
 use warnkit_testkit::Cluster;
 
 #[path = "it/common/mod.rs"]
 mod common;
-use common::{free_port_base, spawn_with, warnkit, Server, UNSCHEDULED};
+use common::{
+    free_port_base, payload, spawn_with, tans, upload, warnkit, Server, Upload, UNSCHEDULED,
+};
 
 /// Registrations prepared; each gives two TANs, so twice as many uploads.
 const REGISTRATIONS: usize = 160;
@@ -26,13 +26,6 @@ const UPLOADS_PER_SEC: u64 = 12;
 const BURST: usize = 32;
 /// How long the database stays down.
 const OUTAGE: Duration = Duration::from_secs(10);
-
-/// One phone's upload and what happened to it.
-struct Upload {
-    tan: String,
-    body: Vec<u8>,
-    keys: Vec<[u8; 16]>,
-}
 
 /// What the load saw, by upload.
 #[derive(Default)]
@@ -102,101 +95,6 @@ impl Runner {
     fn started_count(&self) -> usize {
         self.next.load(Ordering::Relaxed).min(self.uploads.len())
     }
-}
-
-fn payload(day: i64) -> (Vec<u8>, Vec<[u8; 16]>) {
-    let keys: Vec<[u8; 16]> = (0..3).map(|_| rand::random()).collect();
-    let body = SubmissionPayload {
-        keys: keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| TemporaryExposureKey {
-                key_data: Some(k.to_vec()),
-                transmission_risk_level: Some(6),
-                rolling_start_interval_number: Some(((day - 1 - i as i64) * 144) as i32),
-                rolling_period: Some(144),
-                report_type: Some(1),
-                days_since_onset_of_symptoms: None,
-            })
-            .collect(),
-        request_padding: Some(rand::random::<[u8; 32]>().to_vec()),
-        origin: Some("DE".into()),
-        ..Default::default()
-    }
-    .encode_to_vec();
-    (body, keys)
-}
-
-async fn upload(http: &reqwest::Client, url: &str, up: &Upload) -> Option<u16> {
-    let r = http
-        .post(format!("{url}/version/v1/diagnosis-keys"))
-        .header("content-type", "application/x-protobuf")
-        .header("cwa-authorization", &up.tan)
-        .header("cwa-fake", "0")
-        .body(up.body.clone())
-        .send()
-        .await
-        .ok()?;
-    Some(r.status().as_u16())
-}
-
-/// Lab results for every GUID, a registration each and its two TANs.
-async fn prepare(http: &reqwest::Client, cfg: &[&str], endpoints: &Value) -> Vec<String> {
-    let url = |k: &str| endpoints[k].as_str().expect("url").to_owned();
-    let lab_key = warnkit(&[&["lab", "key", "create", "--lab", "lab-faults"][..], cfg].concat());
-    let guids: Vec<String> = (0..REGISTRATIONS)
-        .map(|_| warnkit_service::auth::sha256_hex(hex::encode(rand::random::<[u8; 16]>())))
-        .collect();
-    // 100 results stay under the lab API's default body limit (10,000 bytes).
-    for chunk in guids.chunks(100) {
-        let results: Vec<Value> = chunk
-            .iter()
-            .map(|id| json!({"id": id, "result": 2}))
-            .collect();
-        let r = http
-            .post(format!("{}/api/v1/lab/results", url("testresult")))
-            .bearer_auth(&lab_key)
-            .json(&json!({ "testResults": results }))
-            .send()
-            .await
-            .expect("lab post");
-        assert!(r.status().is_success(), "lab post: {}", r.status());
-    }
-    let mut tans = Vec::new();
-    for guid in &guids {
-        let r = http
-            .post(format!(
-                "{}/version/v1/registrationToken",
-                url("verification")
-            ))
-            .header("cwa-fake", "0")
-            .json(&json!({"keyType": "GUID", "key": guid}))
-            .send()
-            .await
-            .expect("register");
-        assert_eq!(r.status(), 201);
-        let token = r.json::<Value>().await.expect("json")["registrationToken"]
-            .as_str()
-            .expect("token")
-            .to_owned();
-        for _ in 0..2 {
-            let r = http
-                .post(format!("{}/version/v1/tan", url("verification")))
-                .header("cwa-fake", "0")
-                .json(&json!({ "registrationToken": token }))
-                .send()
-                .await
-                .expect("tan");
-            assert_eq!(r.status(), 201);
-            tans.push(
-                r.json::<Value>().await.expect("json")["tan"]
-                    .as_str()
-                    .expect("tan")
-                    .to_owned(),
-            );
-        }
-    }
-    tans
 }
 
 /// The keys of every daily file of `DE` the distribution port lists, signatures checked on parsing.
@@ -311,7 +209,7 @@ async fn no_tan_is_wasted_by_a_database_outage_or_a_kill() {
         .timeout(Duration::from_secs(5))
         .build()
         .expect("client");
-    let tans = prepare(&http, &cfg, &endpoints).await;
+    let tans = tans(&http, &cfg, &endpoints, REGISTRATIONS, "lab-faults").await;
     let today = warnkit_store::unix_now() / 86_400;
     let uploads: Arc<Vec<Upload>> = Arc::new(
         tans.into_iter()

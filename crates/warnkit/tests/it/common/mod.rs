@@ -151,3 +151,116 @@ pub fn spawn_with(args: &[&str], env: &[(&str, &str)], dir: &Path, log: &Path) -
         serde_json::from_str(&text).expect("endpoints.json is JSON"),
     )
 }
+
+/// `registrations` GUIDs with a positive result posted by `lab` (a lab key made with `warnkit lab key
+/// create CFG...`), a registration each and its two TANs.
+pub async fn tans(
+    http: &reqwest::Client,
+    cfg: &[&str],
+    endpoints: &Value,
+    registrations: usize,
+    lab: &str,
+) -> Vec<String> {
+    let url = |k: &str| endpoints[k].as_str().expect("url").to_owned();
+    let lab_key = warnkit(&[&["lab", "key", "create", "--lab", lab][..], cfg].concat());
+    let guids: Vec<String> = (0..registrations)
+        .map(|_| warnkit_service::auth::sha256_hex(hex::encode(rand::random::<[u8; 16]>())))
+        .collect();
+    // 100 results stay under the lab API's default body limit (10,000 bytes).
+    for chunk in guids.chunks(100) {
+        let results: Vec<Value> = chunk
+            .iter()
+            .map(|id| serde_json::json!({"id": id, "result": 2}))
+            .collect();
+        let r = http
+            .post(format!("{}/api/v1/lab/results", url("testresult")))
+            .bearer_auth(&lab_key)
+            .json(&serde_json::json!({ "testResults": results }))
+            .send()
+            .await
+            .expect("lab post");
+        assert!(r.status().is_success(), "lab post: {}", r.status());
+    }
+    let mut tans = Vec::new();
+    for guid in &guids {
+        let r = http
+            .post(format!(
+                "{}/version/v1/registrationToken",
+                url("verification")
+            ))
+            .header("cwa-fake", "0")
+            .json(&serde_json::json!({"keyType": "GUID", "key": guid}))
+            .send()
+            .await
+            .expect("register");
+        assert_eq!(r.status(), 201);
+        let token = r.json::<Value>().await.expect("json")["registrationToken"]
+            .as_str()
+            .expect("token")
+            .to_owned();
+        for _ in 0..2 {
+            let r = http
+                .post(format!("{}/version/v1/tan", url("verification")))
+                .header("cwa-fake", "0")
+                .json(&serde_json::json!({ "registrationToken": token }))
+                .send()
+                .await
+                .expect("tan");
+            assert_eq!(r.status(), 201);
+            tans.push(
+                r.json::<Value>().await.expect("json")["tan"]
+                    .as_str()
+                    .expect("tan")
+                    .to_owned(),
+            );
+        }
+    }
+    tans
+}
+
+/// One phone's upload: its TAN, its body and the keys in it.
+pub struct Upload {
+    pub tan: String,
+    pub body: Vec<u8>,
+    pub keys: Vec<[u8; 16]>,
+}
+
+/// A real upload's body: three random keys of the days before `day`, and their key bytes.
+pub fn payload(day: i64) -> (Vec<u8>, Vec<[u8; 16]>) {
+    use prost::Message;
+    use warnkit_protocol::proto::{SubmissionPayload, TemporaryExposureKey};
+    let keys: Vec<[u8; 16]> = (0..3).map(|_| rand::random()).collect();
+    let body = SubmissionPayload {
+        keys: keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| TemporaryExposureKey {
+                key_data: Some(k.to_vec()),
+                transmission_risk_level: Some(6),
+                rolling_start_interval_number: Some(((day - 1 - i as i64) * 144) as i32),
+                rolling_period: Some(144),
+                report_type: Some(1),
+                days_since_onset_of_symptoms: None,
+            })
+            .collect(),
+        request_padding: Some(rand::random::<[u8; 32]>().to_vec()),
+        origin: Some("DE".into()),
+        ..Default::default()
+    }
+    .encode_to_vec();
+    (body, keys)
+}
+
+/// Posts `up` to the submission service at `url`; its status, or `None` without an answer.
+pub async fn upload(http: &reqwest::Client, url: &str, up: &Upload) -> Option<u16> {
+    let r = http
+        .post(format!("{url}/version/v1/diagnosis-keys"))
+        .header("content-type", "application/x-protobuf")
+        .header("cwa-authorization", &up.tan)
+        .header("cwa-fake", "0")
+        .body(up.body.clone())
+        .send()
+        .await
+        .ok()?;
+    Some(r.status().as_u16())
+}
