@@ -59,6 +59,25 @@ fn trial_x16<const GROUPS: usize>(scheduled: bool) -> f64 {
     start.elapsed().as_nanos() as f64 / (calls * 16 * GROUPS) as f64
 }
 
+/// ns per block for `compress256_lanes_x16` (or its scheduled form), one group chained.
+fn trial_lanes_x16(scheduled: bool) -> f64 {
+    use warnkit_sha256x::{compress256_lanes_x16, compress256_lanes_x16_scheduled, Scheduled};
+    let mut states = [[0x0123_4567u32; 8]; 16];
+    let words = [[0xa5a5_a5a5u32; 16]; 16];
+    let block = Scheduled::new(&[0xa5; 64]);
+    let calls = BLOCKS_PER_TRIAL / 16;
+    let start = Instant::now();
+    for _ in 0..calls {
+        if scheduled {
+            compress256_lanes_x16_scheduled(&mut states, black_box(&block));
+        } else {
+            compress256_lanes_x16(&mut states, black_box(&words));
+        }
+    }
+    black_box(states);
+    start.elapsed().as_nanos() as f64 / (calls * 16) as f64
+}
+
 /// ns per block for a 16-lane AVX-512 call and an 8-lane SHA-NI call in turn (24 lanes).
 fn trial_x16_with_x8() -> f64 {
     use warnkit_sha256x::compress256_x16;
@@ -101,6 +120,14 @@ fn x16_cases() -> Vec<(String, Box<dyn Fn() -> f64>)> {
         cases.push((
             format!("compress256_x16 and compress256_x8 in turn [{kernel}]"),
             Box::new(on(trial_x16_with_x8)),
+        ));
+        cases.push((
+            format!("compress256_lanes_x16 [{kernel}]"),
+            Box::new(on(|| trial_lanes_x16(false))),
+        ));
+        cases.push((
+            format!("compress256_lanes_x16_scheduled [{kernel}]"),
+            Box::new(on(|| trial_lanes_x16(true))),
         ));
     }
     cases
