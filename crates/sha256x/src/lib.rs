@@ -23,6 +23,11 @@
 //! kernel. `ni.rs`, `avx2.rs` and `avx512.rs` hold all of the crate's `unsafe` code (the
 //! workspace's other is in `warnkit-aesx`).
 //!
+//! The 16-lane functions come in two layouts: word-major ([`Rows16`], [`compress256_x16`]), native to
+//! the vector kernels, and lane-major ([`Lanes16`], [`compress256_lanes_x16`]), native to SHA-NI and
+//! the portable code. Either works on every kernel; [`Kernel::word_major`] says which one a chain of
+//! compressions should keep to skip the transposes.
+//!
 //! On AMD Zen the AVX2 kernel is slower than SHA-NI (37.4 against 21.0 ns per block on Zen 4), so
 //! the automatic choice prefers SHA-NI and AVX2 runs only when forced or on CPUs without SHA-NI.
 //!
