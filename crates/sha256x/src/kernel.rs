@@ -82,7 +82,7 @@ impl Kernel {
         matches!(self, Kernel::Avx512 | Kernel::Avx2)
     }
 
-    fn code(self) -> u8 {
+    pub(crate) fn code(self) -> u8 {
         match self {
             Kernel::Avx512 => 1,
             Kernel::Avx2 => 2,
@@ -91,8 +91,15 @@ impl Kernel {
         }
     }
 
-    fn from_code(code: u8) -> Option<Kernel> {
-        Kernel::ALL.into_iter().find(|k| k.code() == code)
+    /// The inverse of [`Kernel::code`]; on every 16-lane call, so a `match` rather than a search.
+    pub(crate) fn from_code(code: u8) -> Option<Kernel> {
+        match code {
+            1 => Some(Kernel::Avx512),
+            2 => Some(Kernel::Avx2),
+            3 => Some(Kernel::ShaNi),
+            4 => Some(Kernel::Portable),
+            _ => None,
+        }
     }
 }
 

@@ -401,6 +401,7 @@ fn kernels_are_probed_named_and_refused_when_missing() {
     assert!(Kernel::Portable.supported());
     assert!(Kernel::best().supported());
     for k in Kernel::ALL {
+        assert_eq!(Kernel::from_code(k.code()), Some(k));
         assert_eq!(Kernel::from_name(k.name()), Some(k));
         match parse(k.name()) {
             Ok(got) => assert_eq!(got, k),
