@@ -9,6 +9,7 @@ mod write;
 
 use std::sync::Arc;
 
+use warnkit_service::Clock;
 use warnkit_store::{on_pool, Db, DbTarget, PoolConfig};
 
 use crate::MIGRATOR;
@@ -73,7 +74,19 @@ impl KeyStore {
             return Ok(0);
         }
         let rows = write::encode(keys)?;
-        self.writer.insert(rows).await
+        self.writer.insert(rows, None).await
+    }
+
+    /// [`KeyStore::insert`], with every key dated by the hour (of `clock`) its transaction commits in,
+    /// whatever its `submission_hour` says: what the submission service does with an upload, so that
+    /// keys never commit after the distribution has published their hour (a transaction that would
+    /// commit in a later hour than it was dated with is rolled back and written again with that hour).
+    pub async fn insert_now(&self, keys: &[StoredKey], clock: &Clock) -> Result<u64, sqlx::Error> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let rows = write::encode(keys)?;
+        self.writer.insert(rows, Some(clock.clone())).await
     }
 
     /// Every key submitted in `from_hour <= hour < to_hour` (Unix hours), in no particular order.

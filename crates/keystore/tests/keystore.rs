@@ -150,3 +150,80 @@ async fn retention_suite(db: TestDb) {
 async fn retention_on_both_engines() {
     on_both(retention_suite).await;
 }
+
+/// An upload's keys are dated by the hour their transaction commits in, not the hour they arrived:
+/// stored while the clock reads 10:59:59 they belong to 10:00, but a write held up (here by another
+/// session's table lock) until the clock has passed 11:00 is rolled back and written again, dated
+/// 11:00. So the file of 10:00, published a few seconds after 11:00 and never changed, cannot miss
+/// keys still being written when it was made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn keys_are_dated_by_the_hour_they_commit_in() {
+    use sqlx::{Connection, PgConnection};
+    use std::time::{Duration, Instant};
+    const HOUR: i64 = 480_000;
+    let Some(db) = TestDb::new(warnkit_testkit::Engine::Postgres) else {
+        return;
+    };
+    let store = KeyStore::open(&db.target("submission"), PoolConfig::default())
+        .await
+        .unwrap();
+    let clock = Clock::manual(HOUR * 3600 + 3599);
+    // The keys' own `submission_hour` (0) does not count.
+    assert_eq!(store.insert_now(&[key(1, 0)], &clock).await.unwrap(), 1);
+    let dated = |from: i64| {
+        let store = store.clone();
+        async move {
+            let mut keys: Vec<[u8; 16]> = store
+                .keys_submitted_between(from, from + 1)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|k| k.key_data)
+                .collect();
+            keys.sort();
+            keys
+        }
+    };
+    assert_eq!(dated(HOUR).await, vec![[1; 16]]);
+
+    let url = db.postgres_url().unwrap();
+    let mut blocker = PgConnection::connect(url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut blocker).await.unwrap();
+    sqlx::query("LOCK TABLE submission.diagnosis_key IN EXCLUSIVE MODE")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    let write = tokio::spawn({
+        let (store, clock) = (store.clone(), clock.clone());
+        async move { store.insert_now(&[key(2, 0)], &clock).await }
+    });
+    // Once the writer's INSERT waits for the lock, it has dated its rows 10:00.
+    let mut watcher = PgConnection::connect(url).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (waiting,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM pg_stat_activity \
+             WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO diagnosis_key%'",
+        )
+        .fetch_one(&mut watcher)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the writer never waited for the lock"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    clock.advance(2);
+    sqlx::query("COMMIT").execute(&mut blocker).await.unwrap();
+    assert_eq!(write.await.unwrap().unwrap(), 1);
+    assert_eq!(dated(HOUR).await, vec![[1; 16]], "nothing more dated 10:00");
+    assert_eq!(
+        dated(HOUR + 1).await,
+        vec![[2; 16]],
+        "the held write dated 11:00"
+    );
+}

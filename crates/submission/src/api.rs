@@ -198,7 +198,7 @@ async fn real_upload(
         TanCheck::Invalid => return Err(forbidden()),
         TanCheck::WrongType => return Err(wrong_type()),
     }
-    let stored = inner.store.insert(&keys).await?;
+    let stored = inner.store.insert_now(&keys, &inner.clock).await?;
     inner.metrics.add(UPLOADS.0, UPLOADS.1, 1);
     inner.metrics.add(KEYS_STORED.0, KEYS_STORED.1, stored);
     inner.metrics.add(

@@ -12,6 +12,7 @@
 
 use sqlx::{ConnectOptions, Connection, PgConnection, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
+use warnkit_service::Clock;
 use warnkit_store::batch::{next_batch, Batcher};
 use warnkit_store::Db;
 
@@ -83,9 +84,15 @@ macro_rules! write_batch_on {
         let (conn, batch) = ($conn, $batch);
         let total: usize = batch.iter().map(|job| job.rows.len()).sum();
         if let [job] = batch {
-            if total <= INSERT_CHUNK {
+            // One statement commits on its own, with no moment to check the hour before: only for
+            // rows that carry their own.
+            if total <= INSERT_CHUNK && job.stamp.is_none() {
                 let mut q = insert_statement!(&job.rows);
-                return Ok(vec![q.build().execute(&mut *conn).await?.rows_affected()]);
+                return Ok(Some(vec![q
+                    .build()
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected()]));
             }
         }
         let all: Vec<&Encoded> = batch.iter().flat_map(|job| &job.rows).collect();
@@ -96,8 +103,14 @@ macro_rules! write_batch_on {
             inserted += q.build().execute(&mut *tx).await?.rows_affected();
         }
         if inserted == total as u64 {
+            if !stamps_hold(batch) {
+                tx.rollback().await?;
+                return Ok(None);
+            }
             tx.commit().await?;
-            return Ok(batch.iter().map(|job| job.rows.len() as u64).collect());
+            return Ok(Some(
+                batch.iter().map(|job| job.rows.len() as u64).collect(),
+            ));
         }
         tx.rollback().await?;
         let mut tx = conn.begin().await?;
@@ -110,8 +123,12 @@ macro_rules! write_batch_on {
             }
             counts.push(inserted);
         }
+        if !stamps_hold(batch) {
+            tx.rollback().await?;
+            return Ok(None);
+        }
         tx.commit().await?;
-        Ok(counts)
+        Ok(Some(counts))
     }};
 }
 
@@ -144,7 +161,42 @@ impl Conn {
 /// One upload's rows and where to send the number inserted.
 struct Job {
     rows: Vec<Encoded>,
+    /// `Some`: the rows are dated by the hour of this clock at their commit ([`stamp`]), not by
+    /// their own `submission_hour`.
+    stamp: Option<Clock>,
     reply: oneshot::Sender<Result<u64, sqlx::Error>>,
+}
+
+/// Times a batch is written again because the hour turned during its write, before it gives up.
+const STAMP_ATTEMPTS: usize = 3;
+
+/// Dates the rows of every job that asked for it with its clock's hour now.
+///
+/// Why at the commit and not when the upload arrived: the distribution publishes an hour's file a few
+/// seconds after the hour ends, and never changes it. An upload's TAN check and the queue before the
+/// writer can take longer than that, so rows dated by their arrival could commit after their hour's
+/// file was published and miss every hourly file. Dated here, and checked again just before the
+/// commit ([`stamps_hold`]), rows commit in the hour they are dated with, at the latest a commit's
+/// duration after it ends.
+fn stamp(batch: &mut [Job]) {
+    for job in batch {
+        if let Some(clock) = &job.stamp {
+            let hour = clock.hour();
+            for row in &mut job.rows {
+                row.submission_hour = hour;
+            }
+        }
+    }
+}
+
+/// Whether every stamped job's clock is still in the hour its rows were dated with.
+fn stamps_hold(batch: &[Job]) -> bool {
+    batch
+        .iter()
+        .all(|job| match (&job.stamp, job.rows.first()) {
+            (Some(clock), Some(row)) => clock.hour() == row.submission_hour,
+            _ => true,
+        })
 }
 
 /// The writer: one task per store, started on first use.
@@ -160,11 +212,16 @@ impl Writer {
         }
     }
 
-    /// Inserts `rows` atomically; returns how many were new.
-    pub(super) async fn insert(&self, rows: Vec<Encoded>) -> Result<u64, sqlx::Error> {
+    /// Inserts `rows` atomically, dated by `stamp`'s hour at the commit when given; returns how many
+    /// were new.
+    pub(super) async fn insert(
+        &self,
+        rows: Vec<Encoded>,
+        stamp: Option<Clock>,
+    ) -> Result<u64, sqlx::Error> {
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Job { rows, reply })
+            .send(Job { rows, stamp, reply })
             .await
             .map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
@@ -178,17 +235,8 @@ fn gone() -> sqlx::Error {
 /// The writer task: takes one job, then whatever else is queued, and writes them in one transaction.
 async fn run(db: Db, mut jobs: mpsc::Receiver<Job>) {
     let mut conn: Option<Conn> = None;
-    while let Some(batch) = next_batch(&mut jobs, BATCH_ROWS, |job| job.rows.len()).await {
-        let reused = conn.is_some();
-        let mut written = write_on(&db, &mut conn, &batch).await;
-        if reused && written.as_ref().is_err_and(warnkit_store::is_unavailable) {
-            // A connection kept from before a database restart fails on first use: the batch is written
-            // again on a fresh one at once, so the restart costs no upload an error. (A batch whose commit
-            // did succeed is written as repeats, which insert nothing.)
-            tracing::info!("key writer's connection lost; reconnecting");
-            written = write_on(&db, &mut conn, &batch).await;
-        }
-        match written {
+    while let Some(mut batch) = next_batch(&mut jobs, BATCH_ROWS, |job| job.rows.len()).await {
+        match write_stamped(&db, &mut conn, &mut batch).await {
             Ok(counts) => {
                 for (job, n) in batch.into_iter().zip(counts) {
                     // A caller that went away (client disconnected) no longer needs its answer.
@@ -207,13 +255,40 @@ async fn run(db: Db, mut jobs: mpsc::Receiver<Job>) {
     }
 }
 
+/// Writes `batch` ([`stamp`]ed, and again with the new hour when the hour turns before its commit).
+async fn write_stamped(
+    db: &Db,
+    conn: &mut Option<Conn>,
+    batch: &mut [Job],
+) -> Result<Vec<u64>, sqlx::Error> {
+    for _ in 0..STAMP_ATTEMPTS {
+        stamp(batch);
+        let reused = conn.is_some();
+        let mut written = write_on(db, conn, batch).await;
+        if reused && written.as_ref().is_err_and(warnkit_store::is_unavailable) {
+            // A connection kept from before a database restart fails on first use: the batch is written
+            // again on a fresh one at once, so the restart costs no upload an error. (A batch whose commit
+            // did succeed is written as repeats, which insert nothing.)
+            tracing::info!("key writer's connection lost; reconnecting");
+            written = write_on(db, conn, batch).await;
+        }
+        match written? {
+            Some(counts) => return Ok(counts),
+            None => tracing::info!("the hour turned while keys were written; writing them again"),
+        }
+    }
+    Err(sqlx::Error::Protocol(
+        "the hour kept turning while keys were written".into(),
+    ))
+}
+
 /// Writes `batch` on the writer's connection, opening one when there is none; after a failure the
 /// connection's state is unknown, so it is dropped and the next write opens a fresh one.
 async fn write_on(
     db: &Db,
     conn: &mut Option<Conn>,
     batch: &[Job],
-) -> Result<Vec<u64>, sqlx::Error> {
+) -> Result<Option<Vec<u64>>, sqlx::Error> {
     let c = match conn {
         Some(c) => c,
         None => conn.insert(Conn::open(db).await?),
@@ -225,14 +300,16 @@ async fn write_on(
     written
 }
 
-/// Writes a batch atomically per upload and returns each upload's count of new keys.
+/// Writes a batch atomically per upload and returns each upload's count of new keys, or `None` (having
+/// written nothing) when the hour of a job's clock moved past the hour its rows were stamped with
+/// before the commit: see [`stamp`].
 ///
 /// Fast path: all rows in as few statements as possible (each statement is a round trip, on SQLite a hop to
 /// the driver's thread), in one transaction. When that inserts fewer rows than it was given, some key was
 /// already stored (or sent twice in the batch), and only per-upload statements can tell whose; the
 /// transaction is then rolled back and the batch written again one statement per upload. Repeated keys are
 /// rare, so the fast path is the usual one.
-async fn write_batch(conn: &mut Conn, batch: &[Job]) -> Result<Vec<u64>, sqlx::Error> {
+async fn write_batch(conn: &mut Conn, batch: &[Job]) -> Result<Option<Vec<u64>>, sqlx::Error> {
     match conn {
         Conn::Sqlite(c) => write_batch_on!(c, batch),
         Conn::Postgres(c) => write_batch_on!(c, batch),
