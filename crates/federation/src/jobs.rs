@@ -504,10 +504,12 @@ impl Federation {
     ) -> anyhow::Result<()> {
         let mut keys = std::mem::take(&mut pending.keys);
         keys.sort_unstable_by_key(|k| k.key_data);
+        // Dated by the hour they commit in, as uploads are: a download running across the hour would
+        // otherwise store keys of an hour the distribution has already published.
         report.keys_stored += self
             .inner
             .keys
-            .insert(&keys)
+            .insert_now(&keys, &self.inner.clock)
             .await
             .context("storing downloaded keys")?;
         drop(keys);
