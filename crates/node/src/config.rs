@@ -238,11 +238,7 @@ impl Config {
             if NOT_CONFIG.contains(&name.as_str()) || name.starts_with("WARNKIT_TEST_") {
                 continue;
             }
-            let path: Vec<String> = key
-                .to_ascii_lowercase()
-                .split("__")
-                .map(str::to_owned)
-                .collect();
+            let path: Vec<String> = key.split("__").map(str::to_owned).collect();
             let known = set_from_env(&mut table, &path, value)
                 .with_context(|| format!("environment variable {name}"))?;
             if !known {
@@ -377,36 +373,100 @@ fn merge(base: &mut toml::Table, overlay: toml::Table) {
     }
 }
 
-/// Sets `path` from an environment string, typed like the default it replaces; `false` for unknown keys.
+/// The type of a value the environment sets where the defaults have none to copy it from.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Str,
+    Int,
+    Bool,
+}
+
+/// Keys the defaults leave out (optional values, optional sections, map entries) that the environment
+/// may set all the same, with their type. `*` is any map key, kept in the environment's case
+/// (`WARNKIT_FEDERATION__TRUSTED_KEYS__FR`); every other segment is matched in lower case.
+const OPEN_KEYS: &[(&[&str], Kind)] = &[
+    (&["port_base"], Kind::Int),
+    (&["database_url"], Kind::Str),
+    (&["service_token_file"], Kind::Str),
+    (&["federation", "token_file"], Kind::Str),
+    (&["federation", "trusted_keys", "*"], Kind::Str),
+    (&["portal", "oidc", "roles", "*"], Kind::Str),
+    (
+        &["distribution", "app_config", "app_features", "*"],
+        Kind::Int,
+    ),
+    (&["distribution", "store", "kind"], Kind::Str),
+    (&["distribution", "store", "dir"], Kind::Str),
+    (&["distribution", "store", "bucket"], Kind::Str),
+    (&["distribution", "store", "endpoint"], Kind::Str),
+    (&["distribution", "store", "region"], Kind::Str),
+    (&["distribution", "store", "access_key_id"], Kind::Str),
+    (&["distribution", "store", "secret_access_key"], Kind::Str),
+    (
+        &["distribution", "store", "instance_credentials"],
+        Kind::Bool,
+    ),
+];
+
+/// The type of the [`OPEN_KEYS`] entry `path` (lower-cased) falls under, and whether its last
+/// segment is a map key (`*`), if any.
+fn open_key(path: &[String]) -> Option<(Kind, bool)> {
+    OPEN_KEYS.iter().find_map(|(pattern, kind)| {
+        let matches = pattern.len() == path.len()
+            && pattern.iter().zip(path).all(|(p, s)| *p == "*" || p == s);
+        matches.then(|| (*kind, pattern.last() == Some(&"*")))
+    })
+}
+
+/// `raw` as a value of `kind`.
+fn typed(kind: Kind, raw: &str) -> anyhow::Result<toml::Value> {
+    Ok(match kind {
+        Kind::Str => toml::Value::String(raw.to_owned()),
+        Kind::Int => toml::Value::Integer(raw.parse().context("expected an integer")?),
+        Kind::Bool => toml::Value::Boolean(raw.parse().context("expected true or false")?),
+    })
+}
+
+/// Sets `path` (the environment name's segments, in its case) from an environment string, typed like
+/// the default it replaces (a list: comma-separated) or as [`OPEN_KEYS`] says; `false` for unknown keys.
 fn set_from_env(table: &mut toml::Table, path: &[String], raw: &str) -> anyhow::Result<bool> {
-    let (last, sections) = path.split_last().context("empty key")?;
+    let lower: Vec<String> = path.iter().map(|s| s.to_ascii_lowercase()).collect();
+    let open = open_key(&lower);
+    let (last, sections) = lower.split_last().context("empty key")?;
     let mut current = table;
     for section in sections {
+        if !current.contains_key(section) && open.is_some() {
+            // An optional section (the distribution's `store`) the defaults leave out.
+            current.insert(section.clone(), toml::Value::Table(toml::Table::new()));
+        }
         current = match current.get_mut(section) {
             Some(toml::Value::Table(t)) => t,
             _ => return Ok(false),
         };
     }
-    let value = match current.get(last) {
-        Some(toml::Value::Integer(_)) => {
-            toml::Value::Integer(raw.parse().context("expected an integer")?)
-        }
-        Some(toml::Value::Boolean(_)) => {
-            toml::Value::Boolean(raw.parse().context("expected true or false")?)
-        }
-        Some(toml::Value::Table(_)) => bail!("{last} is a section, not a value"),
-        Some(_) => toml::Value::String(raw.to_owned()),
-        None if sections.is_empty() && matches!(last.as_str(), "port_base") => {
-            toml::Value::Integer(raw.parse().context("expected an integer")?)
-        }
-        None if sections.is_empty()
-            && matches!(last.as_str(), "database_url" | "service_token_file") =>
-        {
-            toml::Value::String(raw.to_owned())
-        }
-        None => return Ok(false),
+    // A map's keys keep the environment's case: country codes are upper case.
+    let key = match open {
+        Some((_, true)) if !current.contains_key(last) => path[path.len() - 1].clone(),
+        _ => last.clone(),
     };
-    current.insert(last.clone(), value);
+    let value = match current.get(&key) {
+        Some(toml::Value::Integer(_)) => typed(Kind::Int, raw)?,
+        Some(toml::Value::Boolean(_)) => typed(Kind::Bool, raw)?,
+        Some(toml::Value::Table(_)) => bail!("{last} is a section, not a value"),
+        Some(toml::Value::Array(_)) => toml::Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.to_owned()))
+                .collect(),
+        ),
+        Some(_) => typed(Kind::Str, raw)?,
+        None => match open {
+            Some((kind, _)) => typed(kind, raw)?,
+            None => return Ok(false),
+        },
+    };
+    current.insert(key, value);
     Ok(true)
 }
 
@@ -540,5 +600,87 @@ mod tests {
         let a = c.service_token().unwrap();
         assert_eq!(a, c.service_token().unwrap());
         assert!(a.starts_with("wk_svc_"));
+    }
+
+    #[test]
+    fn optional_sections_map_entries_and_lists_come_from_the_environment() {
+        use warnkit_distribution::StoreConfig;
+        let c = Config::layered(
+            None,
+            &env(&[
+                ("WARNKIT_DISTRIBUTION__STORE__KIND", "s3"),
+                ("WARNKIT_DISTRIBUTION__STORE__BUCKET", "cwa"),
+                (
+                    "WARNKIT_DISTRIBUTION__STORE__ENDPOINT",
+                    "http://127.0.0.1:9000",
+                ),
+                ("WARNKIT_DISTRIBUTION__STORE__REGION", "eu-central-1"),
+                ("WARNKIT_DISTRIBUTION__STORE__ACCESS_KEY_ID", "AKID"),
+                ("WARNKIT_DISTRIBUTION__STORE__SECRET_ACCESS_KEY", "Secret"),
+                (
+                    "WARNKIT_FEDERATION__TRUSTED_KEYS__FR",
+                    "/etc/warnkit/fr.pem",
+                ),
+                ("WARNKIT_FEDERATION__TOKEN_FILE", "/run/secrets/efgs"),
+                ("WARNKIT_SUBMISSION__SUPPORTED_COUNTRIES", "DE, FR,NL"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            c.distribution.store,
+            Some(StoreConfig::S3 {
+                bucket: "cwa".into(),
+                endpoint: Some("http://127.0.0.1:9000".into()),
+                region: "eu-central-1".into(),
+                access_key_id: Some("AKID".into()),
+                secret_access_key: Some("Secret".into()),
+                instance_credentials: false,
+            })
+        );
+        // Map keys keep their case (country codes), values theirs.
+        assert_eq!(
+            c.federation.trusted_keys.get("FR").map(String::as_str),
+            Some("/etc/warnkit/fr.pem")
+        );
+        assert_eq!(
+            c.federation.token_file,
+            Some(PathBuf::from("/run/secrets/efgs"))
+        );
+        assert_eq!(c.submission.supported_countries, ["DE", "FR", "NL"]);
+
+        let local = Config::layered(
+            None,
+            &env(&[
+                ("WARNKIT_DISTRIBUTION__STORE__KIND", "local"),
+                ("WARNKIT_DISTRIBUTION__STORE__DIR", "/srv/published"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            local.distribution.store,
+            Some(StoreConfig::Local {
+                dir: PathBuf::from("/srv/published")
+            })
+        );
+        // Typed as the key needs, with the variable's name in the error.
+        let e = Config::layered(
+            None,
+            &env(&[
+                ("WARNKIT_DISTRIBUTION__STORE__KIND", "s3"),
+                ("WARNKIT_DISTRIBUTION__STORE__INSTANCE_CREDENTIALS", "maybe"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(
+            format!("{e:#}").contains("WARNKIT_DISTRIBUTION__STORE__INSTANCE_CREDENTIALS"),
+            "{e:#}"
+        );
+        // A store of no known kind is refused, not ignored.
+        let e = Config::layered(None, &env(&[("WARNKIT_DISTRIBUTION__STORE__KIND", "ftp")]))
+            .unwrap_err();
+        assert!(format!("{e:#}").contains("invalid configuration"), "{e:#}");
+        // Names that are no key at all are still only warned about.
+        let c = Config::layered(None, &env(&[("WARNKIT_DISTRIBUTION__STORAGE", "x")])).unwrap();
+        assert_eq!(c, Config::default());
     }
 }
