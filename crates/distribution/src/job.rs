@@ -364,8 +364,13 @@ impl Distribution {
             .config_files(&signers, &keyring, now)
             .map_err(signing)?;
         let secret = self.signing.padding_secret();
+        // Archives the store already has are not built again: they never change.
+        let published: std::collections::HashSet<String> = snapshot
+            .url_paths(&layout::country_index())
+            .into_iter()
+            .collect();
         let plan = tokio::task::spawn_blocking(move || {
-            plan::plan_signed(keys, now, &config, &signers, &secret, extra)
+            plan::plan_unpublished(keys, now, &config, &signers, &secret, extra, &published)
         })
         .await
         .map_err(|e| DistributionError::Plan(e.into()))?
@@ -413,13 +418,7 @@ impl Distribution {
             report.files_unchanged += count(Put::Unchanged);
             report.archives_kept += count(Put::Kept);
         }
-        if report.archives_kept > 0 {
-            tracing::info!(
-                kept = report.archives_kept,
-                "published archives differ from what the current settings give; kept as published \
-                 (archives never change; the settings apply to the periods still to come)"
-            );
-        }
+        report.archives_kept += plan.archives_published;
         // Only now, with no index naming them any more, expired files go: of every region, so files of a
         // region no longer published (a combined region switched off) leave too. Whatever this run
         // wrote is kept, so the listing from its start names every candidate.

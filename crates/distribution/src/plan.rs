@@ -149,10 +149,12 @@ pub struct Plan {
     pub keys_waiting: usize,
     /// The Unix hour of the earliest waiting key: it is published once that hour has ended.
     pub next_publishable_hour: Option<i64>,
-    /// Bytes of all key archives (daily and hourly).
+    /// Bytes of the key archives built (daily and hourly; not those already published).
     pub archive_bytes: usize,
-    /// Keys in all key archives (daily and hourly, padding included).
+    /// Keys in the key archives built (daily and hourly, padding included).
     pub archive_keys: usize,
+    /// Key archives already published, so not built again ([`plan_unpublished`]); in `keep`.
+    pub archives_published: usize,
 }
 
 /// The keys of one daily file.
@@ -343,12 +345,30 @@ pub fn plan(
 /// Every archive carries one signature by each of `signers`: during a signing key rotation's overlap
 /// the retiring key and the new one, so apps trusting either verify it.
 pub fn plan_signed(
+    keys: Vec<DistKey>,
+    now: i64,
+    config: &PlanConfig,
+    signers: &[Signer],
+    padding_secret: &[u8],
+    extra: Vec<PlannedFile>,
+) -> Result<Plan, ExportError> {
+    let none = std::collections::HashSet::new();
+    plan_unpublished(keys, now, config, signers, padding_secret, extra, &none)
+}
+
+/// [`plan_signed`] for a store that already holds the key archives at `published` (URL paths): those
+/// are kept but not built again. A published archive never changes, and compressing and signing
+/// archives is most of a run's work, so a run costs in proportion to the periods not published yet
+/// rather than to the whole window. Everything else (key counts, indexes, what to keep) is as if all
+/// were built.
+pub fn plan_unpublished(
     mut keys: Vec<DistKey>,
     now: i64,
     config: &PlanConfig,
     signers: &[Signer],
     padding_secret: &[u8],
     extra: Vec<PlannedFile>,
+    published: &std::collections::HashSet<String>,
 ) -> Result<Plan, ExportError> {
     let current_hour = now.div_euclid(3600);
     let today = now.div_euclid(86_400);
@@ -483,6 +503,10 @@ pub fn plan_signed(
         .filter(|j| j.hours.end - j.hours.start > 1)
         .count();
     plan.hourly_files = jobs.len() - plan.daily_files;
+    let (jobs, already): (Vec<ArchiveJob<'_>>, Vec<ArchiveJob<'_>>) = jobs
+        .into_iter()
+        .partition(|job| !published.contains(&job.path));
+    plan.archives_published = already.len();
 
     // Protobuf keys exist only while their file is built: a few files at a time, not all keys at once.
     let keys = &keys;
@@ -525,6 +549,7 @@ pub fn plan_signed(
         .chain(&plan.indexes)
         .chain(&plan.top_index)
         .map(|f| f.path.clone())
+        .chain(already.into_iter().map(|job| job.path))
         .collect();
     Ok(plan)
 }

@@ -42,9 +42,9 @@ pub struct RunReport {
     pub files_written: usize,
     /// Files that were already published with the same bytes.
     pub files_unchanged: usize,
-    /// Archives already published with other bytes than the current settings give (a changed
-    /// padding minimum or signing key): kept as published, since archives never change. The key
-    /// counts above are those of the current settings.
+    /// Archives already published, left as they are: a published archive never changes, so it is
+    /// not built again (even when the current settings, a padding minimum or a signing key, would
+    /// give other bytes). The key counts above are those of the current settings.
     pub archives_kept: usize,
     /// Expired files removed.
     pub files_deleted: usize,
@@ -56,9 +56,9 @@ pub struct RunReport {
     pub rewound: bool,
     /// Wall-clock seconds of the run.
     pub seconds: f64,
-    /// Bytes of all published key archives (daily and hourly).
+    /// Bytes of the key archives this run built (daily and hourly; not those already published).
     pub archive_bytes: usize,
-    /// Keys in all published key archives (daily and hourly, padding included).
+    /// Keys in the key archives this run built (daily and hourly, padding included).
     pub archive_keys: usize,
 }
 

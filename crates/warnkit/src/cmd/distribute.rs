@@ -70,10 +70,7 @@ fn summary(report: &RunReport) -> String {
     };
     let kept = match report.archives_kept {
         0 => String::new(),
-        n => format!(
-            ", {n} published archives kept as they were (archives never change; the key counts \
-             follow the current settings)"
-        ),
+        n => format!(", {n} already published archives left as they are"),
     };
     format!(
         "published {} hourly and {} daily files with {} real and {} padding keys: {} files written, \
