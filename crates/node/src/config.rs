@@ -42,8 +42,11 @@ pub struct Config {
     /// Milliseconds a request waits for a database connection before it is answered 503: also how soon
     /// an outage is answered (a stopped database is retried until then).
     pub database_acquire_timeout_ms: u64,
-    /// Address every listener binds to.
+    /// Address every listener binds to, unless `hosts` names another for it.
     pub host: String,
+    /// An address for single listeners (empty: `host`), e.g. the internal verification API and the
+    /// metrics on a private interface while the app-facing ports face the load balancer.
+    pub hosts: Hosts,
     /// When set, the services listen on this port and the following ones, in the contract's order.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub port_base: Option<u16>,
@@ -87,6 +90,7 @@ impl Default for Config {
             database_urls: DatabaseUrls::default(),
             log: LogConfig::default(),
             ports: Ports::default(),
+            hosts: Hosts::default(),
             listeners: warnkit_service::server::ListenerLimits::default(),
             testresult: TestResultConfig::default(),
             verification: VerificationConfig::default(),
@@ -145,6 +149,30 @@ impl Default for LogConfig {
             level: "info".to_owned(),
         }
     }
+}
+
+/// Listen addresses per listener (the names of [`LISTENERS`]); an empty one means `host`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Hosts {
+    /// Published files.
+    pub distribution: String,
+    /// Key upload.
+    pub submission: String,
+    /// App-facing verification API.
+    pub verification: String,
+    /// Test results.
+    pub testresult: String,
+    /// Officers' portal.
+    pub portal: String,
+    /// Internal verification API.
+    pub verification_internal: String,
+    /// The federation gateway.
+    pub gateway: String,
+    /// Operators' metrics.
+    pub metrics: String,
+    /// The gateway's operators' metrics.
+    pub gateway_metrics: String,
 }
 
 /// The contract's ports, one per listener.
@@ -314,6 +342,24 @@ impl Config {
             "gateway_metrics" => self.ports.gateway_metrics,
             other => bail!("unknown listener {other}"),
         })
+    }
+
+    /// The address listener `name` (one of [`LISTENERS`]) binds to: its entry in `hosts`, else `host`.
+    pub fn host_of(&self, name: &str) -> anyhow::Result<&str> {
+        let h = &self.hosts;
+        let own = match name {
+            "distribution" => &h.distribution,
+            "submission" => &h.submission,
+            "verification" => &h.verification,
+            "testresult" => &h.testresult,
+            "portal" => &h.portal,
+            "verification_internal" => &h.verification_internal,
+            "gateway" => &h.gateway,
+            "metrics" => &h.metrics,
+            "gateway_metrics" => &h.gateway_metrics,
+            other => bail!("unknown listener {other}"),
+        };
+        Ok(if own.is_empty() { &self.host } else { own })
     }
 
     /// Creates the data directory (and missing parents) with mode 0700. One that exists is left as it
@@ -623,6 +669,7 @@ mod tests {
                 ),
                 ("WARNKIT_FEDERATION__TOKEN_FILE", "/run/secrets/efgs"),
                 ("WARNKIT_SUBMISSION__SUPPORTED_COUNTRIES", "DE, FR,NL"),
+                ("WARNKIT_HOSTS__VERIFICATION_INTERNAL", "10.0.0.5"),
             ]),
         )
         .unwrap();
@@ -647,6 +694,9 @@ mod tests {
             Some(PathBuf::from("/run/secrets/efgs"))
         );
         assert_eq!(c.submission.supported_countries, ["DE", "FR", "NL"]);
+        assert_eq!(c.host_of("verification_internal").unwrap(), "10.0.0.5");
+        assert_eq!(c.host_of("verification").unwrap(), c.host);
+        assert!(c.host_of("nonsense").is_err());
 
         let local = Config::layered(
             None,

@@ -130,12 +130,17 @@ impl NodeBuilder {
         let selected = self.only.unwrap_or_else(Service::defaults);
         anyhow::ensure!(!selected.is_empty(), "no service to run");
         if self.demo_clock {
-            anyhow::ensure!(
-                demo_clock::is_loopback(&config.host),
-                "--demo-clock lets a client move the server's clock, so it only listens on a \
-                 loopback address; host is {:?}",
-                config.host
-            );
+            for service in &selected {
+                let metrics = service.metrics_listener();
+                for listener in service.listeners().iter().chain([&metrics]) {
+                    let host = config.host_of(listener)?;
+                    anyhow::ensure!(
+                        demo_clock::is_loopback(host),
+                        "--demo-clock lets a client move the server's clock, so it only listens \
+                         on a loopback address; {listener} would listen on {host:?}"
+                    );
+                }
+            }
         }
         config.create_data_dir()?;
         let distributes = selected.contains(&Service::Distribution);
@@ -256,7 +261,15 @@ async fn bind(
     name: &str,
 ) -> anyhow::Result<(TcpListener, String)> {
     let addr = match listen {
-        Listen::Configured => format!("{}:{}", config.host, config.port(name)?),
+        Listen::Configured => {
+            let host = config.host_of(name)?;
+            // An IPv6 address goes in brackets before its port.
+            if host.contains(':') && !host.starts_with('[') {
+                format!("[{host}]:{}", config.port(name)?)
+            } else {
+                format!("{host}:{}", config.port(name)?)
+            }
+        }
         Listen::FreePorts => "127.0.0.1:0".to_owned(),
     };
     let listener = TcpListener::bind(&addr)

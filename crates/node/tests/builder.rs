@@ -156,3 +156,53 @@ async fn the_demo_clock_control_is_loopback_only_and_needs_the_token() {
     assert_eq!(node.clock().now(), 1_800_007_200);
     node.stop().await;
 }
+
+/// A base port with [`warnkit_node::LISTENERS`] free ports after it on both loopback addresses.
+fn free_port_base() -> u16 {
+    let start = 20_000 + (std::process::id() % 1_000) as u16 * 30;
+    for base in (start..60_000).step_by(warnkit_node::LISTENERS.len()) {
+        let free = |host: &str| {
+            (0..warnkit_node::LISTENERS.len() as u16)
+                .all(|i| std::net::TcpListener::bind((host, base + i)).is_ok())
+        };
+        if free("127.0.0.1") && free("127.0.0.2") {
+            return base;
+        }
+    }
+    panic!("no free ports from {start}");
+}
+
+#[tokio::test]
+async fn a_listener_binds_its_own_host_and_the_demo_clock_checks_every_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = free_port_base();
+    let mut config = Config {
+        host: "127.0.0.1".into(),
+        port_base: Some(base),
+        ..Config::at(&tmp.path().join("data"), None)
+    };
+    config.hosts.verification_internal = "127.0.0.2".into();
+    let node = Node::builder(config.clone())
+        .only(&[Service::TestResult, Service::Verification])
+        .schedules(false)
+        .start()
+        .await
+        .unwrap();
+    let internal = node.url("verification_internal").unwrap().to_owned();
+    assert_eq!(internal, format!("http://127.0.0.2:{}", base + 5));
+    let external = node.url("verification").unwrap().to_owned();
+    assert_eq!(external, format!("http://127.0.0.1:{}", base + 2));
+    assert_eq!(get(format!("{internal}/health")).await.0, 200);
+    node.stop().await;
+
+    // Every listener counts for the demo clock, not only `host`.
+    config.hosts.metrics = "0.0.0.0".into();
+    let err = Node::builder(config)
+        .only(&Service::DEMO)
+        .demo_clock(true)
+        .start()
+        .await
+        .err()
+        .expect("a public metrics listener is refused");
+    assert!(err.to_string().contains("metrics"), "{err}");
+}
