@@ -51,6 +51,12 @@ pub struct DistributionConfig {
     pub app_config: AppConfigSettings,
     /// Where published files go; `None` means `DATA_DIR/published`.
     pub store: Option<StoreConfig>,
+    /// The signing keys' directory (keys and keyring), when it is not `DATA_DIR/signing`: one
+    /// directory several distribution runners share, so that every file is signed by the same key.
+    /// A named directory without a key is refused (make one with `warnkit keygen --out DIR`) rather
+    /// than given a new key, so no runner ever signs with a key of its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_dir: Option<std::path::PathBuf>,
     /// Minutes between scheduled runs inside `warnkit serve`.
     pub interval_minutes: u64,
     /// Whether `warnkit serve` runs the job on its schedule; off for an instance that only serves
@@ -74,6 +80,7 @@ impl Default for DistributionConfig {
             app_bundle_id: "de.rki.coronawarnapp".into(),
             app_config: AppConfigSettings::default(),
             store: None,
+            signing_dir: None,
             interval_minutes: 60,
             schedule: true,
         }
@@ -86,6 +93,13 @@ impl DistributionConfig {
         self.store.clone().unwrap_or(StoreConfig::Local {
             dir: data_dir.join("published"),
         })
+    }
+
+    /// The signing keys' directory: `signing_dir`, else `DATA_DIR/signing`.
+    pub fn signing_dir(&self, data_dir: &std::path::Path) -> std::path::PathBuf {
+        self.signing_dir
+            .clone()
+            .unwrap_or_else(|| data_dir.join("signing"))
     }
 
     /// Checks what the job cannot publish: region codes must be path-safe and distinct.
@@ -207,7 +221,19 @@ impl Distribution {
         config.validate()?;
         let objects = Objects::open(&config.store_config(data_dir))
             .map_err(|e| DistributionError::Objects(e.into()))?;
-        let signing = crate::signing::load_or_create(&data_dir.join("signing"))
+        let signing_dir = config.signing_dir(data_dir);
+        if config.signing_dir.is_some()
+            && !signing_dir.join(crate::signing::PRIVATE_KEY_FILE).exists()
+        {
+            return Err(DistributionError::Config(format!(
+                "distribution.signing_dir {} holds no signing key; make one there with `warnkit \
+                 keygen --out {}` (a named directory is never given a key of its own, so that \
+                 runners sharing it never sign with different keys)",
+                signing_dir.display(),
+                signing_dir.display()
+            )));
+        }
+        let signing = crate::signing::load_or_create(&signing_dir)
             .map_err(|e| DistributionError::Signing(e.into()))?;
         // A broken keyring fails the start, not the first run an hour later.
         signing
@@ -215,7 +241,7 @@ impl Distribution {
             .map_err(|e| DistributionError::Signing(e.into()))?;
         if signing.created {
             tracing::info!(
-                path = %data_dir.join("signing").join(crate::signing::PUBLIC_KEY_FILE).display(),
+                path = %signing_dir.join(crate::signing::PUBLIC_KEY_FILE).display(),
                 "generated a new signing key; apps verify archives with this public key:\n{}",
                 signing.public_pem
             );

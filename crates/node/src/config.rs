@@ -441,6 +441,7 @@ const OPEN_KEYS: &[(&[&str], Kind)] = &[
         &["distribution", "app_config", "app_features", "*"],
         Kind::Int,
     ),
+    (&["distribution", "signing_dir"], Kind::Str),
     (&["distribution", "store", "kind"], Kind::Str),
     (&["distribution", "store", "dir"], Kind::Str),
     (&["distribution", "store", "bucket"], Kind::Str),

@@ -15,9 +15,9 @@ use crate::config::Config;
 /// How long a rotation waits for a distribution run or a backup to release the distribution lock.
 const LOCK_WAIT: Duration = Duration::from_secs(60);
 
-/// `DATA_DIR/signing`, where the keyring lives.
+/// Where the keyring lives: `distribution.signing_dir`, else `DATA_DIR/signing`.
 pub fn signing_dir(config: &Config) -> PathBuf {
-    config.data_dir.join("signing")
+    config.distribution.signing_dir(&config.data_dir)
 }
 
 /// The keyring of `config`'s data directory; fails on a data directory without a key.

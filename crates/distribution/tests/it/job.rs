@@ -420,3 +420,37 @@ fn region_codes_are_checked() {
         assert!(err.to_string().contains("distribution."), "{err}");
     }
 }
+
+/// Runners on different data directories that name one `signing_dir` sign with its one key; a named
+/// directory without a key is refused, never given a key of its own.
+#[tokio::test]
+async fn runners_sharing_a_signing_dir_sign_with_its_key() {
+    let db = TestDb::new(warnkit_testkit::Engine::Sqlite).expect("sqlite");
+    let keys = KeyStore::open(&db.target("submission"), PoolConfig::default())
+        .await
+        .expect("key store");
+    let shared = db.dir().join("shared-signing");
+    let config = DistributionConfig {
+        signing_dir: Some(shared.clone()),
+        ..DistributionConfig::default()
+    };
+    let Err(refused) =
+        Distribution::for_data_dir(keys.clone(), config.clone(), &db.dir().join("a"))
+    else {
+        panic!("a signing_dir without a key was accepted");
+    };
+    let message = refused.to_string();
+    assert!(message.contains("warnkit keygen --out"), "{message}");
+    assert!(!shared.join(signing::PRIVATE_KEY_FILE).exists());
+
+    let pair = warnkit_service::keypair::create(&shared, false).expect("keygen");
+    let a = Distribution::for_data_dir(keys.clone(), config.clone(), &db.dir().join("a"))
+        .expect("runner a");
+    let b = Distribution::for_data_dir(keys, config, &db.dir().join("b")).expect("runner b");
+    assert_eq!(a.public_key_pem(), pair.public_pem);
+    assert_eq!(b.public_key_pem(), pair.public_pem);
+    assert!(
+        !db.dir().join("a").join("signing").exists(),
+        "no key made in the data dir"
+    );
+}
