@@ -14,9 +14,7 @@ use warnkit_testkit::Cluster;
 
 #[path = "it/common/mod.rs"]
 mod common;
-use common::{
-    free_port_base, payload, spawn_with, tans, upload, warnkit, Server, Upload, UNSCHEDULED,
-};
+use common::{free_port_base, spawn_with, upload, uploads, warnkit, Server, Upload, UNSCHEDULED};
 
 /// Registrations prepared; each gives two TANs, so twice as many uploads.
 const REGISTRATIONS: usize = 160;
@@ -209,16 +207,9 @@ async fn no_tan_is_wasted_by_a_database_outage_or_a_kill() {
         .timeout(Duration::from_secs(5))
         .build()
         .expect("client");
-    let tans = tans(&http, &cfg, &endpoints, REGISTRATIONS, "lab-faults").await;
     let today = warnkit_store::unix_now() / 86_400;
-    let uploads: Arc<Vec<Upload>> = Arc::new(
-        tans.into_iter()
-            .map(|tan| {
-                let (body, keys) = payload(today);
-                Upload { tan, body, keys }
-            })
-            .collect(),
-    );
+    let uploads: Arc<Vec<Upload>> =
+        Arc::new(uploads(&http, &cfg, &endpoints, REGISTRATIONS, "lab-faults").await);
     let submission = endpoints["submission"].as_str().expect("url").to_owned();
     let distribution = endpoints["distribution"].as_str().expect("url").to_owned();
 

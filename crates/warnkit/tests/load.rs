@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{payload, start_unscheduled, tans, upload, Upload};
+use common::{start_unscheduled, upload, uploads};
 use tokio::sync::Barrier;
 
 /// Sign-ins sent at once.
@@ -99,21 +99,14 @@ async fn uploads_stay_fast_and_memory_small_during_a_sign_in_storm() {
         .timeout(Duration::from_secs(60))
         .build()
         .unwrap();
-    let today = warnkit_store::unix_now() / 86_400;
-    let uploads: Vec<Upload> = tans(
+    let uploads = uploads(
         &http,
         &["--data-dir", &data_str],
         &endpoints,
         REGISTRATIONS,
         "lab-load",
     )
-    .await
-    .into_iter()
-    .map(|tan| {
-        let (body, keys) = payload(today);
-        Upload { tan, body, keys }
-    })
-    .collect();
+    .await;
 
     // Uploads alone first, for the figures: what the storm adds.
     let (quiet, storm_uploads) = uploads.split_at(50);
@@ -145,14 +138,7 @@ async fn uploads_stay_fast_and_memory_small_during_a_sign_in_storm() {
         .collect();
     let uploader = tokio::spawn({
         let (http, done, start) = (http.clone(), done.clone(), start.clone());
-        let storm_uploads: Vec<Upload> = storm_uploads
-            .iter()
-            .map(|u| Upload {
-                tan: u.tan.clone(),
-                body: u.body.clone(),
-                keys: u.keys.clone(),
-            })
-            .collect();
+        let storm_uploads = storm_uploads.to_vec();
         async move {
             start.wait().await;
             let mut every = tokio::time::interval(UPLOAD_EVERY);

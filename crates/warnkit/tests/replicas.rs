@@ -14,7 +14,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{
-    free_port_base, payload, spawn_with, tans, upload, warnkit, Upload, BIN, UNSCHEDULED,
+    free_port_base, payload, spawn_with, upload, uploads, warnkit, Upload, BIN, UNSCHEDULED,
 };
 use warnkit_protocol::export::{public_key_from_pem, Archive, Limits};
 
@@ -57,7 +57,7 @@ fn serve(
     spawn_with(&args, &all, data, &data.join("serve.log"))
 }
 
-/// `warnkit distribute` for `data` at `now`, started (not waited for).
+/// `warnkit distribute` for `data` at `now`, started (not waited for), its log in `data`.
 fn distribute(
     data: &Path,
     db_url: &str,
@@ -68,20 +68,10 @@ fn distribute(
         .args(["distribute", "--data-dir", data.to_str().unwrap()])
         .args(["--database-url", db_url, "--now", now, "--allow-future"])
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .output_to_log(&data.join("distribute.log"))
-}
-
-trait OutputToLog {
-    fn output_to_log(&mut self, log: &Path) -> std::process::Child;
-}
-
-impl OutputToLog for Command {
-    fn output_to_log(&mut self, log: &Path) -> std::process::Child {
-        self.stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(log).unwrap())
-            .spawn()
-            .unwrap()
-    }
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(data.join("distribute.log")).unwrap())
+        .spawn()
+        .unwrap()
 }
 
 /// Every published archive of `DE` under `store`: URL path → its keys, each signature checked.
@@ -162,14 +152,7 @@ async fn replicas_share_tans_keys_and_the_signing_key_and_lose_nothing_to_a_kill
     ];
     // TANs issued through the first copy only.
     let today = warnkit_store::unix_now() / 86_400;
-    let uploads: Vec<Upload> = tans(&http, &cfg, &e1, REGISTRATIONS, "lab-replicas")
-        .await
-        .into_iter()
-        .map(|tan| {
-            let (body, keys) = payload(today);
-            Upload { tan, body, keys }
-        })
-        .collect();
+    let uploads = uploads(&http, &cfg, &e1, REGISTRATIONS, "lab-replicas").await;
     let (first, rest) = uploads.split_at(uploads.len() / 2);
     let (sub1, sub2) = (url(&e1, "submission"), url(&e2, "submission"));
     let mut acknowledged: Vec<[u8; 16]> = Vec::new();

@@ -219,6 +219,7 @@ pub async fn tans(
 }
 
 /// One phone's upload: its TAN, its body and the keys in it.
+#[derive(Clone)]
 pub struct Upload {
     pub tan: String,
     pub body: Vec<u8>,
@@ -263,4 +264,23 @@ pub async fn upload(http: &reqwest::Client, url: &str, up: &Upload) -> Option<u1
         .await
         .ok()?;
     Some(r.status().as_u16())
+}
+
+/// [`tans`], each with a real upload's body of three keys of the days before today.
+pub async fn uploads(
+    http: &reqwest::Client,
+    cfg: &[&str],
+    endpoints: &Value,
+    registrations: usize,
+    lab: &str,
+) -> Vec<Upload> {
+    let today = warnkit_store::unix_now() / 86_400;
+    tans(http, cfg, endpoints, registrations, lab)
+        .await
+        .into_iter()
+        .map(|tan| {
+            let (body, keys) = payload(today);
+            Upload { tan, body, keys }
+        })
+        .collect()
 }
