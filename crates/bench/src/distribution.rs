@@ -19,7 +19,8 @@ pub const NOW: &str = "2026-11-20T03:00:00Z";
 pub struct DistributionOptions {
     /// The configuration of the data directory to fill and publish into.
     pub config: Config,
-    /// That data directory (reused when it already holds the keys).
+    /// That data directory: its keys are reused when it already holds them, its published files are
+    /// removed before the run.
     pub data_dir: PathBuf,
     /// Keys in the database.
     pub keys: usize,
@@ -61,6 +62,18 @@ pub fn run(
         options.keys
     ));
     let have = fill_keys(&options.config, options.keys, now, options.seed)?;
+    // A run builds only the archives its store lacks: an earlier run's files go first, so that every
+    // run times the full window (the figure the goal is about), not a run with nothing to build.
+    let published = options.config.distribution.store_config(data_dir);
+    if let warnkit_distribution::StoreConfig::Local { dir } = &published {
+        match std::fs::remove_dir_all(dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("removing {}", dir.display())),
+        }
+    } else {
+        anyhow::bail!("bench distribution publishes into a local directory only");
+    }
     reporter.phase(&format!("running warnkit distribute over {have} keys ..."));
     let start = Instant::now();
     let out = std::process::Command::new(&options.warnkit)

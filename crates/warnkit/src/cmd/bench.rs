@@ -53,7 +53,8 @@ pub enum BenchCommand {
         /// Keys in the database.
         #[arg(long, default_value_t = 1_000_000)]
         keys: usize,
-        /// Data directory to fill and publish into (reused when it already holds the keys).
+        /// Data directory to fill and publish into: its keys are reused when it already holds them, its
+        /// published files are removed first, so every run builds the whole window.
         #[arg(long)]
         data_dir: std::path::PathBuf,
         /// Seed of the synthetic keys.
