@@ -147,6 +147,7 @@ impl Globe {
             .collect();
         // Positives stay away from everyone from their sample on, abroad as at home; a host who is
         // abroad that day is not there to meet.
+        let isolation = self.world.isolation();
         abroad.retain(|c| {
             let day = (c.start - start).div_euclid(86_400);
             if away.contains(&(c.b, day)) {
@@ -155,7 +156,7 @@ impl Globe {
             let end = c.start + i64::from(c.minutes) * 60;
             [c.a, c.b]
                 .iter()
-                .all(|&p| self.world.isolated_from(p).is_none_or(|t| end <= t))
+                .all(|&p| isolation[p].is_none_or(|t| end <= t))
         });
         contacts.extend(abroad);
         contacts.sort_by_key(|c| c.start);
@@ -217,7 +218,7 @@ mod tests {
             }
             for p in [c.a, c.b] {
                 let end = c.start + i64::from(c.minutes) * 60;
-                assert!(w.isolated_from(p).is_none_or(|t| end <= t));
+                assert!(w.isolation()[p].is_none_or(|t| end <= t));
             }
         }
         assert!(across > 0);

@@ -18,7 +18,7 @@ use crate::world::{Test, World};
 /// Returns the keys the phones of each country downloaded.
 pub(crate) fn tally_countries(
     globe: &Globe,
-    agents: &[Agent],
+    agents: &[Box<Agent>],
     federates: &[bool],
     home_region_only: bool,
     end: i64,
@@ -139,11 +139,9 @@ fn tally(summary: &mut Summary, phone: &Phone, v: &Verdict) {
 
 /// People truly exposed by one of `sources` (the ground truth restricted to those positives).
 fn exposed_by(world: &World, sources: &HashSet<usize>, oldest_day: i64) -> Vec<bool> {
-    let mut restricted = world.clone();
-    restricted
-        .tests
-        .retain(|t| !t.positive || sources.contains(&t.person));
-    restricted.truth(oldest_day).exposed
+    world
+        .truth_among(oldest_day, i64::MAX, &|t| sources.contains(&t.person))
+        .exposed
 }
 
 #[cfg(test)]
@@ -198,6 +196,7 @@ mod tests {
             .collect();
         let keys = vec![String::new(); countries];
         let options = PhoneOptions {
+            air: None,
             risk: RiskModel::V2,
             fake_rate: 0.0,
             home_region_only: false,

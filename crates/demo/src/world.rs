@@ -136,12 +136,24 @@ impl World {
         world
     }
 
-    /// From when a person stays away from everyone (after a positive test's sample).
-    pub fn isolated_from(&self, person: usize) -> Option<i64> {
-        self.tests
-            .iter()
-            .find(|t| t.person == person && t.positive)
-            .map(|t| t.sample)
+    /// Each person's first positive test, by person: what isolation and the truth look up for every
+    /// contact, gathered once (a search per contact grows with people × tests).
+    pub fn first_positive(&self) -> Vec<Option<&Test>> {
+        let mut out = vec![None; self.people];
+        for t in self.tests.iter().filter(|t| t.positive) {
+            if let Some(slot @ None) = out.get_mut(t.person) {
+                *slot = Some(t);
+            }
+        }
+        out
+    }
+
+    /// From when each person stays away from everyone (their first positive test's sample).
+    pub fn isolation(&self) -> Vec<Option<i64>> {
+        self.first_positive()
+            .into_iter()
+            .map(|t| t.map(|t| t.sample))
+            .collect()
     }
 
     fn make_contacts(&self, rng: &mut impl Rng) -> Vec<Contact> {
@@ -230,11 +242,12 @@ impl World {
             }
         }
         // Positives stay away from everyone from their sample on.
+        let isolation = self.isolation();
         out.retain(|c| {
             let end = c.start + i64::from(c.minutes) * 60;
             [c.a, c.b]
                 .iter()
-                .all(|&p| self.isolated_from(p).is_none_or(|t| end <= t))
+                .all(|&p| isolation[p].is_none_or(|t| end <= t))
         });
         out.sort_by_key(|c| c.start);
         out
@@ -251,12 +264,20 @@ impl World {
     /// positive at some time of the simulation (the truth knows who was infectious before any test
     /// could say so).
     pub fn truth_until(&self, oldest_day: i64, end: i64) -> Truth {
+        self.truth_among(oldest_day, end, &|_| true)
+    }
+
+    /// [`World::truth_until`] with only the positives `counts` accepts taken as positive.
+    pub fn truth_among(&self, oldest_day: i64, end: i64, counts: &dyn Fn(&Test) -> bool) -> Truth {
         let mut met_positive = vec![false; self.people];
         let mut meetings: Vec<Vec<Meeting>> = vec![Vec::new(); self.people];
-        let positives: Vec<&Test> = self.tests.iter().filter(|t| t.positive).collect();
+        let mut positives = self.first_positive();
+        for p in &mut positives {
+            *p = p.filter(|t| counts(t));
+        }
         for c in self.contacts.iter().filter(|c| c.start < end) {
             for (me, other) in [(c.a, c.b), (c.b, c.a)] {
-                let Some(test) = positives.iter().find(|t| t.person == other) else {
+                let Some(test) = positives[other] else {
                     continue;
                 };
                 met_positive[me] = true;
@@ -358,10 +379,12 @@ mod tests {
             &mut ChaCha8Rng::seed_from_u64(1),
         );
         assert!(w.tests.iter().any(|t| t.positive));
+        let isolation = w.isolation();
+        assert!(isolation.iter().any(Option::is_some));
         for c in &w.contacts {
             let end = c.start + i64::from(c.minutes) * 60;
             for p in [c.a, c.b] {
-                assert!(w.isolated_from(p).is_none_or(|t| end <= t));
+                assert!(isolation[p].is_none_or(|t| end <= t));
             }
         }
         assert!(w.contacts.windows(2).all(|p| p[0].start <= p[1].start));
