@@ -60,6 +60,9 @@ pub struct Framework {
     /// (its length cannot: pruning and recording can leave it as it was).
     #[serde(skip)]
     generation: u64,
+    /// Nothing in the scan log is older than this interval (0: not known).
+    #[serde(skip)]
+    pruned_to: u32,
 }
 
 impl Framework {
@@ -73,6 +76,7 @@ impl Framework {
             scan_log: Vec::new(),
             current: None,
             generation: 0,
+            pruned_to: 0,
         }
     }
 
@@ -105,12 +109,27 @@ impl Framework {
         Some((rpi, aemk.encrypt(&rpi, &Metadata::v1_0(self.tx_power))))
     }
 
+    /// The TEK of the last broadcast (what a simulation records as the sender of what was heard).
+    pub fn broadcasting(&self) -> Option<[u8; 16]> {
+        let (day, ..) = self.current.as_ref()?;
+        self.teks.get(day).copied()
+    }
+
     /// Records a sighting of `rpi` at `now` with the given RSSI (dropped while switched off).
     pub fn record(&mut self, now: i64, rpi: Rpi, aem: [u8; METADATA_LEN], rssi: i8) {
         if !self.enabled {
             return;
         }
         let interval = IntervalNumber::from_unix_seconds(now.max(0) as u64).get();
+        if interval < self.pruned_to {
+            self.pruned_to = 0;
+        }
+        // Grown by an eighth, not doubled: the scan logs are most of a simulated population's
+        // memory, and doubling leaves a third of it unused on average.
+        if self.scan_log.len() == self.scan_log.capacity() {
+            self.scan_log
+                .reserve_exact((self.scan_log.len() / 8).max(16));
+        }
         self.scan_log.push(Observation {
             rpi,
             interval,
@@ -124,10 +143,14 @@ impl Framework {
     pub fn prune(&mut self, now: i64) {
         let today = IntervalNumber::from_unix_seconds(now.max(0) as u64).day();
         let first = today.saturating_sub(RETENTION_DAYS - 1) * TEK_ROLLING_PERIOD;
-        let before = self.scan_log.len();
-        self.scan_log.retain(|o| o.interval >= first);
-        if self.scan_log.len() != before {
-            self.generation += 1;
+        // The cut moves once a day; a phone prunes at every run.
+        if first > self.pruned_to {
+            let before = self.scan_log.len();
+            self.scan_log.retain(|o| o.interval >= first);
+            if self.scan_log.len() != before {
+                self.generation += 1;
+            }
+            self.pruned_to = first;
         }
         self.teks
             .retain(|d, _| *d >= today.saturating_sub(RETENTION_DAYS - 1));

@@ -1,11 +1,13 @@
 //! The phone's HTTP layer: base URLs from `endpoints.json`, GETs retried with backoff and jitter,
-//! and counters of requests and bytes for the demo's traffic figures.
+//! counters of requests and bytes for the demo's traffic figures, and the edge cache that phones of
+//! one simulation share.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use reqwest::StatusCode;
@@ -79,8 +81,11 @@ impl std::error::Error for HttpError {}
 /// Traffic counters, shared by every phone using the same [`Http`].
 #[derive(Debug, Default)]
 pub struct Traffic {
-    /// HTTP requests sent, retries included.
+    /// HTTP requests the phones made, retries included (answered by the edge cache or not).
     pub requests: AtomicU64,
+    /// Of those, GETs of published files that reached the distribution service: with an edge cache
+    /// only the first of each file per publication, else every one.
+    pub origin_requests: AtomicU64,
     /// Response body bytes received from the distribution service.
     pub bytes_downloaded: AtomicU64,
     /// Requests that failed and were retried.
@@ -97,6 +102,30 @@ pub struct Http {
     jitter: Arc<Mutex<ChaCha8Rng>>,
     traffic: Arc<Traffic>,
     verified: Option<Arc<Mutex<HashSet<[u8; 32]>>>>,
+    edge: Option<Arc<Edge>>,
+}
+
+/// A published file as the edge holds it: its bytes (or that it was not found), and what the first
+/// phone to read it made of it, for the others to take.
+#[derive(Debug)]
+pub struct EdgeFile {
+    /// The body; `None` for a 404.
+    pub body: Option<Bytes>,
+    /// The parsed archive, made once per copy.
+    pub(crate) parsed: std::sync::OnceLock<Result<Arc<crate::sync::Parsed>, String>>,
+}
+
+/// The copies the edge holds, by path; each filled by one request however many phones ask at once.
+type EdgeFiles = HashMap<String, Arc<tokio::sync::OnceCell<Arc<EdgeFile>>>>;
+
+/// The cache between a simulation's phones and the distribution service, as a CDN edge is in front
+/// of it: the first GET of a path goes to the service, the others get the same copy until
+/// [`Http::purge`] drops every copy, which the simulation calls whenever the distribution publishes.
+/// Purged on every publication, a copy is never stale, so the phones see what they would see
+/// asking the service each time.
+#[derive(Debug, Default)]
+struct Edge {
+    files: Mutex<EdgeFiles>,
 }
 
 /// A JSON or protobuf response: status and body.
@@ -123,7 +152,54 @@ impl Http {
             jitter: Arc::new(Mutex::new(ChaCha8Rng::seed_from_u64(seed))),
             traffic: Arc::new(Traffic::default()),
             verified: None,
+            edge: None,
         })
+    }
+
+    /// Puts an edge cache between this client's phones and the distribution service (see
+    /// [`Http::purge`]). A simulation shortcut: thousands of phones download the same few files.
+    pub fn with_edge(mut self) -> Self {
+        self.edge = Some(Arc::new(Edge::default()));
+        self
+    }
+
+    /// Whether this client has an edge cache.
+    pub fn has_edge(&self) -> bool {
+        self.edge.is_some()
+    }
+
+    /// Drops every copy the edge cache holds: call it whenever the distribution has published.
+    pub fn purge(&self) {
+        if let Some(edge) = &self.edge {
+            edge.files.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        }
+    }
+
+    /// GETs a published file through the edge cache (without one, straight from the service).
+    pub async fn get_file(&self, path: &str) -> Result<Arc<EdgeFile>, HttpError> {
+        let fetch = || async {
+            Ok::<_, HttpError>(Arc::new(EdgeFile {
+                body: self.fetch(path).await?,
+                parsed: std::sync::OnceLock::new(),
+            }))
+        };
+        let Some(edge) = &self.edge else {
+            return fetch().await;
+        };
+        let cell = {
+            // A map that is only inserted into and cleared stays consistent, so a poisoned lock is
+            // usable.
+            let mut files = edge.files.lock().unwrap_or_else(|p| p.into_inner());
+            files.entry(path.to_owned()).or_default().clone()
+        };
+        let file = cell.get_or_try_init(fetch).await?.clone();
+        self.traffic.requests.fetch_add(1, Ordering::Relaxed);
+        if let Some(b) = &file.body {
+            self.traffic
+                .bytes_downloaded
+                .fetch_add(b.len() as u64, Ordering::Relaxed);
+        }
+        Ok(file)
     }
 
     /// Lets every phone on this client share the outcome of signature checks: a file whose exact
@@ -171,7 +247,14 @@ impl Http {
     }
 
     /// GETs a published file: `Ok(None)` on 404; network errors and 5xx are retried with backoff.
-    pub async fn get(&self, path: &str) -> Result<Option<Vec<u8>>, HttpError> {
+    pub async fn get(&self, path: &str) -> Result<Option<Bytes>, HttpError> {
+        Ok(self.get_file(path).await?.body.clone())
+    }
+
+    /// One GET from the distribution service, retried; counted as phones' traffic only without an
+    /// edge (with one, every phone's read is counted where the edge answers it).
+    async fn fetch(&self, path: &str) -> Result<Option<Bytes>, HttpError> {
+        let counted = self.edge.is_none();
         let url = format!(
             "{}/{}",
             self.endpoints.distribution,
@@ -182,7 +265,10 @@ impl Http {
             if attempt > 0 {
                 self.pause(attempt - 1).await;
             }
-            self.traffic.requests.fetch_add(1, Ordering::Relaxed);
+            if counted {
+                self.traffic.requests.fetch_add(1, Ordering::Relaxed);
+            }
+            self.traffic.origin_requests.fetch_add(1, Ordering::Relaxed);
             let response = match self.client.get(&url).send().await {
                 Ok(r) => r,
                 Err(e) => {
@@ -209,10 +295,12 @@ impl Http {
             }
             match response.bytes().await {
                 Ok(body) => {
-                    self.traffic
-                        .bytes_downloaded
-                        .fetch_add(body.len() as u64, Ordering::Relaxed);
-                    return Ok(Some(body.to_vec()));
+                    if counted {
+                        self.traffic
+                            .bytes_downloaded
+                            .fetch_add(body.len() as u64, Ordering::Relaxed);
+                    }
+                    return Ok(Some(body));
                 }
                 Err(e) => last = HttpError::Network(e.to_string()),
             }

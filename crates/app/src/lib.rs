@@ -7,9 +7,11 @@
 //! - [`sync`]: one download run: app configuration, archives verified against the public key.
 //! - [`risk`]: matching against the scan log and risk scoring (v1 by default, v2 selectable).
 //! - [`phone`]: one phone tying it all together, and [`PhoneError`], why one of its actions failed.
-//! - [`http`]: base URLs from `endpoints.json`, retries, traffic counters.
+//! - [`http`]: base URLs from `endpoints.json`, retries, traffic counters, the shared edge cache.
+//! - [`air`]: what the phones of one simulation share: who heard whom, which archive lists which key.
 //! - [`manual`]: a phone driven one step at a time by a person, as `warnkit phone` does.
 
+pub mod air;
 pub mod en;
 mod error;
 pub mod http;

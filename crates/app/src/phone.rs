@@ -11,6 +11,7 @@ use warnkit_protocol::matching::ObservationIndex;
 use warnkit_protocol::risk::v1::V1Parameters;
 use warnkit_protocol::risk::v2::{DataMapping, RiskCalculationParameters};
 
+use crate::air::Member;
 use crate::en::{day_of, Framework};
 use crate::http::Http;
 use crate::risk::{Exposures, RiskModel, RiskStatus};
@@ -138,6 +139,9 @@ pub struct Phone {
     /// The parsed public key; parsing checks the point, which is not free.
     #[serde(skip)]
     public_key: Option<p256::ecdsa::VerifyingKey>,
+    /// The phone's place in a shared simulation, if it lives in one.
+    #[serde(skip)]
+    pub member: Option<Member>,
 }
 
 impl Phone {
@@ -160,6 +164,7 @@ impl Phone {
             interop: submit::Interop::default(),
             index: None,
             public_key: None,
+            member: None,
         }
     }
 
@@ -417,6 +422,7 @@ impl Phone {
             let seen = Seen {
                 keys: &mut self.seen_keys,
                 overlaps: i > 0,
+                member: self.member.as_ref(),
             };
             let (more, more_report) =
                 sync::download(http, region, &key, downloaded, seen, days).await;
@@ -435,6 +441,11 @@ impl Phone {
             }
             if let Some((_, index)) = &self.index {
                 self.exposures.detect(index, &keys);
+            }
+            // A member matches a few keys now and then: an index kept for each of a population's
+            // phones would cost more memory than building it again.
+            if self.member.is_some() {
+                self.index = None;
             }
         }
         self.housekeeping(now);

@@ -149,6 +149,17 @@ impl Downloaded {
         }
     }
 
+    /// Whether the keys of `fetch` are here already: from that very file, or from the daily file or
+    /// the hours that stand for the same date.
+    pub fn holds(&self, fetch: &Fetch) -> bool {
+        match fetch {
+            Fetch::Day(date) => self.days.contains(date),
+            Fetch::Hour(date, hour) => {
+                self.days.contains(date) || self.hours.get(date).is_some_and(|h| h.contains(hour))
+            }
+        }
+    }
+
     /// Marks a date complete after all its hours came one by one.
     pub fn complete(&mut self, date: &str) {
         self.hours.remove(date);
@@ -253,5 +264,19 @@ mod tests {
         assert_eq!(d.missing_days(&listed), (vec![], vec![]));
         d.forget_before("2026-11-03");
         assert_eq!(d.days.len(), 3);
+    }
+
+    #[test]
+    fn a_day_holds_its_hours_and_an_hour_only_itself() {
+        let mut d = Downloaded::default();
+        let hour = |h| Fetch::Hour("2026-11-02".into(), h);
+        d.mark(&hour(3));
+        assert!(d.holds(&hour(3)));
+        assert!(!d.holds(&hour(4)));
+        assert!(!d.holds(&Fetch::Day("2026-11-02".into())));
+        d.mark(&Fetch::Day("2026-11-01".into()));
+        assert!(d.holds(&Fetch::Hour("2026-11-01".into(), 17)));
+        assert!(d.holds(&Fetch::Day("2026-11-01".into())));
+        assert!(!d.holds(&Fetch::Day("2026-11-03".into())));
     }
 }

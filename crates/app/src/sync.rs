@@ -3,6 +3,7 @@
 //! used, and nothing fetched twice.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use p256::ecdsa::VerifyingKey;
 use prost::Message;
@@ -15,7 +16,8 @@ use warnkit_protocol::proto::TemporaryExposureKey;
 use warnkit_protocol::risk::v1::V1Parameters;
 use warnkit_protocol::risk::v2::{DataMapping, RiskCalculationParameters};
 
-use crate::http::{Http, HttpError};
+use crate::air::{ArchiveView, Member};
+use crate::http::{EdgeFile, Http, HttpError};
 use crate::schedule::{Downloaded, Fetch};
 
 /// What one run did.
@@ -258,11 +260,67 @@ async fn plan(
 
 /// Where a download pass puts what it has seen.
 pub struct Seen<'a> {
-    /// Every key ever downloaded, from any region.
+    /// Every key ever downloaded, from any region (unused for a member of a shared simulation).
     pub keys: &'a mut HashSet<[u8; 16]>,
     /// Whether keys of this region are expected in another region the phone downloads first, so a
     /// repeat is an overlap of regions rather than a duplicate.
     pub overlaps: bool,
+    /// The phone's place in a shared simulation: then the air says which keys it holds already and
+    /// which are worth matching, instead of a set of every key and every key matched.
+    pub member: Option<&'a Member>,
+}
+
+/// An archive read from its bytes; with an edge cache, once per copy for every phone.
+#[derive(Debug)]
+pub(crate) struct Parsed {
+    archive: Archive,
+    /// Each key's data, where it has 16 bytes.
+    data: Vec<Option<[u8; 16]>>,
+    /// What the air says of it, as of the air's last change.
+    view: std::sync::Mutex<Option<Arc<ArchiveView>>>,
+    /// The public keys its signature was found good under (so phones sharing it check it once).
+    good_under: std::sync::Mutex<Vec<VerifyingKey>>,
+}
+
+impl Parsed {
+    /// Checks the signature under `key`, once per key.
+    fn verify(&self, http: &Http, key: &VerifyingKey, bytes: &[u8]) -> Result<(), String> {
+        let mut good = self.good_under.lock().unwrap_or_else(|p| p.into_inner());
+        if good.contains(key) {
+            return Ok(());
+        }
+        verified(http, key, bytes, || {
+            self.archive.verify(std::slice::from_ref(key)).map(|_| ())
+        })?;
+        good.push(*key);
+        Ok(())
+    }
+}
+
+/// Reads the archive of `file` (once per copy).
+fn parsed(file: &EdgeFile) -> Result<Arc<Parsed>, String> {
+    file.parsed
+        .get_or_init(|| {
+            let bytes = file.body.as_deref().unwrap_or_default();
+            let archive = Archive::read(bytes, &Limits::default()).map_err(|e| e.to_string())?;
+            let data = archive
+                .export
+                .keys
+                .iter()
+                .map(|k| {
+                    k.key_data
+                        .as_deref()
+                        .and_then(|d| <[u8; 16]>::try_from(d).ok())
+                })
+                .collect();
+            Ok(Arc::new(Parsed {
+                archive,
+                data,
+                view: std::sync::Mutex::new(None),
+                good_under: std::sync::Mutex::new(Vec::new()),
+            }))
+        })
+        .clone()
 }
 
 /// Runs one download pass over `region` and returns the keys not seen before.
@@ -284,9 +342,9 @@ pub async fn download(
             Fetch::Day(d) => (paths::day(region, d), d.clone()),
             Fetch::Hour(d, h) => (paths::hour(region, d, *h), d.clone()),
         };
-        let bytes = match http.get(&path).await {
-            Ok(Some(b)) => b,
-            Ok(None) => {
+        let file = match http.get_file(&path).await {
+            Ok(f) if f.body.is_some() => f,
+            Ok(_) => {
                 report.errors.push(format!("{path}: listed but not found"));
                 failed_days.insert(date);
                 continue;
@@ -297,40 +355,56 @@ pub async fn download(
                 continue;
             }
         };
-        let archive = match Archive::read(&bytes, &Limits::default()) {
-            Ok(a) => a,
+        let bytes = file.body.as_deref().unwrap_or_default();
+        let parsed = match parsed(&file) {
+            Ok(p) => p,
             Err(e) => {
                 report.rejected.push(format!("{path}: {e}"));
                 failed_days.insert(date);
                 continue;
             }
         };
-        if let Err(e) = verified(http, key, &bytes, || {
-            archive.verify(std::slice::from_ref(key)).map(|_| ())
-        }) {
+        let archive = &parsed.archive;
+        if let Err(e) = parsed.verify(http, key, bytes) {
             report.rejected.push(format!("{path}: {e}"));
             failed_days.insert(date);
             continue;
         }
-        downloaded.mark(&fetch);
         report.files += 1;
-        for k in archive.export.keys {
-            let Some(data) = k
-                .key_data
-                .as_deref()
-                .and_then(|d| <[u8; 16]>::try_from(d).ok())
-            else {
-                continue;
-            };
-            if seen.keys.insert(data) {
-                report.keys += 1;
-                keys.push(k);
-            } else if seen.overlaps {
-                report.keys_from_other_regions += 1;
-            } else {
-                report.duplicate_keys += 1;
+        match seen.member.filter(|_| !seen.overlaps) {
+            Some(member) => {
+                // Every country's service publishes the same paths: a file is its service's.
+                let place = format!("{}/{region}", http.endpoints.distribution);
+                let file = format!("{}/{path}", http.endpoints.distribution);
+                let view = member
+                    .air
+                    .view(&file, &place, &fetch, &parsed.data, &parsed.view);
+                let held = member.air.held(&view, &place, downloaded);
+                let listed = parsed.data.iter().filter(|d| d.is_some()).count();
+                report.keys += listed - held.len();
+                report.duplicate_keys += held.len();
+                keys.extend(
+                    view.hits(member.id)
+                        .iter()
+                        .filter(|k| !held.contains(k))
+                        .filter_map(|k| archive.export.keys.get(*k as usize).cloned()),
+                );
+            }
+            None => {
+                for (k, data) in archive.export.keys.iter().zip(&parsed.data) {
+                    let Some(data) = data else { continue };
+                    if seen.keys.insert(*data) {
+                        report.keys += 1;
+                        keys.push(k.clone());
+                    } else if seen.overlaps {
+                        report.keys_from_other_regions += 1;
+                    } else {
+                        report.duplicate_keys += 1;
+                    }
+                }
             }
         }
+        downloaded.mark(&fetch);
     }
     for date in completes {
         if !failed_days.contains(&date) {

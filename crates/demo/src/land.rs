@@ -63,6 +63,7 @@ pub(crate) async fn distribute(
             Err(e) => Err(anyhow::anyhow!("a country's task failed: {e}")),
         };
         run.with_context(|| format!("{}: distribution run", land.code))?;
+        land.http.purge();
         summary.figures.distribution_runs += 1;
     }
     Ok(())

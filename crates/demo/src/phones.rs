@@ -2,12 +2,16 @@
 //! between them, the lab posting test results, and every phone's background task (polls, uploads,
 //! fake traffic, downloads on its own jittered schedule), phones in parallel.
 
+// Phones are boxed: each hour every phone moves into its task and back, and a box moves a pointer.
+#![allow(clippy::vec_box)]
+
 use std::sync::Arc;
 
 use anyhow::Context;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use tokio::sync::Semaphore;
+use warnkit_app::air::{Air, Member};
 use warnkit_app::submit::Interop;
 use warnkit_app::{Backoff, Http, Phone, RiskModel, Settings};
 use warnkit_testresult::posting::LabClient;
@@ -30,8 +34,10 @@ pub(crate) struct Agent {
 }
 
 /// What every phone is set to, whatever its country.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct PhoneOptions {
+    /// What the phones share, unless each phone computes everything itself.
+    pub(crate) air: Option<Arc<Air>>,
     /// The risk calculation.
     pub(crate) risk: RiskModel,
     /// Fake upload sessions per day.
@@ -52,10 +58,11 @@ pub(crate) fn agents(
     combined_region: &str,
     o: PhoneOptions,
     rng: &mut ChaCha20Rng,
-) -> Vec<Agent> {
+) -> Vec<Box<Agent>> {
     home.iter()
         .zip(federates)
-        .map(|(&home, &federates)| {
+        .enumerate()
+        .map(|(id, (&home, &federates))| {
             let settings = Settings {
                 region: codes[home].clone(),
                 // As the original app since 1.6: every phone takes the combined package only, since
@@ -76,13 +83,17 @@ pub(crate) fn agents(
                 visited_countries: Vec::new(),
                 consent_to_federation: federates,
             };
-            Agent {
+            phone.member = o.air.as_ref().map(|air| Member {
+                air: air.clone(),
+                id: id as u32,
+            });
+            Box::new(Agent {
                 phone,
                 rng: ChaCha20Rng::from_rng(&mut *rng)
                     .unwrap_or_else(|_| ChaCha20Rng::seed_from_u64(0)),
                 minute: rng.gen_range(0..60),
                 home,
-            }
+            })
         })
         .collect()
 }
@@ -90,12 +101,16 @@ pub(crate) fn agents(
 /// Records the sightings of every contact starting before `until`, from `next` on; returns the index
 /// of the first contact not yet played. A contact's sightings are all recorded at once: phones only
 /// look at their scan log when they match, which happens after the contact.
+///
+/// With `air`, every phone of the simulation shares who heard whom (see [`warnkit_app::air`]).
 pub(crate) fn sightings(
     contacts: &[Contact],
     mut next: usize,
     until: i64,
-    agents: &mut [Agent],
+    agents: &mut [Box<Agent>],
+    air: Option<&Air>,
 ) -> usize {
+    let mut heard = Vec::new();
     while let Some(c) = contacts.get(next).filter(|c| c.start < until) {
         for slot in 0..i64::from(c.minutes / 5) {
             let t = c.start + slot * 300;
@@ -104,6 +119,11 @@ pub(crate) fn sightings(
                 let Some((rpi, aem)) = sender.phone.en.advertise(t, &mut sender.rng) else {
                     continue;
                 };
+                if air.is_some() {
+                    if let Some(tek) = sender.phone.en.broadcasting() {
+                        heard.push((from as u32, tek, to as u32));
+                    }
+                }
                 let receiver = &mut agents[to];
                 let scatter = receiver.rng.gen_range(-SCATTER_DB..=SCATTER_DB);
                 let attenuation = i16::from(c.attenuation) + scatter;
@@ -112,6 +132,10 @@ pub(crate) fn sightings(
             }
         }
         next += 1;
+    }
+    if let Some(air) = air {
+        heard.dedup();
+        air.heard(heard);
     }
     next
 }
@@ -143,11 +167,11 @@ pub(crate) async fn post_result(
 /// Every phone's background task for the hour starting at `h0`: at its scheduled download time when
 /// that falls in the hour, else at its own minute. `https` has the client of each home country.
 pub(crate) async fn background(
-    agents: Vec<Agent>,
+    agents: Vec<Box<Agent>>,
     https: &[Http],
     h0: i64,
     semaphore: &Arc<Semaphore>,
-) -> anyhow::Result<Vec<Agent>> {
+) -> anyhow::Result<Vec<Box<Agent>>> {
     each(agents, semaphore, https, move |mut a, http| async move {
         let next = a.phone.schedule.next_run;
         let t = if (h0..h0 + 3600).contains(&next) {
@@ -163,11 +187,11 @@ pub(crate) async fn background(
 
 /// Every phone's last download and matching at `end`, before the phones show their risk.
 pub(crate) async fn final_sync(
-    agents: Vec<Agent>,
+    agents: Vec<Box<Agent>>,
     https: &[Http],
     end: i64,
     semaphore: &Arc<Semaphore>,
-) -> anyhow::Result<Vec<Agent>> {
+) -> anyhow::Result<Vec<Box<Agent>>> {
     each(agents, semaphore, https, move |mut a, http| async move {
         a.phone.sync(&http, end, &mut a.rng).await;
         a
@@ -176,16 +200,17 @@ pub(crate) async fn final_sync(
 }
 
 /// Runs `f` on every agent with its home country's client, `CONCURRENCY` at a time on the runtime's
-/// threads, keeping the order.
+/// threads, keeping the order. Agents are boxed: moving a whole phone into each task and back was a
+/// tenth of a large demo's time.
 async fn each<F, Fut>(
-    agents: Vec<Agent>,
+    agents: Vec<Box<Agent>>,
     semaphore: &Arc<Semaphore>,
     https: &[Http],
     f: F,
-) -> anyhow::Result<Vec<Agent>>
+) -> anyhow::Result<Vec<Box<Agent>>>
 where
-    F: Fn(Agent, Http) -> Fut,
-    Fut: std::future::Future<Output = Agent> + Send + 'static,
+    F: Fn(Box<Agent>, Http) -> Fut,
+    Fut: std::future::Future<Output = Box<Agent>> + Send + 'static,
 {
     let mut set = tokio::task::JoinSet::new();
     let n = agents.len();
@@ -206,7 +231,7 @@ where
             (i, a)
         });
     }
-    let mut out: Vec<Option<Agent>> = (0..n).map(|_| None).collect();
+    let mut out: Vec<Option<Box<Agent>>> = (0..n).map(|_| None).collect();
     while let Some(r) = set.join_next().await {
         let (i, a) = r.context("a phone task panicked")?;
         out[i] = Some(a);

@@ -11,6 +11,7 @@ use anyhow::Context;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use tokio::sync::Semaphore;
+use warnkit_app::air::Air;
 use warnkit_app::{Endpoints, Http, RiskModel};
 
 use crate::backend::{Backend, RemoteOptions, ServerSpec};
@@ -60,6 +61,9 @@ pub struct Options {
     pub data_dir: Option<PathBuf>,
     /// With one country: a running `warnkit serve --demo-clock` instead of local services.
     pub server: Option<(ServerSpec, RemoteOptions)>,
+    /// Every phone downloads and matches on its own, sharing nothing with the others: slower by the
+    /// population's size, for checking that sharing changes no result.
+    pub per_phone: bool,
     /// Count every day at its end ([`crate::series`]): every phone's risk and the ground truth once a
     /// simulated day.
     pub series: bool,
@@ -144,6 +148,16 @@ pub async fn simulate(
             (vec![Land::new(&o.countries[0], backend, o.seed, 0)?], None)
         }
     };
+    // Phones in one process share what real phones would each work out alike (see
+    // `warnkit_app::air`); the edge cache in front of each distribution is purged whenever it
+    // publishes.
+    let air = (!o.per_phone).then(|| Arc::new(Air::new()));
+    let mut lands = lands;
+    if air.is_some() {
+        for land in &mut lands {
+            land.http = land.http.clone().with_edge();
+        }
+    }
     let endpoints: Vec<(&str, &Endpoints)> = lands
         .iter()
         .map(|l| (l.code.as_str(), &l.backend.endpoints))
@@ -160,6 +174,7 @@ pub async fn simulate(
         .map(|l| l.backend.public_key_pem.clone())
         .collect();
     let phone_options = PhoneOptions {
+        air: air.clone(),
         risk: o.risk,
         fake_rate: o.fake_rate,
         home_region_only: o.home_region_only,
@@ -207,7 +222,13 @@ pub async fn simulate(
             f.exchange(&mut per).await?;
         }
         land::distribute(&lands, h0 + 5, &mut per).await?;
-        next_contact = sightings(&world.contacts, next_contact, h0 + 3600, &mut agents);
+        next_contact = sightings(
+            &world.contacts,
+            next_contact,
+            h0 + 3600,
+            &mut agents,
+            air.as_deref(),
+        );
         for test in world.tests.iter().filter(|t| t.sample / 3600 == hour) {
             let a = &mut agents[test.person];
             a.phone.en.consent = test.shares;
@@ -252,6 +273,9 @@ pub async fn simulate(
         summary.figures.requests += traffic.requests.load(std::sync::atomic::Ordering::Relaxed);
         summary.figures.bytes_downloaded = traffic
             .bytes_downloaded
+            .load(std::sync::atomic::Ordering::Relaxed);
+        summary.figures.origin_requests = traffic
+            .origin_requests
             .load(std::sync::atomic::Ordering::Relaxed);
     }
     if let Some(f) = &federated {

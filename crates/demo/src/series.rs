@@ -51,7 +51,7 @@ impl Recorder {
     pub(crate) fn day_end(
         &mut self,
         world: &World,
-        agents: &[Agent],
+        agents: &[Box<Agent>],
         https: &[Http],
         end: i64,
     ) -> anyhow::Result<()> {

@@ -42,6 +42,9 @@ pub struct Summary {
     pub requests: u64,
     /// Bytes the phones downloaded from the distribution service.
     pub bytes_downloaded: u64,
+    /// Of the phones' downloads, those that reached the distribution service; the others the shared
+    /// edge cache answered (all of them reach it with `--per-phone`).
+    pub origin_requests: u64,
     /// Archives the phones downloaded.
     pub files_downloaded: u64,
     /// Keys that a phone downloaded a second time (must be 0).
@@ -76,6 +79,7 @@ impl Summary {
         self.warned_without_contact += c.warned_without_contact;
         self.requests += c.requests;
         self.bytes_downloaded += c.bytes_downloaded;
+        self.origin_requests += c.origin_requests;
         self.files_downloaded += c.files_downloaded;
         self.duplicate_keys += c.duplicate_keys;
         self.rejected_archives += c.rejected_archives;

@@ -62,6 +62,12 @@ pub struct DemoArgs {
     /// (`EUR`), so travellers miss positives met abroad who did not visit their country.
     #[arg(long, requires = "countries")]
     pub home_region_only: bool,
+    /// Every phone downloads every file from the distribution service and matches every key itself.
+    /// By default the phones share an edge cache in front of the distribution (purged whenever it
+    /// publishes) and a record of who heard whom, so each phone matches only the keys of people it
+    /// met: the same results, at a cost that grows with the contacts instead of phones × keys.
+    #[arg(long)]
+    pub per_phone: bool,
     /// Keep the backend's data directory here instead of a temporary one.
     #[arg(long, conflicts_with = "server")]
     pub data_dir: Option<std::path::PathBuf>,
@@ -124,6 +130,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         home_region_only: args.home_region_only,
         data_dir: args.data_dir.clone(),
         server,
+        per_phone: args.per_phone,
         series: args.csv.is_some() || args.plots.is_some(),
     };
     let mut shown = Shown {
@@ -281,6 +288,10 @@ fn print_summary(s: &Summary) {
         s.bytes_downloaded as f64 / 1e6,
         s.files_downloaded,
         s.fake_uploads
+    );
+    println!(
+        "  at the distribution {:>5} downloads (the rest from the phones' shared edge cache)",
+        s.origin_requests
     );
     println!(
         "  checks            {} keys downloaded twice, {} archives rejected",

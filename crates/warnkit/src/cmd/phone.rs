@@ -138,7 +138,7 @@ async fn dispatch(command: PhoneCommand) -> anyhow::Result<ExitCode> {
                         .await?
                         .context("the server publishes no public key")?;
                     eprintln!("pinned the server's public key (trust on first use)");
-                    String::from_utf8(pem).context("public key is not text")?
+                    String::from_utf8(pem.to_vec()).context("public key is not text")?
                 }
             };
             warnkit_protocol::export::public_key_from_pem(&public_key_pem)?;

@@ -274,3 +274,56 @@ fn day_by_day_series_add_up_to_the_summary() {
     // The summary on stdout stays as it was: `days` the number of days, not the series.
     assert_eq!(s["days"], 3, "{s}");
 }
+
+/// Every figure of `a` and `b` but the run time, the bytes (a signature's DER encoding varies in
+/// length from key to key, and each run has its own key) and the requests that reached the
+/// distribution service (what sharing saves).
+fn assert_same_figures(a: &Value, b: &Value) {
+    let fields = a.as_object().expect("an object");
+    for (field, value) in fields {
+        if ["seconds", "bytes_downloaded", "origin_requests"].contains(&field.as_str()) {
+            continue;
+        }
+        if value.is_object() {
+            assert_same_figures(value, &b[field]);
+            continue;
+        }
+        assert_eq!(
+            value, &b[field],
+            "{field}: shared {a} against per phone {b}"
+        );
+    }
+}
+
+#[test]
+fn phones_sharing_downloads_and_contacts_get_what_each_phone_gets_alone() {
+    // Two countries publish the same paths, and their combined regions list the same keys: the
+    // run that once counted 40 keys twice when the phones shared.
+    let countries = [
+        "--countries",
+        "DE,FR",
+        "--share-rate",
+        "1",
+        "--positive-rate",
+        "0.2",
+        "--travel-rate",
+        "0.3",
+        "--federation-rate",
+        "0.7",
+    ];
+    for (phones, days, more) in [("80", "4", &[][..]), ("20", "3", &countries[..])] {
+        let mut args = vec!["--phones", phones, "--days", days, "--seed", "1"];
+        args.extend(more);
+        let shared = demo(&args);
+        args.push("--per-phone");
+        let alone = demo(&args);
+        assert!(n(&shared, "true_warnings") > 0, "{shared}");
+        assert!(n(&shared, "files_downloaded") > 0, "{shared}");
+        assert_same_figures(&shared, &alone);
+        // Alone, every phone's download reaches the service; shared, a file once per publication.
+        assert!(
+            n(&alone, "origin_requests") > 10 * n(&shared, "origin_requests"),
+            "{shared} {alone}"
+        );
+    }
+}
