@@ -111,8 +111,9 @@ pub struct Http {
 pub struct EdgeFile {
     /// The body; `None` for a 404.
     pub body: Option<Bytes>,
-    /// The parsed archive, made once per copy.
-    pub(crate) parsed: std::sync::OnceLock<Result<Arc<crate::sync::Parsed>, String>>,
+    /// What the first phone to read it made of it (the parsed archive), once per copy; typed by
+    /// its maker, so that this layer needs to know nothing of archives.
+    pub(crate) made: std::sync::OnceLock<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 /// The copies the edge holds, by path; each filled by one request however many phones ask at once.
@@ -163,11 +164,6 @@ impl Http {
         self
     }
 
-    /// Whether this client has an edge cache.
-    pub fn has_edge(&self) -> bool {
-        self.edge.is_some()
-    }
-
     /// Drops every copy the edge cache holds: call it whenever the distribution has published.
     pub fn purge(&self) {
         if let Some(edge) = &self.edge {
@@ -180,7 +176,7 @@ impl Http {
         let fetch = || async {
             Ok::<_, HttpError>(Arc::new(EdgeFile {
                 body: self.fetch(path).await?,
-                parsed: std::sync::OnceLock::new(),
+                made: std::sync::OnceLock::new(),
             }))
         };
         let Some(edge) = &self.edge else {

@@ -299,8 +299,9 @@ impl Parsed {
 
 /// Reads the archive of `file` (once per copy).
 fn parsed(file: &EdgeFile) -> Result<Arc<Parsed>, String> {
-    file.parsed
-        .get_or_init(|| {
+    type Made = Result<Arc<Parsed>, String>;
+    let made = file.made.get_or_init(|| {
+        let read = || -> Made {
             let bytes = file.body.as_deref().unwrap_or_default();
             let archive = Archive::read(bytes, &Limits::default()).map_err(|e| e.to_string())?;
             let data = archive
@@ -319,8 +320,12 @@ fn parsed(file: &EdgeFile) -> Result<Arc<Parsed>, String> {
                 view: std::sync::Mutex::new(None),
                 good_under: std::sync::Mutex::new(Vec::new()),
             }))
-        })
-        .clone()
+        };
+        Arc::new(read())
+    });
+    made.downcast_ref::<Made>()
+        .cloned()
+        .unwrap_or_else(|| Err("the edge holds something else for this file".into()))
 }
 
 /// Runs one download pass over `region` and returns the keys not seen before.
